@@ -1,0 +1,292 @@
+"""Renting vs owning a GPU fleet month by month: cash flows, cumulative cost, breakeven, NPV,
+$/1M tokens and $/GPU-hour, plus a one-at-a-time sensitivity (tornado).
+
+Two bases, on purpose: breakeven and NPV use cash (capex is paid when servers are bought);
+totals, $/GPU-hour and $/1M tokens use the economic monthly cost of owning (straight-line
+depreciation + cost of capital on book value + opex), so a horizon shorter than the
+depreciation life is not charged the whole server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields, replace
+from datetime import date
+
+import numpy as np
+
+from planner.domain.demand import DemandPlan, SizingPolicy, Workload, fleet_arrays, plan_demand
+from planner.domain.reference import (
+    InvalidInputError,
+    check_fraction,
+    check_non_negative,
+    check_positive,
+)
+from planner.domain.throughput import Throughput
+
+HOURS_PER_MONTH = 8760 / 12
+RENT_OPTIONS = ("on_demand", "committed_1y", "committed_3y", "spot", "mixed")
+OPTIONS = (*RENT_OPTIONS, "own")
+# DGX H100: 10.2 kW system maximum for 8 x 700 W GPUs, i.e. the rest of the server adds ~82%.
+SERVER_OVERHEAD_SHARE = 0.82
+
+
+def power_kw_per_gpu_from_tdp(tdp_w: float, server_overhead_share: float = SERVER_OVERHEAD_SHARE,
+                              load_share: float = 1.0) -> float:
+    """IT power per GPU in kW incl. its share of the server, when no measurement exists."""
+    check_positive("tdp_w", tdp_w)
+    return tdp_w * (1 + server_overhead_share) * load_share / 1000
+
+
+@dataclass(frozen=True)
+class RentalPrices:
+    """Cloud prices in USD per GPU-hour."""
+
+    on_demand_usd_per_gpu_hour: float
+    committed_1y_usd_per_gpu_hour: float
+    committed_3y_usd_per_gpu_hour: float
+    spot_usd_per_gpu_hour: float
+    spot_interruption_overhead: float = 0.15  # extra GPU-hours for re-runs and standby headroom
+    mixed_baseline_share: float = 0.6  # share of the fleet on 1-year commitments (mixed option)
+    burst_hours_share: float = 0.3  # share of hours the rest runs on-demand (diurnal peaks)
+
+    def __post_init__(self) -> None:
+        for f in fields(self)[:4]:
+            check_positive(f.name, getattr(self, f.name))
+        check_non_negative("spot_interruption_overhead", self.spot_interruption_overhead)
+        check_fraction("mixed_baseline_share", self.mixed_baseline_share)
+        check_fraction("burst_hours_share", self.burst_hours_share)
+
+
+@dataclass(frozen=True)
+class OwnershipCosts:
+    server_capex_usd_per_gpu: float  # server price / GPUs per server
+    power_kw_per_gpu: float  # measured IT draw incl. server share; power_kw_per_gpu_from_tdp
+    electricity_usd_per_kwh: float
+    facility_usd_per_kw_month: float  # colocation rent or owned-facility cost per IT kW
+    pue: float = 1.56  # Uptime Institute 2024 industry average
+    network_storage_share: float = 0.15  # network + storage capex as a share of server capex
+    depreciation_years: float = 5.0
+    cost_of_capital_annual: float = 0.08
+    maintenance_share_per_year: float = 0.05  # of capex
+    staff_usd_per_month: float = 0.0
+    replacement_cost_share: float = 0.5  # of per-GPU capex, per failed GPU
+
+    def __post_init__(self) -> None:
+        for name in ("server_capex_usd_per_gpu", "power_kw_per_gpu", "depreciation_years"):
+            check_positive(name, getattr(self, name))
+        for name in ("electricity_usd_per_kwh", "facility_usd_per_kw_month",
+                     "network_storage_share", "cost_of_capital_annual",
+                     "maintenance_share_per_year", "staff_usd_per_month",
+                     "replacement_cost_share"):
+            check_non_negative(name, getattr(self, name))
+        if not self.pue >= 1:
+            raise InvalidInputError(f"pue must be >= 1, got {self.pue!r}")
+
+
+@dataclass(frozen=True)
+class OptionCost:
+    option: str
+    monthly_usd: tuple[float, ...]  # economic cost per month
+    cash_usd: tuple[float, ...]  # cash out per month
+    cumulative_cash_usd: tuple[float, ...]
+    total_usd: float  # sum of monthly_usd over the horizon
+    npv_usd: float  # of cash flows; owning is credited the book value left at the end
+    usd_per_million_tokens: float | None  # None when no tokens are served
+    usd_per_gpu_hour: float | None  # per GPU-hour of the fleet the plan needs
+
+
+@dataclass(frozen=True)
+class CostComparison:
+    months: int
+    options: dict[str, OptionCost]
+    breakeven_month: dict[str, int | None]  # per rent option: owning is cheaper from this month
+
+
+def cost_arrays(gpus, output_tokens, rent: RentalPrices, own: OwnershipCosts,
+                annual_failure_rate, discount_rate_annual: float, *,
+                cloud_price_factor=1.0, electricity_usd_per_kwh=None,
+                server_capex_usd_per_gpu=None) -> dict[str, np.ndarray]:
+    """Vectorised core. gpus and output_tokens have shape (..., months); the keyword overrides
+    and the failure rate may be arrays of shape (..., 1). Returns arrays keyed
+    "<option>.<metric>" for metrics cash, monthly, total, npv, per_mtok, per_gpu_hour, and
+    "breakeven.<rent option>" (1-based month, 0 when owning never breaks even)."""
+    gpus = np.asarray(gpus, dtype=float)
+    held = np.maximum.accumulate(gpus, axis=-1)  # bought servers and commitments do not shrink
+    price = rent.on_demand_usd_per_gpu_hour * cloud_price_factor
+    gpu_hours = gpus * HOURS_PER_MONTH
+    baseline = np.maximum.accumulate(np.floor(gpus * rent.mixed_baseline_share), axis=-1)
+    cash = {
+        "on_demand": gpu_hours * price,
+        "committed_1y": held * HOURS_PER_MONTH * rent.committed_1y_usd_per_gpu_hour
+        * cloud_price_factor,
+        "committed_3y": held * HOURS_PER_MONTH * rent.committed_3y_usd_per_gpu_hour
+        * cloud_price_factor,
+        "spot": gpu_hours * rent.spot_usd_per_gpu_hour * cloud_price_factor
+        * (1 + rent.spot_interruption_overhead),
+        "mixed": HOURS_PER_MONTH * cloud_price_factor
+        * (baseline * rent.committed_1y_usd_per_gpu_hour
+           + np.maximum(gpus - baseline, 0) * rent.burst_hours_share
+           * rent.on_demand_usd_per_gpu_hour),
+    }
+    monthly = dict(cash)
+
+    capex_gpu = (own.server_capex_usd_per_gpu if server_capex_usd_per_gpu is None
+                 else server_capex_usd_per_gpu) * (1 + own.network_storage_share)
+    kwh_price = own.electricity_usd_per_kwh if electricity_usd_per_kwh is None \
+        else electricity_usd_per_kwh
+    capex = np.diff(held, axis=-1, prepend=0) * capex_gpu
+    life = max(round(own.depreciation_years * 12), 1)
+    bought_to_date = np.cumsum(capex, axis=-1)
+    pad = np.zeros((*bought_to_date.shape[:-1], life))
+    retired = np.concatenate([pad, bought_to_date], axis=-1)[..., : bought_to_date.shape[-1]]
+    depreciation = (bought_to_date - retired) / life
+    book_end = bought_to_date - np.cumsum(depreciation, axis=-1)
+    kw = held * own.power_kw_per_gpu
+    opex = (kw * HOURS_PER_MONTH * own.pue * kwh_price
+            + kw * own.facility_usd_per_kw_month
+            + held * capex_gpu * (own.maintenance_share_per_year
+                                  + annual_failure_rate * own.replacement_cost_share) / 12
+            + own.staff_usd_per_month * (held > 0))
+    cash["own"] = capex + opex
+    monthly["own"] = (depreciation + (book_end + depreciation) * own.cost_of_capital_annual / 12
+                      + opex)
+
+    months = gpus.shape[-1]
+    discount = (1 + discount_rate_annual) ** (-np.arange(1, months + 1) / 12)
+    tokens_m = np.sum(output_tokens, axis=-1) / 1e6
+    fleet_hours = np.sum(gpu_hours, axis=-1)
+    out: dict[str, np.ndarray] = {}
+    for option in OPTIONS:
+        total = np.sum(monthly[option], axis=-1)
+        out[f"{option}.cash"] = cash[option]
+        out[f"{option}.monthly"] = monthly[option]
+        out[f"{option}.total"] = total
+        out[f"{option}.npv"] = np.sum(cash[option] * discount, axis=-1)
+        out[f"{option}.per_mtok"] = np.divide(total, tokens_m, out=np.full_like(total, np.nan),
+                                              where=tokens_m > 0)
+        out[f"{option}.per_gpu_hour"] = np.divide(
+            total, fleet_hours, out=np.full_like(total, np.nan), where=fleet_hours > 0)
+    out["own.npv"] = out["own.npv"] - book_end[..., -1] * discount[-1]
+    cum_own = np.cumsum(cash["own"], axis=-1)
+    for option in RENT_OPTIONS:
+        ahead = cum_own <= np.cumsum(cash[option], axis=-1) + 1e-6
+        # Breakeven: the first month from which owning stays no dearer to the horizon's end.
+        stays = np.logical_and.accumulate(ahead[..., ::-1], axis=-1)[..., ::-1]
+        out[f"breakeven.{option}"] = np.where(stays[..., -1], np.argmax(stays, axis=-1) + 1, 0)
+    return out
+
+
+def _none_if_nan(x) -> float | None:
+    return None if np.isnan(x) else float(x)
+
+
+def compare_costs(gpus_by_month, output_tokens_by_month, rent: RentalPrices,
+                  own: OwnershipCosts, annual_failure_rate: float,
+                  discount_rate_annual: float = 0.08) -> CostComparison:
+    """Each option's cost (USD) of providing `gpus_by_month` GPUs that serve
+    `output_tokens_by_month` tokens; months are consecutive, the first is month 1."""
+    gpus = np.asarray(gpus_by_month, dtype=float)
+    if gpus.ndim != 1 or gpus.size == 0:
+        raise InvalidInputError("gpus_by_month must be a non-empty sequence of GPU counts")
+    if (gpus < 0).any():
+        raise InvalidInputError("gpus_by_month must not be negative")
+    if not gpus.any():
+        raise InvalidInputError("gpus_by_month is zero in every month; nothing to cost")
+    check_non_negative("annual_failure_rate", annual_failure_rate)
+    check_non_negative("discount_rate_annual", discount_rate_annual)
+    a = cost_arrays(gpus, np.asarray(output_tokens_by_month, dtype=float), rent, own,
+                    annual_failure_rate, discount_rate_annual)
+    options = {
+        o: OptionCost(o, tuple(a[f"{o}.monthly"].tolist()), tuple(a[f"{o}.cash"].tolist()),
+                      tuple(np.cumsum(a[f"{o}.cash"]).tolist()), float(a[f"{o}.total"]),
+                      float(a[f"{o}.npv"]), _none_if_nan(a[f"{o}.per_mtok"]),
+                      _none_if_nan(a[f"{o}.per_gpu_hour"]))
+        for o in OPTIONS
+    }
+    breakeven = {o: int(a[f"breakeven.{o}"]) or None for o in RENT_OPTIONS}
+    return CostComparison(gpus.size, options, breakeven)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """Everything one planner evaluation needs; throughputs by workload name, one GPU model."""
+
+    workloads: tuple[Workload, ...]
+    throughputs: Mapping[str, Throughput]
+    policy: SizingPolicy
+    rent: RentalPrices
+    own: OwnershipCosts
+    start: date
+    horizon_months: int
+    discount_rate_annual: float = 0.08
+
+
+@dataclass(frozen=True)
+class ScenarioResult:
+    demand: DemandPlan
+    costs: CostComparison
+
+
+def evaluate_scenario(s: Scenario) -> ScenarioResult:
+    """Demand plan and cost comparison (USD) for a scenario."""
+    plan = plan_demand(s.workloads, s.throughputs, s.policy, s.start, s.horizon_months)
+    return ScenarioResult(plan, compare_costs(plan.gpus, plan.output_tokens, s.rent, s.own,
+                                              s.policy.annual_failure_rate,
+                                              s.discount_rate_annual))
+
+
+def scenario_arrays(s: Scenario, *, growth=None, utilization_ceiling=None,
+                    annual_failure_rate=None, **cost_overrides) -> dict[str, np.ndarray]:
+    """cost_arrays for a scenario with array overrides (Monte Carlo draws, tornado ends)."""
+    afr = s.policy.annual_failure_rate if annual_failure_rate is None else annual_failure_rate
+    gpus, tokens = fleet_arrays(s.workloads, s.throughputs, s.policy, s.horizon_months,
+                                growth, utilization_ceiling, afr)
+    return cost_arrays(gpus, tokens, s.rent, s.own, afr, s.discount_rate_annual,
+                       **cost_overrides)
+
+
+def option_metric(metric: str, option: str) -> Callable[[ScenarioResult], float]:
+    """A scenario output by name: metric is total_usd, npv_usd, usd_per_million_tokens,
+    usd_per_gpu_hour or breakeven_month (option = a rent option; horizon + 1 when never)."""
+    if metric == "breakeven_month":
+        if option not in RENT_OPTIONS:
+            raise InvalidInputError(f"option must be one of {RENT_OPTIONS}, got {option!r}")
+        return lambda r: float(r.costs.breakeven_month[option] or r.costs.months + 1)
+    if option not in OPTIONS or metric not in ("total_usd", "npv_usd", "usd_per_million_tokens",
+                                               "usd_per_gpu_hour"):
+        raise InvalidInputError(f"unknown output {metric!r} of option {option!r}")
+    return lambda r: float(getattr(r.costs.options[option], metric))
+
+
+def _with(obj, path: str, value):
+    head, _, rest = path.partition(".")
+    if head == "workloads":  # applies to every workload, e.g. workloads.monthly_growth
+        return replace(obj, workloads=tuple(_with(w, rest, value) for w in obj.workloads))
+    if not hasattr(obj, head):
+        raise InvalidInputError(f"unknown input {path!r}")
+    return replace(obj, **{head: _with(getattr(obj, head), rest, value) if rest else value})
+
+
+@dataclass(frozen=True)
+class TornadoBar:
+    input: str
+    low: float
+    high: float
+    output_at_low: float
+    output_at_high: float
+
+    @property
+    def swing(self) -> float:
+        return abs(self.output_at_high - self.output_at_low)
+
+
+def sensitivity(s: Scenario, ranges: Mapping[str, tuple[float, float]],
+                output: Callable[[ScenarioResult], float]) -> tuple[float, tuple[TornadoBar, ...]]:
+    """(base output, bars by falling swing): each input set to its low and high in turn, the
+    others at base. Inputs are dotted paths into the scenario, e.g. "own.pue",
+    "rent.on_demand_usd_per_gpu_hour", "policy.utilization_ceiling", "workloads.monthly_growth"."""
+    bars = [TornadoBar(path, lo, hi, output(evaluate_scenario(_with(s, path, lo))),
+                       output(evaluate_scenario(_with(s, path, hi))))
+            for path, (lo, hi) in ranges.items()]
+    return output(evaluate_scenario(s)), tuple(sorted(bars, key=lambda b: -b.swing))
