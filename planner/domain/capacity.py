@@ -135,9 +135,10 @@ def place_gpus(hall: Hall, gpus: int, plan: GrowthPlan) -> Placement:
     """Effect of installing `gpus` more GPUs (kW and rack density from the plan) now."""
     check_positive("gpus", gpus)
     kw = gpus * plan.kw_per_gpu
-    after = replace(hall, it_load_kw=hall.it_load_kw + kw, cooling_load_kw=hall.cooling_load_kw + kw,
-                    rack_positions_used=hall.rack_positions_used + math.ceil(gpus /
-                                                                             plan.gpus_per_rack))
+    racks = math.ceil(gpus / plan.gpus_per_rack)
+    after = replace(hall, it_load_kw=hall.it_load_kw + kw,
+                    cooling_load_kw=hall.cooling_load_kw + kw,
+                    rack_positions_used=hall.rack_positions_used + racks)
     exceeded = tuple(name for name, over in (
         ("power", after.it_load_kw > after.power_capacity_kw),
         ("cooling", after.cooling_load_kw > after.cooling_capacity_kw),
