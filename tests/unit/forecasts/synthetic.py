@@ -31,7 +31,7 @@ def hall_history(
     it = (
         base_kw
         + daily_kw * np.sin(2 * np.pi * (t - 8) / 24)
-        + weekly_kw * (index.dayofweek < 5)
+        + weekly_kw * (index.day_of_week < 5)
         + trend_kw_per_day * t / 24
         + noise
     )
