@@ -1,0 +1,1 @@
+"""Planner models (scenarios, forecasts) live here."""

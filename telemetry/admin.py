@@ -1,0 +1,91 @@
+from django.contrib import admin
+
+from .models import (
+    CoolingUnit,
+    Gpu,
+    GpuModel,
+    Hall,
+    Membership,
+    Node,
+    Organization,
+    Pdu,
+    Rack,
+    Site,
+)
+from .tenancy import user_organization
+
+
+class OrgScopedAdmin(admin.ModelAdmin):
+    """Staff who are not superusers see and pick only their own organization's objects."""
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        return qs if request.user.is_superuser else qs.for_org(user_organization(request.user))
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        model = db_field.related_model
+        if not request.user.is_superuser and hasattr(model, "ORG_LOOKUP"):
+            field.queryset = field.queryset.for_org(user_organization(request.user))
+        return field
+
+
+@admin.register(Organization)
+class OrganizationAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ["user", "organization"]
+    list_filter = ["organization"]
+
+
+@admin.register(Site)
+class SiteAdmin(OrgScopedAdmin):
+    list_display = ["name", "organization", "location", "timezone", "electricity_price_usd_per_kwh"]
+
+
+@admin.register(Hall)
+class HallAdmin(OrgScopedAdmin):
+    list_display = ["name", "site", "it_power_capacity_kw", "cooling_capacity_kw", "redundancy", "cooling_type"]
+    list_filter = ["site", "cooling_type", "redundancy"]
+
+
+@admin.register(Rack)
+class RackAdmin(OrgScopedAdmin):
+    list_display = ["name", "hall", "position", "power_budget_kw"]
+    list_filter = ["hall"]
+    search_fields = ["name"]
+
+
+@admin.register(Node)
+class NodeAdmin(OrgScopedAdmin):
+    list_display = ["hostname", "rack", "vendor_model", "purchase_date"]
+    search_fields = ["hostname"]
+    list_select_related = ["rack"]
+
+
+@admin.register(Gpu)
+class GpuAdmin(OrgScopedAdmin):
+    list_display = ["uuid", "node", "index", "model", "status"]
+    list_filter = ["status", "model"]
+    search_fields = ["uuid", "serial", "node__hostname"]
+    list_select_related = ["node", "model"]
+    raw_id_fields = ["node"]
+
+
+@admin.register(GpuModel)
+class GpuModelAdmin(admin.ModelAdmin):
+    list_display = ["name", "memory_gb", "memory_bandwidth_tbps", "bf16_tflops", "fp8_tflops", "tdp_w"]
+
+
+@admin.register(CoolingUnit)
+class CoolingUnitAdmin(OrgScopedAdmin):
+    list_display = ["name", "hall", "kind", "capacity_kw"]
+
+
+@admin.register(Pdu)
+class PduAdmin(OrgScopedAdmin):
+    list_display = ["name", "rack", "outlets", "rated_kw"]

@@ -1,0 +1,20 @@
+"""Shared Plotly conventions: one colour-blind-safe palette and layout for every figure."""
+
+import plotly.graph_objects as go
+
+# Okabe-Ito: distinguishable with the common colour-vision deficiencies, readable on dark and light.
+PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#56B4E9", "#CC79A7", "#F0E442", "#000000"]
+
+
+def figure(**layout):
+    fig = go.Figure()
+    fig.update_layout(
+        template="plotly_white",
+        colorway=PALETTE,
+        margin={"l": 60, "r": 20, "t": 40, "b": 50},
+        legend={"orientation": "h", "y": -0.2},
+        font={"family": "system-ui, sans-serif", "size": 13},
+        autosize=True,
+        **layout,
+    )
+    return fig

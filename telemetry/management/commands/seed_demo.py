@@ -1,0 +1,17 @@
+from django.core.management.base import BaseCommand
+from tqdm import tqdm
+
+from telemetry import demo
+
+
+class Command(BaseCommand):
+    help = "Create the demo organization, fleet and users (idempotent: running it twice adds nothing)."
+
+    def handle(self, *args, **options):
+        org = demo.seed_inventory(progress=lambda items, **kw: tqdm(items, file=self.stderr, **kw))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Demo organization '{org.name}' ready. Log in as admin, planner or viewer "
+                f"with password '{demo.DEMO_PASSWORD}'."
+            )
+        )

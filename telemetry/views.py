@@ -1,0 +1,61 @@
+from django.contrib.auth.decorators import login_not_required
+from django.db import connection
+from django.http import JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+
+from config.celery import app as celery_app
+
+from . import fleet
+from .charts import figure
+from .tenancy import user_organization
+
+
+def overview(request):
+    organization = user_organization(request.user)
+    halls = fleet.hall_summaries(organization) if organization else []
+    names = [str(s["hall"]) for s in halls]
+    fig = figure(title="Capacity per hall", yaxis_title="kW", barmode="group")
+    fig.add_bar(name="IT power capacity (kW)", x=names, y=[s["hall"].it_power_capacity_kw for s in halls])
+    fig.add_bar(name="Cooling capacity (kW)", x=names, y=[s["hall"].cooling_capacity_kw for s in halls])
+    fig.add_bar(name="Installed GPU TDP (kW)", x=names, y=[s["gpu_tdp_kw"] for s in halls])
+    totals = {key: sum(s[key] for s in halls) for key in ("racks", "nodes", "gpus", "gpu_tdp_kw")}
+    sites = sorted({s["hall"].site for s in halls}, key=lambda site: site.name)
+    return render(
+        request,
+        "telemetry/overview.html",
+        {
+            "halls": halls,
+            "sites": sites,
+            "totals": totals,
+            "capacity_figure": fig,
+            "model_mix": fleet.gpu_model_mix(organization) if organization else [],
+        },
+    )
+
+
+def _check(probe):
+    try:
+        probe()
+        return "ok"
+    except Exception as exc:  # any failure means "not reachable"; the message says which
+        return f"error: {exc.__class__.__name__}: {exc}"[:300]
+
+
+def _probe_database():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+
+
+def _probe_broker():
+    with celery_app.connection_for_write() as conn:
+        conn.ensure_connection(max_retries=1, timeout=2)
+
+
+@login_not_required
+@never_cache
+def healthz(request):
+    """200 when the database and the Celery broker answer, else 503 naming the one that does not."""
+    checks = {"database": _check(_probe_database), "broker": _check(_probe_broker)}
+    healthy = all(v == "ok" for v in checks.values())
+    return JsonResponse({"status": "ok" if healthy else "unavailable", **checks}, status=200 if healthy else 503)

@@ -1,0 +1,93 @@
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+from django.conf import settings
+
+
+def pytest_report_header(config):
+    db = settings.DATABASES["default"]
+    where = db["NAME"] if db["ENGINE"].endswith("sqlite3") else f"{db.get('HOST')}:{db.get('PORT')}/{db['NAME']}"
+    broker = settings.CELERY_BROKER_URL
+    return [
+        f"headroom database: {db['ENGINE'].rsplit('.', 1)[-1]} ({where})",
+        f"headroom celery broker: {broker}" + (" (services required)" if settings.REQUIRE_SERVICES else ""),
+    ]
+
+
+@pytest.fixture
+def world(db):
+    from tests.base import build_world
+
+    return build_world()
+
+
+@pytest.fixture
+def redis_url():
+    """The tests' Redis database, emptied; a missing Redis fails under REQUIRE_SERVICES, else skips."""
+    import redis
+
+    try:
+        client = redis.Redis.from_url(settings.TEST_REDIS_URL)
+        client.ping()
+    except redis.RedisError as exc:
+        if settings.REQUIRE_SERVICES:
+            pytest.fail(f"Redis is required but does not answer: {exc}")
+        pytest.skip(f"Redis not available: {exc}")
+    client.flushdb()
+    return settings.TEST_REDIS_URL
+
+
+def _database_url(settings_dict):
+    if settings_dict["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{settings_dict['NAME']}"
+    user = settings_dict.get("USER") or ""
+    host = settings_dict.get("HOST") or "127.0.0.1"
+    return f"postgres://{user}@{host}:{settings_dict.get('PORT') or 5432}/{settings_dict['NAME']}"
+
+
+@pytest.fixture
+def celery_worker(transactional_db, redis_url, tmp_path):
+    """A real Celery worker process on the Redis broker, using the test database."""
+    from django.db import connection
+
+    from config.celery import app
+
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "TEST_DATABASE_URL": _database_url(connection.settings_dict),
+        "CELERY_BROKER_URL": redis_url,
+        "CELERY_RESULT_BACKEND": redis_url,
+    }
+    log = open(tmp_path / "worker.log", "w+")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--pool=solo",
+            "--without-gossip",
+            "--without-mingle",
+            "--loglevel=INFO",
+            f"--hostname=test-{os.getpid()}@localhost",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=settings.BASE_DIR,
+    )
+    deadline = time.monotonic() + 60
+    while not app.control.ping(timeout=0.5):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            log.seek(0)
+            pytest.fail(f"Celery worker did not start:\n{log.read()[-3000:]}")
+    yield proc
+    proc.terminate()
+    proc.wait(timeout=30)
+    log.close()
