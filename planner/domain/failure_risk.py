@@ -88,8 +88,7 @@ SIGNALS = (
     Signal(
         "hot",
         0.05,
-        "per C of 95th-percentile temperature above 80 C: wear roughly doubles "
-        "every 10-15 C (Arrhenius)",
+        "per C of 95th-percentile temperature above 80 C: wear roughly doubles every 10-15 C (Arrhenius)",
     ),
     Signal("infant", 0.5, "in its first 90 days: early-life failures (bathtub curve)"),
     Signal("wear_out", 0.25, "per year of age beyond 3 years: wear-out side of the bathtub"),
@@ -139,6 +138,11 @@ def prior_probability(annual_rate: float = PRIOR_ANNUAL_RATE, days: int = HORIZO
     return 1 - math.exp(-annual_rate * days / 365)
 
 
+def _prior_log_odds(annual_rate: float) -> float:
+    p = prior_probability(annual_rate)
+    return math.log(p / (1 - p))
+
+
 def _log2_count(values: np.ndarray) -> np.ndarray:
     return np.log2(1 + np.clip(values, 0, 15))
 
@@ -165,9 +169,7 @@ def _raw_contributions(features: pd.DataFrame) -> dict[str, np.ndarray]:
         "thermal_throttle": np.clip(col("thermal_throttle_frac"), 0, 1),
         "power_throttle": np.clip(col("power_throttle_frac"), 0, 1),
         "hot": np.clip(col("temp_p95_c") - 80, 0, None),
-        "infant": ((age_days < 90) & (age_days > 0)).astype(float)
-        if "age_days" in features
-        else np.zeros(n),
+        "infant": ((age_days < 90) & (age_days > 0)).astype(float) if "age_days" in features else np.zeros(n),
         "wear_out": np.clip(age_days / 365 - 3, 0, None),
     }
     return {s.name: s.weight * x[s.name] for s in SIGNALS}
@@ -183,10 +185,8 @@ def score_gpus(
     means the signal was not seen). Counts are over the 30 days before `as_of`; fractions are of
     time (0..1); temperatures in C; age in days. `annual_rate` is the fleet prior per GPU-year."""
     contrib = _raw_contributions(features)
-    prior = math.log(prior_probability(annual_rate) / (1 - prior_probability(annual_rate)))
-    frame = pd.DataFrame(
-        {name: calibration.slope * v for name, v in contrib.items()}, index=features.index
-    )
+    prior = _prior_log_odds(annual_rate)
+    frame = pd.DataFrame({name: calibration.slope * v for name, v in contrib.items()}, index=features.index)
     frame.insert(0, "prior", calibration.intercept + calibration.slope * prior)
     values = frame.to_numpy()
     log_odds = values.sum(axis=1)
@@ -213,11 +213,12 @@ def calibrate_risk(
 ) -> RiskCalibration:
     """Fit intercept and slope of the log-odds (statsmodels Logit) on labelled history: features
     as of past dates and whether each GPU failed within the following 30 days (0/1)."""
-    raw = score_gpus(features, features.index, annual_rate).scores["log_odds"]
+    prior = _prior_log_odds(annual_rate)
+    raw = prior + sum(_raw_contributions(features).values())
     y = np.asarray(failed_30d, dtype=float)
     if y.sum() < 10:
         raise ValueError("calibration needs at least 10 labelled failures; keep the prior model")
-    fit = sm.Logit(y, sm.add_constant(raw.to_numpy())).fit(disp=0)
+    fit = sm.Logit(y, sm.add_constant(raw)).fit(disp=0)
     return RiskCalibration(float(fit.params[0]), float(fit.params[1]), len(y), int(y.sum()))
 
 
@@ -227,18 +228,14 @@ def _probability_over(scores: pd.DataFrame, days: int) -> pd.Series:
     return -np.expm1(-hazard_per_day * days)
 
 
-def expected_failures(
-    risk: RiskScores, days: int = HORIZON_DAYS, by=("model",), level: float = 0.95
-) -> pd.DataFrame:
+def expected_failures(risk: RiskScores, days: int = HORIZON_DAYS, by=("model",), level: float = 0.95) -> pd.DataFrame:
     """Expected GPU failures in the next `days` per group, with a central `level` interval.
 
     The count is Poisson-binomial (each GPU its own probability); the interval is its normal
     approximation (mean ± z·sd, sd² = Σp(1-p)), clipped at 0. Columns: gpus, expected, lo, hi."""
     p = _probability_over(risk.scores, days)
     frame = risk.scores[list(by)].assign(p=p, var=p * (1 - p))
-    grouped = frame.groupby(list(by)).agg(
-        gpus=("p", "size"), expected=("p", "sum"), var=("var", "sum")
-    )
+    grouped = frame.groupby(list(by)).agg(gpus=("p", "size"), expected=("p", "sum"), var=("var", "sum"))
     z = NormalDist().inv_cdf(0.5 + level / 2)
     sd = np.sqrt(grouped.pop("var"))
     grouped["lo"] = np.clip(grouped["expected"] - z * sd, 0, None)
@@ -270,7 +267,5 @@ def spares_needed(
     grouped = p.groupby(risk.scores[by]).agg(["size", "sum"])
     grouped.columns = ["gpus", "expected_failures"]
     # P(N > s) < r  <=>  P(N <= s) > 1 - r; nudge q up so an exact tie does not count as enough.
-    grouped["spares"] = [
-        poisson_quantile(m, 1 - max_stockout + 1e-12) for m in grouped["expected_failures"]
-    ]
+    grouped["spares"] = [poisson_quantile(m, 1 - max_stockout + 1e-12) for m in grouped["expected_failures"]]
     return grouped

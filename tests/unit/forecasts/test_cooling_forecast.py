@@ -20,9 +20,7 @@ def sine_history(noise_kw: float, weeks: int = 4, seed: int = 0) -> pd.DataFrame
     it = 600 + 100 * np.sin(2 * np.pi * t / 24) + rng.normal(0, noise_kw, len(t))
     cooling = 1.1 * it + rng.normal(0, noise_kw / 2 + 0.01, len(t))
     inlet = 20 + 6 * cooling / HALL.redundant_capacity_kw + rng.normal(0, 0.05, len(t))
-    return pd.DataFrame(
-        {"it_load_kw": it, "cooling_load_kw": cooling, "max_inlet_c": inlet}, index=index
-    )
+    return pd.DataFrame({"it_load_kw": it, "cooling_load_kw": cooling, "max_inlet_c": inlet}, index=index)
 
 
 def width(frame: pd.DataFrame, column: str, level: int = 95) -> pd.Series:
@@ -48,9 +46,7 @@ def test_intervals_widen_with_noise_and_contain_the_mean():
     assert width(noisy, "max_inlet_c").mean() > 1.2 * width(quiet, "max_inlet_c").mean()
     for column in ("it_load_kw", "cooling_load_kw", "max_inlet_c"):
         assert (width(noisy, column, 80) < width(noisy, column, 95)).all()
-        assert (
-            (noisy[f"{column}_lo80"] < noisy[column]) & (noisy[column] < noisy[f"{column}_hi80"])
-        ).all()
+        assert ((noisy[f"{column}_lo80"] < noisy[column]) & (noisy[column] < noisy[f"{column}_hi80"])).all()
 
 
 def test_cooling_load_tracks_it_load():
@@ -81,9 +77,7 @@ def test_rows_after_as_of_are_ignored_and_gaps_are_forecast_through():
     full = forecast_cooling(history, HALL, as_of, 24).frame
     cut = forecast_cooling(history[history.index <= as_of], HALL, as_of, 24).frame
     pd.testing.assert_frame_equal(full, cut)
-    stale = forecast_cooling(
-        history[history.index <= as_of - pd.Timedelta(hours=5)], HALL, as_of, 24
-    )
+    stale = forecast_cooling(history[history.index <= as_of - pd.Timedelta(hours=5)], HALL, as_of, 24)
     assert stale.frame.index[0] == as_of + pd.Timedelta(hours=1) and len(stale.frame) == 24
 
 
