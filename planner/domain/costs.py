@@ -31,8 +31,9 @@ OPTIONS = (*RENT_OPTIONS, "own")
 SERVER_OVERHEAD_SHARE = 0.82
 
 
-def power_kw_per_gpu_from_tdp(tdp_w: float, server_overhead_share: float = SERVER_OVERHEAD_SHARE,
-                              load_share: float = 1.0) -> float:
+def power_kw_per_gpu_from_tdp(
+    tdp_w: float, server_overhead_share: float = SERVER_OVERHEAD_SHARE, load_share: float = 1.0
+) -> float:
     """IT power per GPU in kW incl. its share of the server, when no measurement exists."""
     check_positive("tdp_w", tdp_w)
     return tdp_w * (1 + server_overhead_share) * load_share / 1000
@@ -75,10 +76,15 @@ class OwnershipCosts:
     def __post_init__(self) -> None:
         for name in ("server_capex_usd_per_gpu", "power_kw_per_gpu", "depreciation_years"):
             check_positive(name, getattr(self, name))
-        for name in ("electricity_usd_per_kwh", "facility_usd_per_kw_month",
-                     "network_storage_share", "cost_of_capital_annual",
-                     "maintenance_share_per_year", "staff_usd_per_month",
-                     "replacement_cost_share"):
+        for name in (
+            "electricity_usd_per_kwh",
+            "facility_usd_per_kw_month",
+            "network_storage_share",
+            "cost_of_capital_annual",
+            "maintenance_share_per_year",
+            "staff_usd_per_month",
+            "replacement_cost_share",
+        ):
             check_non_negative(name, getattr(self, name))
         if not self.pue >= 1:
             raise InvalidInputError(f"pue must be >= 1, got {self.pue!r}")
@@ -103,10 +109,18 @@ class CostComparison:
     breakeven_month: dict[str, int | None]  # per rent option: owning is cheaper from this month
 
 
-def cost_arrays(gpus, output_tokens, rent: RentalPrices, own: OwnershipCosts,
-                annual_failure_rate, discount_rate_annual: float, *,
-                cloud_price_factor=1.0, electricity_usd_per_kwh=None,
-                server_capex_usd_per_gpu=None) -> dict[str, np.ndarray]:
+def cost_arrays(
+    gpus,
+    output_tokens,
+    rent: RentalPrices,
+    own: OwnershipCosts,
+    annual_failure_rate,
+    discount_rate_annual: float,
+    *,
+    cloud_price_factor=1.0,
+    electricity_usd_per_kwh=None,
+    server_capex_usd_per_gpu=None,
+) -> dict[str, np.ndarray]:
     """Vectorised core. gpus and output_tokens have shape (..., months); the keyword overrides
     and the failure rate may be arrays of shape (..., 1). Returns arrays keyed
     "<option>.<metric>" for metrics cash, monthly, total, npv, per_mtok, per_gpu_hour, and
@@ -118,23 +132,22 @@ def cost_arrays(gpus, output_tokens, rent: RentalPrices, own: OwnershipCosts,
     baseline = np.maximum.accumulate(np.floor(gpus * rent.mixed_baseline_share), axis=-1)
     cash = {
         "on_demand": gpu_hours * price,
-        "committed_1y": held * HOURS_PER_MONTH * rent.committed_1y_usd_per_gpu_hour
-        * cloud_price_factor,
-        "committed_3y": held * HOURS_PER_MONTH * rent.committed_3y_usd_per_gpu_hour
-        * cloud_price_factor,
-        "spot": gpu_hours * rent.spot_usd_per_gpu_hour * cloud_price_factor
-        * (1 + rent.spot_interruption_overhead),
-        "mixed": HOURS_PER_MONTH * cloud_price_factor
-        * (baseline * rent.committed_1y_usd_per_gpu_hour
-           + np.maximum(gpus - baseline, 0) * rent.burst_hours_share
-           * rent.on_demand_usd_per_gpu_hour),
+        "committed_1y": held * HOURS_PER_MONTH * rent.committed_1y_usd_per_gpu_hour * cloud_price_factor,
+        "committed_3y": held * HOURS_PER_MONTH * rent.committed_3y_usd_per_gpu_hour * cloud_price_factor,
+        "spot": gpu_hours * rent.spot_usd_per_gpu_hour * cloud_price_factor * (1 + rent.spot_interruption_overhead),
+        "mixed": HOURS_PER_MONTH
+        * cloud_price_factor
+        * (
+            baseline * rent.committed_1y_usd_per_gpu_hour
+            + np.maximum(gpus - baseline, 0) * rent.burst_hours_share * rent.on_demand_usd_per_gpu_hour
+        ),
     }
     monthly = dict(cash)
 
-    capex_gpu = (own.server_capex_usd_per_gpu if server_capex_usd_per_gpu is None
-                 else server_capex_usd_per_gpu) * (1 + own.network_storage_share)
-    kwh_price = own.electricity_usd_per_kwh if electricity_usd_per_kwh is None \
-        else electricity_usd_per_kwh
+    capex_gpu = (own.server_capex_usd_per_gpu if server_capex_usd_per_gpu is None else server_capex_usd_per_gpu) * (
+        1 + own.network_storage_share
+    )
+    kwh_price = own.electricity_usd_per_kwh if electricity_usd_per_kwh is None else electricity_usd_per_kwh
     capex = np.diff(held, axis=-1, prepend=0) * capex_gpu
     life = max(round(own.depreciation_years * 12), 1)
     bought_to_date = np.cumsum(capex, axis=-1)
@@ -143,14 +156,14 @@ def cost_arrays(gpus, output_tokens, rent: RentalPrices, own: OwnershipCosts,
     depreciation = (bought_to_date - retired) / life
     book_end = bought_to_date - np.cumsum(depreciation, axis=-1)
     kw = held * own.power_kw_per_gpu
-    opex = (kw * HOURS_PER_MONTH * own.pue * kwh_price
-            + kw * own.facility_usd_per_kw_month
-            + held * capex_gpu * (own.maintenance_share_per_year
-                                  + annual_failure_rate * own.replacement_cost_share) / 12
-            + own.staff_usd_per_month * (held > 0))
+    opex = (
+        kw * HOURS_PER_MONTH * own.pue * kwh_price
+        + kw * own.facility_usd_per_kw_month
+        + held * capex_gpu * (own.maintenance_share_per_year + annual_failure_rate * own.replacement_cost_share) / 12
+        + own.staff_usd_per_month * (held > 0)
+    )
     cash["own"] = capex + opex
-    monthly["own"] = (depreciation + (book_end + depreciation) * own.cost_of_capital_annual / 12
-                      + opex)
+    monthly["own"] = depreciation + (book_end + depreciation) * own.cost_of_capital_annual / 12 + opex
 
     months = gpus.shape[-1]
     discount = (1 + discount_rate_annual) ** (-np.arange(1, months + 1) / 12)
@@ -163,10 +176,10 @@ def cost_arrays(gpus, output_tokens, rent: RentalPrices, own: OwnershipCosts,
         out[f"{option}.monthly"] = monthly[option]
         out[f"{option}.total"] = total
         out[f"{option}.npv"] = np.sum(cash[option] * discount, axis=-1)
-        out[f"{option}.per_mtok"] = np.divide(total, tokens_m, out=np.full_like(total, np.nan),
-                                              where=tokens_m > 0)
+        out[f"{option}.per_mtok"] = np.divide(total, tokens_m, out=np.full_like(total, np.nan), where=tokens_m > 0)
         out[f"{option}.per_gpu_hour"] = np.divide(
-            total, fleet_hours, out=np.full_like(total, np.nan), where=fleet_hours > 0)
+            total, fleet_hours, out=np.full_like(total, np.nan), where=fleet_hours > 0
+        )
     out["own.npv"] = out["own.npv"] - book_end[..., -1] * discount[-1]
     cum_own = np.cumsum(cash["own"], axis=-1)
     for option in RENT_OPTIONS:
@@ -181,9 +194,14 @@ def _none_if_nan(x) -> float | None:
     return None if np.isnan(x) else float(x)
 
 
-def compare_costs(gpus_by_month, output_tokens_by_month, rent: RentalPrices,
-                  own: OwnershipCosts, annual_failure_rate: float,
-                  discount_rate_annual: float = 0.08) -> CostComparison:
+def compare_costs(
+    gpus_by_month,
+    output_tokens_by_month,
+    rent: RentalPrices,
+    own: OwnershipCosts,
+    annual_failure_rate: float,
+    discount_rate_annual: float = 0.08,
+) -> CostComparison:
     """Each option's cost (USD) of providing `gpus_by_month` GPUs that serve
     `output_tokens_by_month` tokens; months are consecutive, the first is month 1."""
     gpus = np.asarray(gpus_by_month, dtype=float)
@@ -195,13 +213,20 @@ def compare_costs(gpus_by_month, output_tokens_by_month, rent: RentalPrices,
         raise InvalidInputError("gpus_by_month is zero in every month; nothing to cost")
     check_non_negative("annual_failure_rate", annual_failure_rate)
     check_non_negative("discount_rate_annual", discount_rate_annual)
-    a = cost_arrays(gpus, np.asarray(output_tokens_by_month, dtype=float), rent, own,
-                    annual_failure_rate, discount_rate_annual)
+    a = cost_arrays(
+        gpus, np.asarray(output_tokens_by_month, dtype=float), rent, own, annual_failure_rate, discount_rate_annual
+    )
     options = {
-        o: OptionCost(o, tuple(a[f"{o}.monthly"].tolist()), tuple(a[f"{o}.cash"].tolist()),
-                      tuple(np.cumsum(a[f"{o}.cash"]).tolist()), float(a[f"{o}.total"]),
-                      float(a[f"{o}.npv"]), _none_if_nan(a[f"{o}.per_mtok"]),
-                      _none_if_nan(a[f"{o}.per_gpu_hour"]))
+        o: OptionCost(
+            o,
+            tuple(a[f"{o}.monthly"].tolist()),
+            tuple(a[f"{o}.cash"].tolist()),
+            tuple(np.cumsum(a[f"{o}.cash"]).tolist()),
+            float(a[f"{o}.total"]),
+            float(a[f"{o}.npv"]),
+            _none_if_nan(a[f"{o}.per_mtok"]),
+            _none_if_nan(a[f"{o}.per_gpu_hour"]),
+        )
         for o in OPTIONS
     }
     breakeven = {o: int(a[f"breakeven.{o}"]) or None for o in RENT_OPTIONS}
@@ -231,19 +256,23 @@ class ScenarioResult:
 def evaluate_scenario(s: Scenario) -> ScenarioResult:
     """Demand plan and cost comparison (USD) for a scenario."""
     plan = plan_demand(s.workloads, s.throughputs, s.policy, s.start, s.horizon_months)
-    return ScenarioResult(plan, compare_costs(plan.gpus, plan.output_tokens, s.rent, s.own,
-                                              s.policy.annual_failure_rate,
-                                              s.discount_rate_annual))
+    return ScenarioResult(
+        plan,
+        compare_costs(
+            plan.gpus, plan.output_tokens, s.rent, s.own, s.policy.annual_failure_rate, s.discount_rate_annual
+        ),
+    )
 
 
-def scenario_arrays(s: Scenario, *, growth=None, utilization_ceiling=None,
-                    annual_failure_rate=None, **cost_overrides) -> dict[str, np.ndarray]:
+def scenario_arrays(
+    s: Scenario, *, growth=None, utilization_ceiling=None, annual_failure_rate=None, **cost_overrides
+) -> dict[str, np.ndarray]:
     """cost_arrays for a scenario with array overrides (Monte Carlo draws, tornado ends)."""
     afr = s.policy.annual_failure_rate if annual_failure_rate is None else annual_failure_rate
-    gpus, tokens = fleet_arrays(s.workloads, s.throughputs, s.policy, s.horizon_months,
-                                growth, utilization_ceiling, afr)
-    return cost_arrays(gpus, tokens, s.rent, s.own, afr, s.discount_rate_annual,
-                       **cost_overrides)
+    gpus, tokens = fleet_arrays(
+        s.workloads, s.throughputs, s.policy, s.horizon_months, growth, utilization_ceiling, afr
+    )
+    return cost_arrays(gpus, tokens, s.rent, s.own, afr, s.discount_rate_annual, **cost_overrides)
 
 
 def option_metric(metric: str, option: str) -> Callable[[ScenarioResult], float]:
@@ -253,19 +282,21 @@ def option_metric(metric: str, option: str) -> Callable[[ScenarioResult], float]
         if option not in RENT_OPTIONS:
             raise InvalidInputError(f"option must be one of {RENT_OPTIONS}, got {option!r}")
         return lambda r: float(r.costs.breakeven_month[option] or r.costs.months + 1)
-    if option not in OPTIONS or metric not in ("total_usd", "npv_usd", "usd_per_million_tokens",
-                                               "usd_per_gpu_hour"):
+    if option not in OPTIONS or metric not in ("total_usd", "npv_usd", "usd_per_million_tokens", "usd_per_gpu_hour"):
         raise InvalidInputError(f"unknown output {metric!r} of option {option!r}")
     return lambda r: float(getattr(r.costs.options[option], metric))
 
 
-def _with(obj, path: str, value):
+def _with(obj, path: str, value, full_path: str = ""):
     head, _, rest = path.partition(".")
+    full_path = full_path or path
     if head == "workloads":  # applies to every workload, e.g. workloads.monthly_growth
-        return replace(obj, workloads=tuple(_with(w, rest, value) for w in obj.workloads))
+        return replace(obj, workloads=tuple(_with(w, rest, value, full_path)
+                                            for w in obj.workloads))
     if not hasattr(obj, head):
-        raise InvalidInputError(f"unknown input {path!r}")
-    return replace(obj, **{head: _with(getattr(obj, head), rest, value) if rest else value})
+        raise InvalidInputError(f"unknown input {full_path!r}")
+    return replace(obj, **{head: _with(getattr(obj, head), rest, value, full_path) if rest
+                           else value})
 
 
 @dataclass(frozen=True)
@@ -281,12 +312,16 @@ class TornadoBar:
         return abs(self.output_at_high - self.output_at_low)
 
 
-def sensitivity(s: Scenario, ranges: Mapping[str, tuple[float, float]],
-                output: Callable[[ScenarioResult], float]) -> tuple[float, tuple[TornadoBar, ...]]:
+def sensitivity(
+    s: Scenario, ranges: Mapping[str, tuple[float, float]], output: Callable[[ScenarioResult], float]
+) -> tuple[float, tuple[TornadoBar, ...]]:
     """(base output, bars by falling swing): each input set to its low and high in turn, the
     others at base. Inputs are dotted paths into the scenario, e.g. "own.pue",
     "rent.on_demand_usd_per_gpu_hour", "policy.utilization_ceiling", "workloads.monthly_growth"."""
-    bars = [TornadoBar(path, lo, hi, output(evaluate_scenario(_with(s, path, lo))),
-                       output(evaluate_scenario(_with(s, path, hi))))
-            for path, (lo, hi) in ranges.items()]
+    bars = [
+        TornadoBar(
+            path, lo, hi, output(evaluate_scenario(_with(s, path, lo))), output(evaluate_scenario(_with(s, path, hi)))
+        )
+        for path, (lo, hi) in ranges.items()
+    ]
     return output(evaluate_scenario(s)), tuple(sorted(bars, key=lambda b: -b.swing))

@@ -1,0 +1,53 @@
+import numpy as np
+import pytest
+
+from planner.domain.costs import OPTIONS, evaluate_scenario
+from planner.domain.montecarlo import Range, Uncertainty, simulate
+from planner.domain.reference import InvalidInputError
+
+from .factories import scenario
+
+
+def _point(x: float) -> Range:
+    return Range(x, x, x)
+
+
+def test_zero_width_ranges_equal_the_deterministic_answer():
+    s = scenario()
+    det = evaluate_scenario(s).costs
+    u = Uncertainty(growth=_point(0.05), utilization_ceiling=_point(0.8),
+                    electricity_usd_per_kwh=_point(0.08), server_capex_usd_per_gpu=_point(40_000),
+                    cloud_price_factor=_point(1.0), annual_failure_rate=_point(0.1))
+    mc = simulate(s, u, 200, np.random.default_rng(0))
+    for o in OPTIONS:
+        p = mc.total_usd[o]
+        assert p.p10 == p.p50 == p.p90 == pytest.approx(det.options[o].total_usd)
+        assert mc.npv_usd[o].p50 == pytest.approx(det.options[o].npv_usd)
+    for o, month in det.breakeven_month.items():
+        assert mc.breakeven_month[o] == (month, month, month)
+
+
+def test_draws_are_reproducible_ordered_and_ranked():
+    u = Uncertainty(growth=Range(0.0, 0.05, 0.10), electricity_usd_per_kwh=Range(0.05, 0.08, 0.2),
+                    cloud_price_factor=Range(0.7, 1.0, 1.2, shape="triangular"))
+    a = simulate(scenario(), u, 2000, np.random.default_rng(42))
+    b = simulate(scenario(), u, 2000, np.random.default_rng(42))
+    assert a == b
+    for p in a.total_usd.values():
+        assert p.p10 < p.p50 < p.p90
+    assert [bar.input for bar in a.tornado] == ["growth", "electricity_usd_per_kwh",
+                                                "cloud_price_factor"]
+    assert a.tornado[-1].swing == 0  # renting prices do not move the cost of owning
+
+
+def test_pert_draws_stay_in_range_with_mode_near_likely():
+    x = Range(0, 2, 10).draw(50_000, np.random.default_rng(1))
+    assert x.min() >= 0 and x.max() <= 10
+    assert np.mean(x) == pytest.approx((0 + 4 * 2 + 10) / 6, rel=0.02)
+
+
+def test_invalid_ranges():
+    with pytest.raises(InvalidInputError, match="low <= likely <= high"):
+        Range(1, 0, 2)
+    with pytest.raises(InvalidInputError, match="tornado_output"):
+        simulate(scenario(), Uncertainty(), 10, np.random.default_rng(0), "own.colour")
