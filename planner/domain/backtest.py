@@ -78,9 +78,7 @@ def backtest_cooling(
     last = frame.index[-1]
     if origins is None:
         origins = [last - (horizon_hours + i * step_hours) * _HOUR for i in range(n_origins)]
-    origins = sorted(
-        _utc_hour(o) for o in origins if _utc_hour(o) - frame.index[0] >= min_train_hours * _HOUR
-    )
+    origins = sorted(_utc_hour(o) for o in origins if _utc_hour(o) - frame.index[0] >= min_train_hours * _HOUR)
     if not origins:
         raise ValueError(f"need more than {min_train_hours + horizon_hours} hours of history")
     season = 168 if origins[0] - frame.index[0] >= 14 * 24 * _HOUR else 24
@@ -98,10 +96,8 @@ def backtest_cooling(
                         "actual": actual[target].to_numpy(),
                         "forecast": fc[target].to_numpy(),
                         "naive": naive.to_numpy(),
-                        "in80": (actual[target] >= fc[f"{target}_lo80"])
-                        & (actual[target] <= fc[f"{target}_hi80"]),
-                        "in95": (actual[target] >= fc[f"{target}_lo95"])
-                        & (actual[target] <= fc[f"{target}_hi95"]),
+                        "in80": (actual[target] >= fc[f"{target}_lo80"]) & (actual[target] <= fc[f"{target}_hi80"]),
+                        "in95": (actual[target] >= fc[f"{target}_lo95"]) & (actual[target] <= fc[f"{target}_hi95"]),
                     }
                 )
             )
@@ -126,9 +122,7 @@ def backtest_cooling(
     return CoolingBacktest(hall.hall_id, tuple(origins), horizon_hours, season, metrics)
 
 
-def backtest_failure_risk(
-    probability: Sequence[float], failed: Sequence[int], n_bins: int = 10
-) -> FailureBacktest:
+def backtest_failure_risk(probability: Sequence[float], failed: Sequence[int], n_bins: int = 10) -> FailureBacktest:
     """Score stored 30-day probabilities (0..1) against outcomes (1 = failed within 30 days),
     pooled over all origins. The baseline predicts the observed failure share for every GPU: the
     best any constant can do, so beating it means the signals rank and size risk usefully."""

@@ -170,9 +170,7 @@ def _prepare(history: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     return frame
 
 
-def _outdoor_ahead(
-    frame: pd.DataFrame, future: pd.DatetimeIndex, outdoor_forecast: pd.Series | None
-) -> np.ndarray:
+def _outdoor_ahead(frame: pd.DataFrame, future: pd.DatetimeIndex, outdoor_forecast: pd.Series | None) -> np.ndarray:
     """Outdoor temperature (C) for the future hours: the given forecast where it covers them, else
     the mean of the same hour of day over the last 7 days of measurements (diurnal persistence)."""
     recent = frame["outdoor_c"].iloc[-168:]
@@ -238,9 +236,7 @@ def forecast_cooling(
     # Inlet: rises with the share of redundant cooling capacity in use and with outdoor air.
     util_past, util_future = cool / capacity, cool_mean / capacity
     inlet = frame["max_inlet_c"].to_numpy()
-    inlet_fit = _fit(
-        inlet, drivers(len(frame), util_past, outdoor=outdoor_past, calendar=cal_past[:, :2])
-    )
+    inlet_fit = _fit(inlet, drivers(len(frame), util_past, outdoor=outdoor_past, calendar=cal_past[:, :2]))
     per_util = float(inlet_fit.ols.params[1])
     inlet_mean, inlet_var = inlet_fit.forecast(
         drivers(steps, util_future, outdoor=outdoor_future, calendar=cal_future[:, :2]), steps
@@ -265,9 +261,7 @@ def forecast_cooling(
     return CoolingForecast(hall.hall_id, as_of, result[result.index > as_of], per_it, per_util)
 
 
-def cooling_alerts(
-    forecast: CoolingForecast, hall: HallCooling, level: int = 95
-) -> list[CoolingAlert]:
+def cooling_alerts(forecast: CoolingForecast, hall: HallCooling, level: int = 95) -> list[CoolingAlert]:
     """Alert candidates where the forecast's upper `level` bound (80 or 95) crosses a threshold:
     ASHRAE recommended inlet (27 C), the hall class's allowable inlet, the cooling load the hall
     carries with its redundancy, and its installed cooling capacity (kW)."""

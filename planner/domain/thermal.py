@@ -111,9 +111,7 @@ def _fit_for_tau(tau: float, time_s, power, temp) -> tuple[np.ndarray, float]:
     return coef, float(np.sum((temp - design @ coef) ** 2))
 
 
-def fit_thermal_response(
-    time_s: np.ndarray, power_w: np.ndarray, temp_c: np.ndarray
-) -> ThermalResponse:
+def fit_thermal_response(time_s: np.ndarray, power_w: np.ndarray, temp_c: np.ndarray) -> ThermalResponse:
     """Fit a ThermalResponse to a trace of time (s), board power (W) and GPU temperature (C).
 
     Separable least squares: for a given time constant the model is linear in the intercept and the
