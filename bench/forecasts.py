@@ -1,0 +1,81 @@
+"""Benchmark of the forecast domain: cooling fit + forecast for 50 halls, risk for 100,000 GPUs.
+
+Each figure is printed beside a baseline measured in the same run on the same data (seasonal-naive
+forecast of the same halls; one plain numpy pass over the same GPU features), so the ratios hold
+across machines. Run: .venv/bin/python bench/forecasts.py
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from planner.domain.backtest import seasonal_naive  # noqa: E402
+from planner.domain.cooling_forecast import TARGETS, HallCooling, forecast_cooling  # noqa: E402
+from planner.domain.failure_risk import expected_failures, score_gpus, spares_needed  # noqa: E402
+from tests.unit.forecasts.synthetic import gpu_fleet, hall_history  # noqa: E402
+
+HALLS = 50
+GPUS = 100_000
+HORIZON_HOURS = 168
+
+
+def best_of(fn, repeat: int = 3) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def main() -> None:
+    histories = [hall_history(weeks=8, seed=i, base_kw=600 + 10 * i) for i in range(HALLS)]
+    hall = HallCooling("bench", 2500, 4, "N+1")
+    as_of = histories[0].index[-1]
+
+    def forecast_all():
+        for history in histories:
+            forecast_cooling(history, hall, as_of, HORIZON_HOURS)
+
+    def naive_all():
+        for history in histories:
+            for target in TARGETS:
+                seasonal_naive(history[target], as_of, HORIZON_HOURS, 168)
+
+    fleet = gpu_fleet(GPUS)
+
+    def numpy_pass():
+        # The floor for any vectorised scoring: read every feature once and sum them.
+        values = fleet.select_dtypes("number").to_numpy(dtype=float)
+        return np.nan_to_num(values).sum(axis=1)
+
+    def score_and_fleet():
+        risk = score_gpus(fleet, pd.Timestamp("2026-03-01", tz="UTC"))
+        expected_failures(risk, 30, by=("model", "hall"))
+        expected_failures(risk, 90)
+        spares_needed(risk)
+
+    rows = [
+        (
+            f"cooling fit+forecast, {HALLS} halls x 8 weeks, {HORIZON_HOURS} h",
+            forecast_all,
+            "seasonal-naive, same halls",
+            naive_all,
+        ),
+        (f"risk score + fleet + spares, {GPUS:,} GPUs", score_and_fleet, "numpy pass over same features", numpy_pass),
+    ]
+    print(f"{'task':52} {'seconds':>8} {'baseline s':>10} {'ratio':>7}  baseline")
+    for name, fn, base_name, base in rows:
+        t, b = best_of(fn), best_of(base)
+        print(f"{name:52} {t:8.3f} {b:10.4f} {t / b:7.1f}x  {base_name}")
+
+
+if __name__ == "__main__":
+    main()
