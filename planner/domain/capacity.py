@@ -22,8 +22,7 @@ class Redundancy(Enum):
         """Capacity in kW that survives the failure this redundancy level is designed for."""
         if self is Redundancy.N_PLUS_1 and units < 2:
             raise InvalidInputError(f"N+1 needs at least 2 units, got {units}")
-        return {Redundancy.N: units, Redundancy.N_PLUS_1: units - 1,
-                Redundancy.TWO_N: units / 2}[self] * unit_kw
+        return {Redundancy.N: units, Redundancy.N_PLUS_1: units - 1, Redundancy.TWO_N: units / 2}[self] * unit_kw
 
 
 @dataclass(frozen=True)
@@ -43,8 +42,7 @@ class Hall:
     def __post_init__(self) -> None:
         for f in ("it_load_kw", "cooling_load_kw", "rack_positions_used"):
             check_non_negative(f"hall {self.name}: {f}", getattr(self, f))
-        for f in ("power_units", "power_unit_kw", "cooling_units", "cooling_unit_kw",
-                  "rack_positions"):
+        for f in ("power_units", "power_unit_kw", "cooling_units", "cooling_unit_kw", "rack_positions"):
             check_positive(f"hall {self.name}: {f}", getattr(self, f))
 
     @property
@@ -87,8 +85,11 @@ class Runway:
     @property
     def first_limit(self) -> tuple[str, int] | None:
         """(resource, month) of the binding constraint, or None."""
-        hits = [(m, r) for r, m in (("power", self.power_month), ("cooling", self.cooling_month),
-                                    ("space", self.space_month)) if m is not None]
+        hits = [
+            (m, r)
+            for r, m in (("power", self.power_month), ("cooling", self.cooling_month), ("space", self.space_month))
+            if m is not None
+        ]
         return (min(hits)[1], min(hits)[0]) if hits else None
 
 
@@ -136,11 +137,19 @@ def place_gpus(hall: Hall, gpus: int, plan: GrowthPlan) -> Placement:
     check_positive("gpus", gpus)
     kw = gpus * plan.kw_per_gpu
     racks = math.ceil(gpus / plan.gpus_per_rack)
-    after = replace(hall, it_load_kw=hall.it_load_kw + kw,
-                    cooling_load_kw=hall.cooling_load_kw + kw,
-                    rack_positions_used=hall.rack_positions_used + racks)
-    exceeded = tuple(name for name, over in (
-        ("power", after.it_load_kw > after.power_capacity_kw),
-        ("cooling", after.cooling_load_kw > after.cooling_capacity_kw),
-        ("space", after.rack_positions_used > after.rack_positions)) if over)
+    after = replace(
+        hall,
+        it_load_kw=hall.it_load_kw + kw,
+        cooling_load_kw=hall.cooling_load_kw + kw,
+        rack_positions_used=hall.rack_positions_used + racks,
+    )
+    exceeded = tuple(
+        name
+        for name, over in (
+            ("power", after.it_load_kw > after.power_capacity_kw),
+            ("cooling", after.cooling_load_kw > after.cooling_capacity_kw),
+            ("space", after.rack_positions_used > after.rack_positions),
+        )
+        if over
+    )
     return Placement(after, not exceeded, exceeded, runway(hall, plan), runway(after, plan))

@@ -291,12 +291,10 @@ def _with(obj, path: str, value, full_path: str = ""):
     head, _, rest = path.partition(".")
     full_path = full_path or path
     if head == "workloads":  # applies to every workload, e.g. workloads.monthly_growth
-        return replace(obj, workloads=tuple(_with(w, rest, value, full_path)
-                                            for w in obj.workloads))
+        return replace(obj, workloads=tuple(_with(w, rest, value, full_path) for w in obj.workloads))
     if not hasattr(obj, head):
         raise InvalidInputError(f"unknown input {full_path!r}")
-    return replace(obj, **{head: _with(getattr(obj, head), rest, value, full_path) if rest
-                           else value})
+    return replace(obj, **{head: _with(getattr(obj, head), rest, value, full_path) if rest else value})
 
 
 @dataclass(frozen=True)

@@ -51,11 +51,9 @@ class Workload:
         check_positive(f"workload {self.name}: mean_input_tokens", self.mean_input_tokens)
         check_positive(f"workload {self.name}: mean_output_tokens", self.mean_output_tokens)
         if not self.peak_to_mean >= 1:
-            raise InvalidInputError(
-                f"workload {self.name}: peak_to_mean must be >= 1, got {self.peak_to_mean!r}")
+            raise InvalidInputError(f"workload {self.name}: peak_to_mean must be >= 1, got {self.peak_to_mean!r}")
         if not self.monthly_growth > -1:
-            raise InvalidInputError(
-                f"workload {self.name}: monthly_growth must be > -1, got {self.monthly_growth!r}")
+            raise InvalidInputError(f"workload {self.name}: monthly_growth must be > -1, got {self.monthly_growth!r}")
 
 
 @dataclass(frozen=True)
@@ -75,24 +73,25 @@ class SizingPolicy:
 def month_starts(start: date, months: int) -> tuple[date, ...]:
     """First day of each planning month, from the month containing `start`."""
     check_positive("horizon_months", months)
-    return tuple(date(start.year + (start.month - 1 + m) // 12, (start.month - 1 + m) % 12 + 1, 1)
-                 for m in range(months))
+    return tuple(
+        date(start.year + (start.month - 1 + m) // 12, (start.month - 1 + m) % 12 + 1, 1) for m in range(months)
+    )
 
 
 def output_tokens_per_s(workload: Workload, months: int, growth=None) -> tuple[np.ndarray, ...]:
     """(mean, peak) output tokens/s per month; `growth` (fraction/month) may be an array."""
     g = workload.monthly_growth if growth is None else np.asarray(growth)
-    mean = (workload.requests_per_day * workload.mean_output_tokens / 86_400
-            * (1 + g) ** np.arange(months))
+    mean = workload.requests_per_day * workload.mean_output_tokens / 86_400 * (1 + g) ** np.arange(months)
     return mean, mean * workload.peak_to_mean
 
 
-def serving_gpus(peak_output_tokens_per_s, throughput: Throughput, redundancy_replicas: int,
-                 utilization_ceiling) -> np.ndarray:
+def serving_gpus(
+    peak_output_tokens_per_s, throughput: Throughput, redundancy_replicas: int, utilization_ceiling
+) -> np.ndarray:
     """GPUs for replicas serving the peak (tokens/s) at the ceiling, plus k spare replicas."""
-    replicas = np.ceil(peak_output_tokens_per_s
-                       / (throughput.output_tokens_per_s_per_replica * utilization_ceiling)
-                       - _CEIL_SLACK)
+    replicas = np.ceil(
+        peak_output_tokens_per_s / (throughput.output_tokens_per_s_per_replica * utilization_ceiling) - _CEIL_SLACK
+    )
     replicas = np.where(replicas > 0, replicas + redundancy_replicas, 0)
     return replicas * throughput.tp
 
@@ -102,9 +101,15 @@ def spare_gpus(serving, annual_failure_rate, failure_cover_days: float) -> np.nd
     return np.ceil(serving * annual_failure_rate * failure_cover_days / 365 - _CEIL_SLACK)
 
 
-def fleet_arrays(workloads: Sequence[Workload], throughputs: Mapping[str, Throughput],
-                 policy: SizingPolicy, months: int, growth=None, utilization_ceiling=None,
-                 annual_failure_rate=None) -> tuple[np.ndarray, np.ndarray]:
+def fleet_arrays(
+    workloads: Sequence[Workload],
+    throughputs: Mapping[str, Throughput],
+    policy: SizingPolicy,
+    months: int,
+    growth=None,
+    utilization_ceiling=None,
+    annual_failure_rate=None,
+) -> tuple[np.ndarray, np.ndarray]:
     """(GPUs to provision, mean output tokens served) per month, broadcast over the optional
     array overrides of growth, utilization ceiling and failure rate (shape (draws, 1))."""
     util = policy.utilization_ceiling if utilization_ceiling is None else utilization_ceiling
@@ -112,8 +117,7 @@ def fleet_arrays(workloads: Sequence[Workload], throughputs: Mapping[str, Throug
     serving = tokens = 0.0
     for w in workloads:
         mean, peak = output_tokens_per_s(w, months, growth)
-        serving = serving + serving_gpus(peak, throughputs[w.name], policy.redundancy_replicas,
-                                         util)
+        serving = serving + serving_gpus(peak, throughputs[w.name], policy.redundancy_replicas, util)
         tokens = tokens + mean * SECONDS_PER_MONTH
     serving = np.broadcast_to(serving, np.shape(tokens))
     return serving + spare_gpus(serving, afr, policy.failure_cover_days), tokens
@@ -142,8 +146,13 @@ def _ints(a) -> tuple[int, ...]:
     return tuple(int(x) for x in a)
 
 
-def plan_demand(workloads: Sequence[Workload], throughputs: Mapping[str, Throughput],
-                policy: SizingPolicy, start: date, horizon_months: int) -> DemandPlan:
+def plan_demand(
+    workloads: Sequence[Workload],
+    throughputs: Mapping[str, Throughput],
+    policy: SizingPolicy,
+    start: date,
+    horizon_months: int,
+) -> DemandPlan:
     """GPUs needed per month for workloads whose throughput per replica is already known
     (`throughputs` by workload name, all on one GPU model)."""
     if not workloads:
@@ -157,23 +166,36 @@ def plan_demand(workloads: Sequence[Workload], throughputs: Mapping[str, Through
     for w in workloads:
         mean, peak = output_tokens_per_s(w, horizon_months)
         tp = throughputs[w.name]
-        plans.append(WorkloadPlan(
-            w.name, tp, tuple(map(float, mean)), tuple(map(float, peak)),
-            _ints(serving_gpus(peak, tp, policy.redundancy_replicas, policy.utilization_ceiling))))
+        plans.append(
+            WorkloadPlan(
+                w.name,
+                tp,
+                tuple(map(float, mean)),
+                tuple(map(float, peak)),
+                _ints(serving_gpus(peak, tp, policy.redundancy_replicas, policy.utilization_ceiling)),
+            )
+        )
     serving = np.sum([p.serving_gpus for p in plans], axis=0)
-    return DemandPlan(gpu=next(iter(throughputs.values())).gpu, months=months,
-                      workloads=tuple(plans), spare_gpus=_ints(gpus - serving), gpus=_ints(gpus),
-                      output_tokens=tuple(map(float, tokens)))
+    return DemandPlan(
+        gpu=next(iter(throughputs.values())).gpu,
+        months=months,
+        workloads=tuple(plans),
+        spare_gpus=_ints(gpus - serving),
+        gpus=_ints(gpus),
+        output_tokens=tuple(map(float, tokens)),
+    )
 
 
-def _fitting_throughput(w: Workload, llm: LlmSpec, gpu: GpuSpec, precision: Precision,
-                        measured: float | None) -> Throughput:
+def _fitting_throughput(
+    w: Workload, llm: LlmSpec, gpu: GpuSpec, precision: Precision, measured: float | None
+) -> Throughput:
     """Throughput on the smallest TP that holds the model and meets the latency target."""
     first = smallest_tp(llm, gpu, precision, w.mean_input_tokens, w.mean_output_tokens)
     for tp in (t for t in TP_SIZES if t >= first):
         try:
-            return estimate_throughput(llm, gpu, precision, tp, w.mean_input_tokens,
-                                       w.mean_output_tokens, w.max_ms_per_output_token, measured)
+            return estimate_throughput(
+                llm, gpu, precision, tp, w.mean_input_tokens, w.mean_output_tokens, w.max_ms_per_output_token, measured
+            )
         except LatencyTargetError as exc:
             missed = exc
     raise missed
@@ -185,10 +207,16 @@ class GpuChoice:
     not_feasible: dict[str, str]  # GPU model -> why (model too big, latency target missed)
 
 
-def plan_by_gpu(workloads: Sequence[Workload], llms: Mapping[str, LlmSpec],
-                gpus: Sequence[GpuSpec], precision: Precision, policy: SizingPolicy,
-                start: date, horizon_months: int,
-                measured: Mapping[tuple[str, str], float] | None = None) -> GpuChoice:
+def plan_by_gpu(
+    workloads: Sequence[Workload],
+    llms: Mapping[str, LlmSpec],
+    gpus: Sequence[GpuSpec],
+    precision: Precision,
+    policy: SizingPolicy,
+    start: date,
+    horizon_months: int,
+    measured: Mapping[tuple[str, str], float] | None = None,
+) -> GpuChoice:
     """A demand plan per GPU model, each workload on the smallest TP that fits.
 
     `measured` maps (model name, GPU name) to measured output tokens/s per GPU, which replaces
@@ -196,9 +224,10 @@ def plan_by_gpu(workloads: Sequence[Workload], llms: Mapping[str, LlmSpec],
     plans, not_feasible = {}, {}
     for gpu in gpus:
         try:
-            throughputs = {w.name: _fitting_throughput(w, llms[w.model], gpu, precision,
-                                                       (measured or {}).get((w.model, gpu.name)))
-                           for w in workloads}
+            throughputs = {
+                w.name: _fitting_throughput(w, llms[w.model], gpu, precision, (measured or {}).get((w.model, gpu.name)))
+                for w in workloads
+            }
         except ThroughputError as exc:
             not_feasible[gpu.name] = str(exc)
             continue

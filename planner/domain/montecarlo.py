@@ -21,8 +21,7 @@ class Range:
 
     def __post_init__(self) -> None:
         if not self.low <= self.likely <= self.high:
-            raise InvalidInputError(
-                f"range needs low <= likely <= high, got {self.low}, {self.likely}, {self.high}")
+            raise InvalidInputError(f"range needs low <= likely <= high, got {self.low}, {self.likely}, {self.high}")
         if self.shape not in ("pert", "triangular"):
             raise InvalidInputError(f"shape must be 'pert' or 'triangular', got {self.shape!r}")
 
@@ -82,8 +81,9 @@ def _breakeven_percentiles(months: np.ndarray) -> tuple[int | None, ...]:
     return tuple(None if np.isinf(p) else int(p) for p in ps)
 
 
-def simulate(s: Scenario, u: Uncertainty, draws: int, rng: np.random.Generator,
-             tornado_output: str = "own.total") -> MonteCarloResult:
+def simulate(
+    s: Scenario, u: Uncertainty, draws: int, rng: np.random.Generator, tornado_output: str = "own.total"
+) -> MonteCarloResult:
     """P10/P50/P90 over `draws` joint draws of the given ranges (independent). The tornado
     sets each input to its low and high with the others at their likely values and ranks
     inputs by the swing of `tornado_output` (a cost_arrays key such as "own.total",
@@ -101,8 +101,13 @@ def simulate(s: Scenario, u: Uncertainty, draws: int, rng: np.random.Generator,
     for i, (name, r) in enumerate(ranges.items()):
         ends[name][2 * i : 2 * i + 2, 0] = (r.low, r.high)
     swing = scenario_arrays(s, **ends)[tornado_output] if k else np.empty(0)
-    bars = sorted((TornadoBar(name, r.low, r.high, float(swing[2 * i]), float(swing[2 * i + 1]))
-                   for i, (name, r) in enumerate(ranges.items())), key=lambda b: -b.swing)
+    bars = sorted(
+        (
+            TornadoBar(name, r.low, r.high, float(swing[2 * i]), float(swing[2 * i + 1]))
+            for i, (name, r) in enumerate(ranges.items())
+        ),
+        key=lambda b: -b.swing,
+    )
 
     def by_option(metric: str) -> dict[str, Percentiles]:
         return {o: _percentiles(np.broadcast_to(out[f"{o}.{metric}"], (draws,))) for o in OPTIONS}

@@ -62,13 +62,19 @@ class LlmSpec:
     head_dim: int
 
     def __post_init__(self) -> None:
-        for field in ("total_params_b", "active_params_b", "layers", "hidden_size",
-                      "attention_heads", "kv_heads", "head_dim"):
+        for field in (
+            "total_params_b",
+            "active_params_b",
+            "layers",
+            "hidden_size",
+            "attention_heads",
+            "kv_heads",
+            "head_dim",
+        ):
             check_positive(f"{self.name}.{field}", getattr(self, field))
         if self.active_params_b > self.total_params_b:
             raise InvalidInputError(
-                f"{self.name}.active_params_b ({self.active_params_b}) exceeds "
-                f"total_params_b ({self.total_params_b})"
+                f"{self.name}.active_params_b ({self.active_params_b}) exceeds total_params_b ({self.total_params_b})"
             )
 
     def kv_bytes_per_token(self, bytes_per_element: float) -> float:

@@ -53,7 +53,7 @@ class Precision(Enum):
         for p in cls:
             if text.upper() in (p.name, p.label.upper()) or text.upper() in p.label.split("/"):
                 return p
-        raise InvalidInputError(f"precision must be one of BF16, FP16, FP8, INT8, INT4; got {text!r}")
+        raise InvalidInputError(f"precision must be BF16, FP16, FP8, INT8 or INT4; got {text!r}")
 
 
 @dataclass(frozen=True)
@@ -111,8 +111,7 @@ def _tflops(gpu: GpuSpec, precision: Precision) -> float:
     return gpu.bf16_dense_tflops
 
 
-def _check_fit(model: LlmSpec, gpu: GpuSpec, precision: Precision, tp: int,
-               context_tokens: int) -> tuple[float, float]:
+def _check_fit(model: LlmSpec, gpu: GpuSpec, precision: Precision, tp: int, context_tokens: int) -> tuple[float, float]:
     """(bytes of weights, bytes left for KV cache) per replica, or ModelDoesNotFitError."""
     weights = model.total_params_b * 1e9 * precision.weight_bytes
     hbm = gpu.memory_gb * 1e9 * tp
@@ -174,8 +173,7 @@ def estimate_throughput(
     # Added, not max(): decode kernels overlap weight/KV reads and math poorly; the sum fits
     # the published rows better (RMS log error 0.081 vs 0.119 for the max with refitted factors).
     step_s = t_memory + t_compute
-    prefill_s = (2 * active * input_tokens
-                 + 2 * model.layers * attn_width * input_tokens**2) / flops
+    prefill_s = (2 * active * input_tokens + 2 * model.layers * attn_width * input_tokens**2) / flops
     # Each sequence's prefill is interleaved with the batch's decode steps (in-flight batching).
     s_per_token = step_s + batch * prefill_s / output_tokens
     tokens_per_s = batch / s_per_token
@@ -190,8 +188,9 @@ def estimate_throughput(
                 f"is {max_ms_per_output_token:g} ms (try a larger TP or a faster GPU)"
             )
     i = int(np.flatnonzero(ok)[np.argmax(tokens_per_s[ok])])
-    limited_by = ("latency target" if not ok.all() else
-                  "max batch" if batch.size == MAX_BATCH and b_mem > MAX_BATCH else "memory")
+    limited_by = (
+        "latency target" if not ok.all() else "max batch" if batch.size == MAX_BATCH and b_mem > MAX_BATCH else "memory"
+    )
     result = Throughput(
         model=model.name,
         gpu=gpu.name,
@@ -208,12 +207,15 @@ def estimate_throughput(
     if measured_output_tokens_per_s_per_gpu is None:
         return result
     check_positive("measured_output_tokens_per_s_per_gpu", measured_output_tokens_per_s_per_gpu)
-    return replace(result, measured=True, limited_by="measured",
-                   output_tokens_per_s_per_replica=measured_output_tokens_per_s_per_gpu * tp)
+    return replace(
+        result,
+        measured=True,
+        limited_by="measured",
+        output_tokens_per_s_per_replica=measured_output_tokens_per_s_per_gpu * tp,
+    )
 
 
-def smallest_tp(model: LlmSpec, gpu: GpuSpec, precision: Precision,
-                input_tokens: int, output_tokens: int) -> int:
+def smallest_tp(model: LlmSpec, gpu: GpuSpec, precision: Precision, input_tokens: int, output_tokens: int) -> int:
     """Smallest tensor-parallel size in TP_SIZES whose HBM holds the weights and one sequence."""
     for tp in TP_SIZES:
         try:
@@ -230,9 +232,18 @@ def calibration_errors(
     """(row, estimated output tokens/s per GPU) for each published row."""
     gpus, llms = load_gpus(), load_llms()
     return [
-        (r, estimate_throughput(llms[r.model], gpus[r.gpu], Precision.parse(r.precision), r.tp,
-                                r.input_tokens, r.output_tokens, efficiency=efficiency)
-         .output_tokens_per_s_per_gpu)
+        (
+            r,
+            estimate_throughput(
+                llms[r.model],
+                gpus[r.gpu],
+                Precision.parse(r.precision),
+                r.tp,
+                r.input_tokens,
+                r.output_tokens,
+                efficiency=efficiency,
+            ).output_tokens_per_s_per_gpu,
+        )
         for r in rows or load_throughput_calibration()
     ]
 
@@ -243,25 +254,30 @@ def fit_efficiency(step: float = 0.01) -> tuple[Efficiency, float]:
     best = (math.inf, EFFICIENCY)
     for bw, fl in itertools.product(grid, grid):
         eff = Efficiency(round(float(bw), 4), round(float(fl), 4))
-        sse = sum(math.log(est / r.output_tokens_per_s_per_gpu) ** 2
-                  for r, est in calibration_errors(efficiency=eff))
+        sse = sum(math.log(est / r.output_tokens_per_s_per_gpu) ** 2 for r, est in calibration_errors(efficiency=eff))
         best = min(best, (sse, eff), key=lambda t: t[0])
     return best[1], math.sqrt(best[0] / len(load_throughput_calibration()))
 
 
 def error_table() -> str:
     """Markdown table of estimate vs published figure per calibration row."""
-    lines = ["| model | GPU | precision | TP | ISL/OSL | published tok/s/GPU | estimate | error |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| model | GPU | precision | TP | ISL/OSL | published tok/s/GPU | estimate | error |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     errors = []
     for r, est in calibration_errors():
         err = est / r.output_tokens_per_s_per_gpu - 1
         errors.append(abs(err))
-        lines.append(f"| {r.model} | {r.gpu} | {r.precision} | {r.tp} | {r.input_tokens}/"
-                     f"{r.output_tokens} | {r.output_tokens_per_s_per_gpu:,.0f} | {est:,.0f} | "
-                     f"{err:+.0%} |")
-    lines.append(f"\nMean absolute error {np.mean(errors):.0%}, worst {max(errors):.0%} "
-                 f"(efficiency: bandwidth {EFFICIENCY.bandwidth}, compute {EFFICIENCY.compute}).")
+        lines.append(
+            f"| {r.model} | {r.gpu} | {r.precision} | {r.tp} | {r.input_tokens}/"
+            f"{r.output_tokens} | {r.output_tokens_per_s_per_gpu:,.0f} | {est:,.0f} | "
+            f"{err:+.0%} |"
+        )
+    lines.append(
+        f"\nMean absolute error {np.mean(errors):.0%}, worst {max(errors):.0%} "
+        f"(efficiency: bandwidth {EFFICIENCY.bandwidth}, compute {EFFICIENCY.compute})."
+    )
     return "\n".join(lines)
 
 

@@ -4,9 +4,19 @@ from planner.domain.capacity import GrowthPlan, Hall, Redundancy, place_gpus, ru
 from planner.domain.reference import InvalidInputError
 
 # Power 2 x 500 kW in 2N -> 500 kW usable; cooling 5 x 120 kW in N+1 -> 4 x 120 = 480 kW.
-HALL = Hall("H1", it_load_kw=400, cooling_load_kw=420, power_units=2, power_unit_kw=500,
-            power_redundancy=Redundancy.TWO_N, cooling_units=5, cooling_unit_kw=120,
-            cooling_redundancy=Redundancy.N_PLUS_1, rack_positions=100, rack_positions_used=80)
+HALL = Hall(
+    "H1",
+    it_load_kw=400,
+    cooling_load_kw=420,
+    power_units=2,
+    power_unit_kw=500,
+    power_redundancy=Redundancy.TWO_N,
+    cooling_units=5,
+    cooling_unit_kw=120,
+    cooling_redundancy=Redundancy.N_PLUS_1,
+    rack_positions=100,
+    rack_positions_used=80,
+)
 # 40 GPUs a month x 1.25 kW = 50 kW and 5 racks (8 GPUs per rack) a month.
 PLAN = GrowthPlan((40,) * 6, kw_per_gpu=1.25, gpus_per_rack=8)
 

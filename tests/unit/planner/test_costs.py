@@ -20,22 +20,31 @@ from planner.domain.reference import InvalidInputError
 from .factories import scenario
 
 # One GPU rented on demand at $2,000/month vs owned: $24,000 up front plus $500/month of staff.
-RENT = RentalPrices(on_demand_usd_per_gpu_hour=2000 / HOURS_PER_MONTH,
-                    committed_1y_usd_per_gpu_hour=1.0, committed_3y_usd_per_gpu_hour=1.0,
-                    spot_usd_per_gpu_hour=1.0)
-OWN = OwnershipCosts(server_capex_usd_per_gpu=24_000, power_kw_per_gpu=1.0,
-                     electricity_usd_per_kwh=0, facility_usd_per_kw_month=0,
-                     network_storage_share=0, depreciation_years=2, cost_of_capital_annual=0,
-                     maintenance_share_per_year=0, staff_usd_per_month=500,
-                     replacement_cost_share=0)
+RENT = RentalPrices(
+    on_demand_usd_per_gpu_hour=2000 / HOURS_PER_MONTH,
+    committed_1y_usd_per_gpu_hour=1.0,
+    committed_3y_usd_per_gpu_hour=1.0,
+    spot_usd_per_gpu_hour=1.0,
+)
+OWN = OwnershipCosts(
+    server_capex_usd_per_gpu=24_000,
+    power_kw_per_gpu=1.0,
+    electricity_usd_per_kwh=0,
+    facility_usd_per_kw_month=0,
+    network_storage_share=0,
+    depreciation_years=2,
+    cost_of_capital_annual=0,
+    maintenance_share_per_year=0,
+    staff_usd_per_month=500,
+    replacement_cost_share=0,
+)
 
 
 def test_breakeven_worked_on_paper():
     # Cumulative cash: own(m) = 24,000 + 500 m, rent(m) = 2,000 m.
     # own(m) <= rent(m)  <=>  24,000 <= 1,500 m  <=>  m >= 16: owning breaks even in month 16
     # (month 15: 31,500 vs 30,000; month 16: 32,000 vs 32,000).
-    c = compare_costs([1] * 24, [1e6] * 24, RENT, OWN, annual_failure_rate=0,
-                      discount_rate_annual=0)
+    c = compare_costs([1] * 24, [1e6] * 24, RENT, OWN, annual_failure_rate=0, discount_rate_annual=0)
     assert c.breakeven_month["on_demand"] == 16
     own = c.options["own"]
     assert own.cumulative_cash_usd[14] == pytest.approx(31_500)
@@ -64,18 +73,25 @@ def test_cost_of_capital_charged_on_book_value():
 def test_power_facility_and_replacements_by_hand():
     # 2 GPUs x 1.5 kW = 3 kW: energy 3 x 730 h x PUE 1.5 x $0.10 = $328.50, colocation
     # 3 x $200 = $600; replacements 2 x 10%/12 x $12,000 x 0.5 = $100 per month.
-    own = dataclasses.replace(OWN, power_kw_per_gpu=1.5, pue=1.5, electricity_usd_per_kwh=0.10,
-                              facility_usd_per_kw_month=200, staff_usd_per_month=0,
-                              server_capex_usd_per_gpu=12_000, replacement_cost_share=0.5)
-    c = compare_costs([2, 2], [1, 1], RENT, own, annual_failure_rate=0.1,
-                      discount_rate_annual=0)
+    own = dataclasses.replace(
+        OWN,
+        power_kw_per_gpu=1.5,
+        pue=1.5,
+        electricity_usd_per_kwh=0.10,
+        facility_usd_per_kw_month=200,
+        staff_usd_per_month=0,
+        server_capex_usd_per_gpu=12_000,
+        replacement_cost_share=0.5,
+    )
+    c = compare_costs([2, 2], [1, 1], RENT, own, annual_failure_rate=0.1, discount_rate_annual=0)
     assert c.options["own"].cash_usd == pytest.approx((24_000 + 1028.5, 1028.5))
     assert power_kw_per_gpu_from_tdp(700) == pytest.approx(1.274)
 
 
 def test_rent_options_by_hand():
-    rent = RentalPrices(4.0, 3.0, 2.0, 1.0, spot_interruption_overhead=0.2,
-                        mixed_baseline_share=0.5, burst_hours_share=0.25)
+    rent = RentalPrices(
+        4.0, 3.0, 2.0, 1.0, spot_interruption_overhead=0.2, mixed_baseline_share=0.5, burst_hours_share=0.25
+    )
     c = compare_costs([10, 4], [1, 1], rent, OWN, 0, 0)
     h = HOURS_PER_MONTH
     o = {k: v.cash_usd for k, v in c.options.items()}
@@ -94,18 +110,24 @@ def test_costs_never_decrease_with_demand(a, b):
     for o in OPTIONS:
         assert r_high.costs.options[o].total_usd >= r_low.costs.options[o].total_usd - 1e-6
         assert r_high.costs.options[o].npv_usd >= r_low.costs.options[o].npv_usd - 1e-6
-        assert (r_high.costs.options[o].cumulative_cash_usd[-1]
-                >= r_low.costs.options[o].cumulative_cash_usd[-1] - 1e-6)
+        assert r_high.costs.options[o].cumulative_cash_usd[-1] >= r_low.costs.options[o].cumulative_cash_usd[-1] - 1e-6
 
 
 def test_tornado_ranks_inputs_by_swing():
     base, bars = sensitivity(
         scenario(),
-        {"own.electricity_usd_per_kwh": (0.05, 0.15), "workloads.monthly_growth": (0.0, 0.1),
-         "rent.on_demand_usd_per_gpu_hour": (2.0, 4.0)},
-        option_metric("total_usd", "own"))
-    assert [b.input for b in bars] == ["workloads.monthly_growth", "own.electricity_usd_per_kwh",
-                                       "rent.on_demand_usd_per_gpu_hour"]
+        {
+            "own.electricity_usd_per_kwh": (0.05, 0.15),
+            "workloads.monthly_growth": (0.0, 0.1),
+            "rent.on_demand_usd_per_gpu_hour": (2.0, 4.0),
+        },
+        option_metric("total_usd", "own"),
+    )
+    assert [b.input for b in bars] == [
+        "workloads.monthly_growth",
+        "own.electricity_usd_per_kwh",
+        "rent.on_demand_usd_per_gpu_hour",
+    ]
     assert bars[1].output_at_low < base < bars[1].output_at_high
     assert bars[2].swing == 0
     with pytest.raises(InvalidInputError, match="unknown input 'own.colour'"):

@@ -15,9 +15,14 @@ def _point(x: float) -> Range:
 def test_zero_width_ranges_equal_the_deterministic_answer():
     s = scenario()
     det = evaluate_scenario(s).costs
-    u = Uncertainty(growth=_point(0.05), utilization_ceiling=_point(0.8),
-                    electricity_usd_per_kwh=_point(0.08), server_capex_usd_per_gpu=_point(40_000),
-                    cloud_price_factor=_point(1.0), annual_failure_rate=_point(0.1))
+    u = Uncertainty(
+        growth=_point(0.05),
+        utilization_ceiling=_point(0.8),
+        electricity_usd_per_kwh=_point(0.08),
+        server_capex_usd_per_gpu=_point(40_000),
+        cloud_price_factor=_point(1.0),
+        annual_failure_rate=_point(0.1),
+    )
     mc = simulate(s, u, 200, np.random.default_rng(0))
     for o in OPTIONS:
         p = mc.total_usd[o]
@@ -28,15 +33,17 @@ def test_zero_width_ranges_equal_the_deterministic_answer():
 
 
 def test_draws_are_reproducible_ordered_and_ranked():
-    u = Uncertainty(growth=Range(0.0, 0.05, 0.10), electricity_usd_per_kwh=Range(0.05, 0.08, 0.2),
-                    cloud_price_factor=Range(0.7, 1.0, 1.2, shape="triangular"))
+    u = Uncertainty(
+        growth=Range(0.0, 0.05, 0.10),
+        electricity_usd_per_kwh=Range(0.05, 0.08, 0.2),
+        cloud_price_factor=Range(0.7, 1.0, 1.2, shape="triangular"),
+    )
     a = simulate(scenario(), u, 2000, np.random.default_rng(42))
     b = simulate(scenario(), u, 2000, np.random.default_rng(42))
     assert a == b
     for p in a.total_usd.values():
         assert p.p10 < p.p50 < p.p90
-    assert [bar.input for bar in a.tornado] == ["growth", "electricity_usd_per_kwh",
-                                                "cloud_price_factor"]
+    assert [bar.input for bar in a.tornado] == ["growth", "electricity_usd_per_kwh", "cloud_price_factor"]
     assert a.tornado[-1].swing == 0  # renting prices do not move the cost of owning
 
 
