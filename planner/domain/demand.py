@@ -186,7 +186,7 @@ def plan_demand(
     )
 
 
-def _fitting_throughput(
+def fitting_throughput(
     w: Workload, llm: LlmSpec, gpu: GpuSpec, precision: Precision, measured: float | None
 ) -> Throughput:
     """Throughput on the smallest TP that holds the model and meets the latency target."""
@@ -225,7 +225,7 @@ def plan_by_gpu(
     for gpu in gpus:
         try:
             throughputs = {
-                w.name: _fitting_throughput(w, llms[w.model], gpu, precision, (measured or {}).get((w.model, gpu.name)))
+                w.name: fitting_throughput(w, llms[w.model], gpu, precision, (measured or {}).get((w.model, gpu.name)))
                 for w in workloads
             }
         except ThroughputError as exc:

@@ -81,6 +81,22 @@ def _breakeven_percentiles(months: np.ndarray) -> tuple[int | None, ...]:
     return tuple(None if np.isinf(p) else int(p) for p in ps)
 
 
+def cumulative_cash_bands(
+    s: Scenario, u: Uncertainty, draws: int, rng: np.random.Generator, options=OPTIONS
+) -> dict[str, tuple[tuple[float, ...], tuple[float, ...], tuple[float, ...]]]:
+    """Per option, (P10, P50, P90) of cumulative cash (USD) at the end of each month over `draws`
+    joint draws: the fan around each cost curve. Percentiles are taken month by month."""
+    check_positive("draws", draws)
+    sample = {name: r.draw(draws, rng)[:, None] for name, r in u.given().items()}
+    out = scenario_arrays(s, **sample)
+    bands = {}
+    for option in options:
+        cash = np.broadcast_to(out[f"{option}.cash"], (draws, s.horizon_months))
+        p10, p50, p90 = np.percentile(np.cumsum(cash, axis=-1), (10, 50, 90), axis=0)
+        bands[option] = (tuple(p10.tolist()), tuple(p50.tolist()), tuple(p90.tolist()))
+    return bands
+
+
 def simulate(
     s: Scenario, u: Uncertainty, draws: int, rng: np.random.Generator, tornado_output: str = "own.total"
 ) -> MonteCarloResult:

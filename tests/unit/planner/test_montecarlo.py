@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from planner.domain.costs import OPTIONS, evaluate_scenario
-from planner.domain.montecarlo import Range, Uncertainty, simulate
+from planner.domain.montecarlo import Range, Uncertainty, cumulative_cash_bands, simulate
 from planner.domain.reference import InvalidInputError
 
 from .factories import scenario
@@ -58,3 +58,16 @@ def test_invalid_ranges():
         Range(1, 0, 2)
     with pytest.raises(InvalidInputError, match="tornado_output"):
         simulate(scenario(), Uncertainty(), 10, np.random.default_rng(0), "own.colour")
+
+
+def test_cumulative_cash_bands_collapse_to_the_deterministic_curve_and_are_ordered():
+    s = scenario(months=24)
+    det = evaluate_scenario(s).costs
+    point = cumulative_cash_bands(s, Uncertainty(growth=_point(0.05)), 50, np.random.default_rng(0))
+    for o in OPTIONS:
+        for band in point[o]:
+            assert band == pytest.approx(det.options[o].cumulative_cash_usd)
+    wide = cumulative_cash_bands(s, Uncertainty(growth=Range(0.0, 0.05, 0.1)), 500, np.random.default_rng(1))
+    p10, p50, p90 = wide["own"]
+    assert all(a <= b <= c for a, b, c in zip(p10, p50, p90, strict=True))
+    assert p10[-1] < p90[-1]
