@@ -1,1 +1,0 @@
-"""Planner models (scenarios, forecasts) live here."""

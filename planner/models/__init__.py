@@ -1,0 +1,8 @@
+"""Planner models, split by topic (NetBox style): one module per area, re-exported here.
+
+Add an area with one import line below (e.g. `from .scenarios import Scenario, ...`) and its migration.
+"""
+
+from .reports import ExportLink, ReportDelivery, ReportSubscription, Section
+
+__all__ = ["ExportLink", "ReportDelivery", "ReportSubscription", "Section"]
