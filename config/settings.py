@@ -174,6 +174,41 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {}
 
+# Telemetry storage (docs/operations.md): retention per resolution in days (None keeps forever), how many
+# daily partitions to create ahead, and how late data may arrive before a rollup bucket is final.
+TELEMETRY_RETENTION_DAYS = {
+    "raw": env.int("TELEMETRY_RAW_DAYS", default=7),
+    "1m": env.int("TELEMETRY_1M_DAYS", default=30),
+    "5m": env.int("TELEMETRY_5M_DAYS", default=365),
+    "1h": env.int("TELEMETRY_1H_DAYS", default=0) or None,
+}
+TELEMETRY_PARTITION_DAYS_AHEAD = env.int("TELEMETRY_PARTITION_DAYS_AHEAD", default=3)
+TELEMETRY_ROLLUP_LAG_S = env.int("TELEMETRY_ROLLUP_LAG_S", default=120)
+TELEMETRY_PUSH_MAX_BYTES = env.int("TELEMETRY_PUSH_MAX_BYTES", default=16 * 1024 * 1024)
+TELEMETRY_COLLECTOR_FAILURE_EVENT_AFTER = env.int("TELEMETRY_COLLECTOR_FAILURE_EVENT_AFTER", default=3)
+# Collector module per Source.kind when it is not telemetry.collectors.<kind> (e.g. a test's own collector).
+TELEMETRY_COLLECTOR_MODULES = env.dict("HEADROOM_COLLECTOR_MODULES", default={})
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "telemetry-collection-tick": {"task": "telemetry.collection_tick", "schedule": 10.0, "options": {"expires": 9}},
+        "telemetry-refresh-rollups": {
+            "task": "telemetry.refresh_rollups",
+            "schedule": 60.0,
+            "options": {"expires": 55},
+        },
+        "telemetry-ensure-partitions": {
+            "task": "telemetry.ensure_partitions",
+            "schedule": 3600.0,
+            "options": {"expires": 3000},
+        },
+        "telemetry-apply-retention": {
+            "task": "telemetry.apply_retention",
+            "schedule": 3600.0,
+            "options": {"expires": 3000},
+        },
+    }
+)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

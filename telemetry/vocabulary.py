@@ -3,7 +3,7 @@
 Plain Python, no Django: collectors, the ingest path and the planner all import it.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 
@@ -97,3 +97,20 @@ class EventReading:
     entity: str = ""
     code: int | None = None
     detail: str = ""
+
+
+@dataclass(slots=True)
+class Batch:
+    """What one collection (or one push) hands to telemetry.ingest."""
+
+    gpu_readings: list[GpuReading] = field(default_factory=list)
+    point_readings: list[PointReading] = field(default_factory=list)
+    events: list[EventReading] = field(default_factory=list)
+
+    def __len__(self):
+        return len(self.gpu_readings) + len(self.point_readings) + len(self.events)
+
+    def extend(self, other):
+        self.gpu_readings.extend(other.gpu_readings)
+        self.point_readings.extend(other.point_readings)
+        self.events.extend(other.events)

@@ -8,9 +8,33 @@ from .inventory import (
     Rack,
     Site,
 )
+from .samples import (
+    CollectorRun,
+    Event,
+    GpuRollup,
+    GpuSample,
+    HallRollup,
+    Resolution,
+    RollupWatermark,
+    Sample,
+    Series,
+    SeriesRollup,
+    Source,
+)
 from .tenancy import Membership, Organization, OrgQuerySet
 
 __all__ = [
+    "Source",
+    "SeriesRollup",
+    "Series",
+    "Sample",
+    "RollupWatermark",
+    "Resolution",
+    "HallRollup",
+    "GpuSample",
+    "GpuRollup",
+    "Event",
+    "CollectorRun",
     "CoolingUnit",
     "Gpu",
     "GpuModel",

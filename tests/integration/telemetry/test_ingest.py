@@ -1,0 +1,117 @@
+"""telemetry.ingest against the real database: partial batches, duplicates, series resolution, events."""
+
+import math
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import connection
+
+from telemetry.ingest import ingest
+from telemetry.models import Event, GpuSample, Sample, Series, Source
+from telemetry.vocabulary import Batch, EventReading, GpuReading, PointReading
+
+NOW = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
+
+
+def readings(uuid, n=3, start=NOW - timedelta(minutes=10)):
+    return [
+        GpuReading(
+            uuid, start + timedelta(seconds=10 * i), {"gpu_util": 50.0 + i, "gpu_power": 300.5, "gpu_ecc_sbe": 2}
+        )
+        for i in range(n)
+    ]
+
+
+def test_gpu_readings_are_stored_typed_and_a_resend_adds_nothing(world):
+    batch = Batch(gpu_readings=readings(world.a.gpu.uuid))
+    first = ingest(world.a.org, batch, now=NOW)
+    assert (first.accepted, first.duplicate, first.rejected, first.errors) == (3, 0, 0, [])
+    again = ingest(world.a.org, batch, now=NOW)
+    assert (again.accepted, again.duplicate, again.rejected) == (0, 3, 0)
+    rows = list(GpuSample.objects.filter(gpu=world.a.gpu).order_by("ts"))
+    assert [r.gpu_util for r in rows] == [50.0, 51.0, 52.0]
+    assert rows[0].gpu_power == pytest.approx(300.5) and rows[0].gpu_ecc_sbe == 2 and rows[0].gpu_temp is None
+
+
+def test_the_valid_part_of_a_batch_is_kept_and_each_bad_item_says_where_and_why(world):
+    uuid = world.a.gpu.uuid
+    good = readings(uuid, n=2)
+    bad = [
+        GpuReading(uuid, NOW, {"gpu_util": math.nan}),
+        GpuReading(uuid, NOW, {"gpu_power": -5.0}),
+        GpuReading(uuid, NOW, {"gpu_flux": 1.0}),
+        GpuReading(uuid, NOW + timedelta(minutes=6), {"gpu_util": 1.0}),
+        GpuReading(uuid, NOW - timedelta(days=8), {"gpu_util": 1.0}),
+        GpuReading(uuid, NOW.replace(tzinfo=None), {"gpu_util": 1.0}),
+        GpuReading(world.b.gpu.uuid, NOW, {"gpu_util": 1.0}),  # another organization's GPU
+        GpuReading(uuid, NOW, {"gpu_util": 1.0, "gpu_ecc_dbe": math.inf}),  # one bad value spoils the item
+        GpuReading(uuid, NOW, {"gpu_ecc_sbe": -1}),
+    ]
+    result = ingest(world.a.org, Batch(gpu_readings=good + bad), now=NOW)
+    assert (result.accepted, result.rejected) == (2, len(bad))
+    where = {(e["index"], e["field"]) for e in result.errors}
+    assert where == {
+        (2, "gpu_util"),
+        (3, "gpu_power"),
+        (4, "gpu_flux"),
+        (5, "ts"),
+        (6, "ts"),
+        (7, "ts"),
+        (8, "gpu_uuid"),
+        (9, "gpu_ecc_dbe"),
+        (10, "gpu_ecc_sbe"),
+    }
+    messages = {e["index"]: e["message"] for e in result.errors}
+    assert "negative" in messages[3] and "future" in messages[5] and "retention" in messages[6]
+    assert "timezone" in messages[7] and "unknown GPU" in messages[8]
+    assert GpuSample.objects.count() == 2  # nothing of a rejected item, e.g. index 9's gpu_util, was written
+    assert not GpuSample.objects.filter(ts=NOW).exists()
+
+
+def test_points_of_a_known_node_get_a_series_in_its_hall_and_unknown_entities_follow_the_policy(world):
+    points = [
+        PointReading("node", world.a.node.hostname, "node_power", NOW, 5200.0),
+        PointReading("node", "stranger-7", "node_power", NOW, 100.0),
+        PointReading("rack", world.a.rack.name, "rack_power", NOW, 20000.0),
+        PointReading("site", world.a.site.name, "site_outdoor_temp", NOW, -3.5),
+    ]
+    strict = ingest(world.a.org, Batch(point_readings=points), now=NOW)
+    assert (strict.accepted, strict.rejected) == (3, 1)
+    assert strict.errors[0]["index"] == 1 and "stranger-7" in strict.errors[0]["message"]
+    node_series = Series.objects.get(organization=world.a.org, entity=world.a.node.hostname)
+    assert (node_series.unit, node_series.hall_id) == ("W", world.a.hall.id)
+
+    source = Source.objects.create(organization=world.a.org, name="bms", kind="push", unknown_device="auto_register")
+    lenient = ingest(source, Batch(point_readings=points), now=NOW)
+    assert (lenient.accepted, lenient.duplicate, lenient.rejected) == (1, 3, 0)
+    assert Series.objects.get(entity="stranger-7").hall_id is None
+    assert Sample.objects.count() == 4
+    assert not Series.objects.filter(organization=world.b.org).exists()
+
+
+def test_events_are_deduplicated_on_resend(world):
+    events = [
+        EventReading("xid", NOW, gpu_uuid=world.a.gpu.uuid, code=79, detail="fallen off the bus"),
+        EventReading("xid", NOW, gpu_uuid=world.a.gpu.uuid, code=79, detail="same again in one batch"),
+        EventReading("throttle", NOW, entity=world.a.node.hostname, code=0x40),
+        EventReading("meteor", NOW, entity="x"),
+    ]
+    first = ingest(world.a.org, Batch(events=events), now=NOW)
+    assert (first.accepted, first.duplicate, first.rejected) == (2, 1, 1)
+    second = ingest(world.a.org, Batch(events=events), now=NOW)
+    assert (second.accepted, second.duplicate) == (0, 3)
+    assert Event.objects.get(kind="xid").gpu_id == world.a.gpu.id
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="partitions exist on PostgreSQL only")
+def test_ingest_creates_the_day_partitions_it_needs(world):
+    late = NOW.replace(hour=23, minute=59, second=50)
+    batch = Batch(
+        gpu_readings=[
+            GpuReading(world.a.gpu.uuid, late + timedelta(seconds=20 * i), {"gpu_util": 1.0}) for i in range(2)
+        ]
+    )
+    assert ingest(world.a.org, batch, now=late).accepted == 2
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT tableoid::regclass::text FROM telemetry_gpusample ORDER BY ts")
+        assert [r[0] for r in cursor.fetchall()] == ["telemetry_gpusample_p20250310", "telemetry_gpusample_p20250311"]
