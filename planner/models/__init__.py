@@ -4,5 +4,6 @@ Add an area with one import line below (e.g. `from .scenarios import Scenario, .
 """
 
 from .reports import ExportLink, ReportDelivery, ReportSubscription, Section
+from .scenarios import CloudOffer, Scenario, Workload
 
-__all__ = ["ExportLink", "ReportDelivery", "ReportSubscription", "Section"]
+__all__ = ["CloudOffer", "ExportLink", "ReportDelivery", "ReportSubscription", "Scenario", "Section", "Workload"]

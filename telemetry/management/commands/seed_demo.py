@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand
 from tqdm import tqdm
 
+from planner import demo as planner_demo
 from telemetry import demo
 
 
@@ -9,6 +10,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         org = demo.seed_inventory(progress=lambda items, **kw: tqdm(items, file=self.stderr, **kw))
+        planner_demo.seed_scenarios(org)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo organization '{org.name}' ready. Log in as admin, planner or viewer "
