@@ -3,7 +3,20 @@
 Add an area with one import line below (e.g. `from .scenarios import Scenario, ...`) and its migration.
 """
 
+from .forecasts import Alert, ForecastRun, GpuRiskScore, HallForecast
 from .reports import ExportLink, ReportDelivery, ReportSubscription, Section
 from .scenarios import CloudOffer, Scenario, Workload
 
-__all__ = ["CloudOffer", "ExportLink", "ReportDelivery", "ReportSubscription", "Scenario", "Section", "Workload"]
+__all__ = [
+    "Alert",
+    "ForecastRun",
+    "GpuRiskScore",
+    "HallForecast",
+    "CloudOffer",
+    "ExportLink",
+    "ReportDelivery",
+    "ReportSubscription",
+    "Scenario",
+    "Section",
+    "Workload",
+]
