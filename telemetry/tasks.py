@@ -1,0 +1,62 @@
+"""Thin Celery tasks over telemetry.sources, .partitions and .rollups (see CELERY_BEAT_SCHEDULE)."""
+
+import logging
+
+import requests
+from celery import shared_task
+from django.conf import settings
+from django.utils import timezone
+
+from . import partitions, rollups, sources
+from .models import Source
+
+log = logging.getLogger(__name__)
+
+# Network trouble is worth retrying; a parse error or a bad configuration is not.
+TRANSIENT_ERRORS = (ConnectionError, TimeoutError, OSError, requests.ConnectionError, requests.Timeout)
+
+
+@shared_task(
+    name="telemetry.collect_source",
+    bind=True,
+    time_limit=120,
+    soft_time_limit=100,
+    autoretry_for=TRANSIENT_ERRORS,
+    retry_backoff=5,
+    retry_backoff_max=300,
+    retry_jitter=True,
+    max_retries=3,
+)
+def collect_source(self, source_id):
+    source = Source.objects.select_related("organization").filter(pk=source_id, enabled=True).first()
+    if source is None:
+        return None
+    result = sources.collect(source, now=timezone.now())
+    return {"accepted": result.accepted, "duplicate": result.duplicate, "rejected": result.rejected}
+
+
+@shared_task(name="telemetry.collection_tick", time_limit=30, soft_time_limit=25)
+def collection_tick():
+    """Fan out one collect_source per due source; a task that waits longer than the interval expires."""
+    now = timezone.now()
+    due = sources.due_sources(now)
+    for source in due:
+        Source.objects.filter(pk=source.pk).update(last_run_at=now)  # not due again until its interval passes
+        collect_source.apply_async((source.pk,), expires=max(source.interval_s, 5))
+    return len(due)
+
+
+@shared_task(name="telemetry.ensure_partitions", time_limit=120, soft_time_limit=100)
+def ensure_partitions():
+    return partitions.create_ahead(timezone.now().date(), settings.TELEMETRY_PARTITION_DAYS_AHEAD)
+
+
+@shared_task(name="telemetry.apply_retention", time_limit=1800, soft_time_limit=1700)
+def apply_retention():
+    return rollups.apply_retention(now=timezone.now())
+
+
+@shared_task(name="telemetry.refresh_rollups", time_limit=600, soft_time_limit=540)
+def refresh_rollups():
+    done = rollups.refresh_rollups(now=timezone.now())
+    return {str(res): [start.isoformat(), end.isoformat()] for res, (start, end) in done.items()}
