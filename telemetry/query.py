@@ -1,0 +1,179 @@
+"""Time-range reads at the right resolution, capped in points per trace, as pandas DataFrames.
+
+`pick_resolution` chooses the finest stored level (raw, 1m, 5m, 1h) whose points over the range fit
+`max_points` and whose retention still covers the range's start; if even hourly is too dense the traces
+are downsampled with MinMax (tsdownsample): each bin keeps its lowest and highest point, so no
+peak is lost. Every function runs one query for all
+entities, whatever their number. Callers pass ids already scoped to the user's organization.
+"""
+
+from datetime import timedelta
+
+import numpy as np
+import pandas as pd
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+from tsdownsample import MinMaxDownsampler
+
+from .models import Resolution
+from .vocabulary import GPU_METRICS
+
+RAW = 0
+RAW_INTERVAL_S = 10  # the typical collection interval: how dense raw data is assumed to be
+DEFAULT_MAX_POINTS = 2000
+AGGREGATES = ("avg", "sum", "min", "max", "p95")
+HALL_FIELDS = (
+    "gpu_count",
+    "gpu_util_avg",
+    "gpu_power_w",
+    "node_power_w",
+    "it_power_w",
+    "gpu_temp_max",
+    "inlet_temp_max",
+)
+_RETENTION_KEY = {RAW: "raw", Resolution.MINUTE: "1m", Resolution.FIVE_MINUTES: "5m", Resolution.HOUR: "1h"}
+
+
+def pick_resolution(start, end, *, max_points=DEFAULT_MAX_POINTS, now=None, levels=None):
+    """0 for raw samples, else a Resolution in seconds."""
+    now = now or timezone.now()
+    levels = levels or (RAW, Resolution.MINUTE, Resolution.FIVE_MINUTES, Resolution.HOUR)
+    span = (end - start).total_seconds()
+    for level in levels:
+        days = settings.TELEMETRY_RETENTION_DAYS[_RETENTION_KEY[level]]
+        kept = days is None or start >= now - timedelta(days=days)
+        if kept and span / (level or RAW_INTERVAL_S) <= max_points:
+            return level
+    return levels[-1]
+
+
+def gpu_series(gpu_ids, metric, start, end, *, stat="avg", max_points=DEFAULT_MAX_POINTS, now=None, resolution=None):
+    """One trace per GPU: DataFrame(ts, gpu_id, value). `stat` (min/max/avg/last) applies to rollups;
+    `resolution` forces a level (RAW or a Resolution) instead of picking one."""
+    _check(metric in GPU_METRICS, f"unknown GPU metric {metric!r}")
+    _check(stat in ("min", "max", "avg", "last"), f"unknown statistic {stat!r}")
+    level = pick_resolution(start, end, max_points=max_points, now=now) if resolution is None else resolution
+    if level == RAW:
+        sql = f"SELECT ts, gpu_id, {metric} FROM telemetry_gpusample WHERE gpu_id IN ({{ids}}) AND ts >= %s AND ts < %s"
+        params = [start, end]
+    else:
+        sql = (
+            f"SELECT ts, gpu_id, {metric}_{stat} FROM telemetry_gpurollup "
+            f"WHERE gpu_id IN ({{ids}}) AND resolution = %s AND ts >= %s AND ts < %s"
+        )
+        params = [int(level), start, end]
+    frame = _fetch(sql, gpu_ids, params, ["ts", "gpu_id", "value"])
+    return _downsample(frame.dropna(subset=["value"]), "gpu_id", max_points)
+
+
+def point_series(series_ids, start, end, *, stat="avg", max_points=DEFAULT_MAX_POINTS, now=None):
+    """One trace per Series: DataFrame(ts, series_id, value)."""
+    _check(stat in ("min", "max", "avg", "last"), f"unknown statistic {stat!r}")
+    level = pick_resolution(start, end, max_points=max_points, now=now)
+    if level == RAW:
+        sql = "SELECT ts, series_id, value FROM telemetry_sample WHERE series_id IN ({ids}) AND ts >= %s AND ts < %s"
+        params = [start, end]
+    else:
+        sql = (
+            f'SELECT ts, series_id, "{stat}" FROM telemetry_seriesrollup '
+            "WHERE series_id IN ({ids}) AND resolution = %s AND ts >= %s AND ts < %s"
+        )
+        params = [int(level), start, end]
+    return _downsample(_fetch(sql, series_ids, params, ["ts", "series_id", "value"]), "series_id", max_points)
+
+
+def aggregate_gpus(
+    gpu_ids, metric, start, end, *, how="avg", group_by=None, max_points=DEFAULT_MAX_POINTS, now=None, resolution=None
+):
+    """One value per timestamp over a set of GPUs (fleet, hall or rack): DataFrame(ts, [group], value).
+
+    From raw samples or per-GPU rollup averages (`resolution` forces a level); group_by None, "hall" or "rack"."""
+    _check(metric in GPU_METRICS, f"unknown GPU metric {metric!r}")
+    _check(how in AGGREGATES, f"unknown aggregate {how!r}; one of {', '.join(AGGREGATES)}")
+    _check(group_by in (None, "hall", "rack"), f"cannot group by {group_by!r}")
+    level = pick_resolution(start, end, max_points=max_points, now=now) if resolution is None else resolution
+    column = metric if level == RAW else f"{metric}_avg"
+    table = "telemetry_gpusample s" if level == RAW else "telemetry_gpurollup s"
+    where = "s.gpu_id IN ({ids}) AND s.ts >= %s AND s.ts < %s"
+    params = [start, end]
+    if level != RAW:
+        where += " AND s.resolution = %s"
+        params.append(int(level))
+    join, group = "", ""
+    if group_by:
+        join = " JOIN telemetry_gpu g ON g.id = s.gpu_id JOIN telemetry_node n ON n.id = g.node_id"
+        group = ", n.rack_id" if group_by == "rack" else ", k.hall_id"
+        if group_by == "hall":
+            join += " JOIN telemetry_rack k ON k.id = n.rack_id"
+    columns = ["ts", *([group_by] if group_by else []), "value"]
+    if how == "p95" and connection.vendor != "postgresql":
+        frame = _fetch(f"SELECT s.ts{group}, s.{column} FROM {table}{join} WHERE {where}", gpu_ids, params, columns)
+        keys = columns[:-1]
+        return frame.dropna().groupby(keys)["value"].quantile(0.95).reset_index()
+    expression = {
+        "avg": f"avg(s.{column})",
+        "sum": f"sum(s.{column})",
+        "min": f"min(s.{column})",
+        "max": f"max(s.{column})",
+        "p95": f"percentile_cont(0.95) WITHIN GROUP (ORDER BY s.{column})",
+    }[how]
+    sql = f"SELECT s.ts{group}, {expression} FROM {table}{join} WHERE {where} GROUP BY s.ts{group} ORDER BY s.ts"
+    return _fetch(sql, gpu_ids, params, columns)
+
+
+def hall_series(hall_ids, field, start, end, *, max_points=DEFAULT_MAX_POINTS, now=None):
+    """A hall aggregate (e.g. it_power_w, inlet_temp_max) per hall: DataFrame(ts, hall_id, value)."""
+    _check(field in HALL_FIELDS, f"unknown hall field {field!r}; one of {', '.join(HALL_FIELDS)}")
+    levels = (Resolution.MINUTE, Resolution.FIVE_MINUTES, Resolution.HOUR)
+    level = pick_resolution(start, end, max_points=max_points, now=now, levels=levels)
+    sql = (
+        f"SELECT ts, hall_id, {field} FROM telemetry_hallrollup "
+        "WHERE hall_id IN ({ids}) AND resolution = %s AND ts >= %s AND ts < %s"
+    )
+    frame = _fetch(sql, hall_ids, [int(level), start, end], ["ts", "hall_id", "value"])
+    return _downsample(frame.dropna(subset=["value"]), "hall_id", max_points)
+
+
+def fleet_gpu_util(hall_ids, start, end, *, max_points=DEFAULT_MAX_POINTS, now=None):
+    """Average GPU utilization over the halls' GPUs, from hall rollups: DataFrame(ts, value)."""
+    levels = (Resolution.MINUTE, Resolution.FIVE_MINUTES, Resolution.HOUR)
+    level = pick_resolution(start, end, max_points=max_points, now=now, levels=levels)
+    sql = (
+        "SELECT ts, sum(gpu_util_avg * gpu_count) / nullif(sum(gpu_count), 0) FROM telemetry_hallrollup "
+        "WHERE hall_id IN ({ids}) AND resolution = %s AND ts >= %s AND ts < %s AND gpu_util_avg IS NOT NULL "
+        "GROUP BY ts ORDER BY ts"
+    )
+    return _fetch(sql, hall_ids, [int(level), start, end], ["ts", "value"])
+
+
+def _check(condition, message):
+    if not condition:
+        raise ValueError(message)
+
+
+def _fetch(sql, ids, params, columns):
+    ids = [int(i) for i in ids]
+    if not ids:
+        return pd.DataFrame(columns=columns)
+    with connection.cursor() as cursor:
+        cursor.execute(sql.replace("{ids}", ", ".join(["%s"] * len(ids))), ids + list(params))
+        frame = pd.DataFrame(cursor.fetchall(), columns=columns)
+    frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
+    if "value" in frame:
+        frame["value"] = frame["value"].astype(float)
+    return frame.sort_values(columns[:-1][::-1] if len(columns) > 2 else "ts", kind="stable").reset_index(drop=True)
+
+
+def _downsample(frame, key, max_points):
+    """Cap each trace at max_points (even) with MinMax bins: peaks and troughs survive."""
+    if frame.empty or frame.groupby(key).size().max() <= max_points:
+        return frame.sort_values([key, "ts"]).reset_index(drop=True)
+    parts = []
+    for _, trace in frame.sort_values([key, "ts"]).groupby(key, sort=True):
+        if len(trace) > max_points:
+            x = trace["ts"].dt.tz_convert(None).to_numpy().view(np.int64)
+            y = trace["value"].to_numpy(dtype=np.float64)
+            trace = trace.iloc[MinMaxDownsampler().downsample(x, y, n_out=max_points - max_points % 2)]
+        parts.append(trace)
+    return pd.concat(parts).reset_index(drop=True)
