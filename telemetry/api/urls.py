@@ -1,6 +1,7 @@
+from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from . import views
+from . import ingest, views
 
 router = DefaultRouter()
 router.register("sites", views.SiteViewSet)
@@ -13,3 +14,10 @@ router.register("cooling-units", views.CoolingUnitViewSet)
 router.register("pdus", views.PduViewSet)
 
 urlpatterns = router.urls
+
+# Push API (telemetry.api.ingest)
+urlpatterns += [
+    path("ingest/", ingest.JsonIngestView.as_view(), name="ingest-json"),
+    path("ingest/prometheus/", ingest.PrometheusIngestView.as_view(), name="ingest-prometheus"),
+    path("ingest/csv/", ingest.CsvIngestView.as_view(), name="ingest-csv"),
+]

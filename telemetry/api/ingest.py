@@ -1,0 +1,379 @@
+"""Push API: JSON batches, Prometheus text exposition and CSV, all through telemetry.ingest.
+
+Auth: `Authorization: Bearer <ingest token>` of a Source (writes only to that source and its organization),
+or an admin user's API token/session with `?source=<id>` naming one of their organization's sources.
+Answers 202 with {accepted, duplicate, rejected, errors: [{item, index, field, message}]}; a malformed
+payload as a whole answers 400, one larger than TELEMETRY_PUSH_MAX_BYTES 413.
+"""
+
+import csv
+import io
+import json
+from datetime import UTC, datetime
+
+from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
+from django.http import Http404
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.authentication import BaseAuthentication, SessionAuthentication, TokenAuthentication
+from rest_framework.exceptions import APIException, AuthenticationFailed, ParseError, PermissionDenied
+from rest_framework.permissions import BasePermission
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from ..collectors.prometheus import parse_exposition
+from ..ingest import ingest
+from ..models import CollectorRun, Source
+from ..sources import record_success
+from ..tenancy import user_organization, user_role
+from ..validation import unit_problem
+from ..vocabulary import Batch, EventReading, GpuReading, PointReading
+
+MAX_ERRORS = 1000
+
+
+class PayloadTooLarge(APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "payload_too_large"
+
+
+class IngestTokenAuthentication(BaseAuthentication):
+    """`Bearer <token>` of a Source: request.auth is the Source, the user anonymous."""
+
+    def authenticate(self, request):
+        header = request.headers.get("Authorization", "")
+        if not header.startswith("Bearer "):
+            return None
+        token = header.removeprefix("Bearer ").strip()
+        source = (
+            Source.objects.select_related("organization").filter(ingest_token_hash=Source.hash_token(token)).first()
+        )
+        if token == "" or source is None:
+            raise AuthenticationFailed("Unknown ingest token.")
+        if not source.enabled:
+            raise AuthenticationFailed(f"Source {source.name} is disabled.")
+        return AnonymousUser(), source
+
+    def authenticate_header(self, request):
+        return 'Bearer realm="ingest"'
+
+
+class CanPush(BasePermission):
+    def has_permission(self, request, view):
+        if isinstance(request.auth, Source):
+            return True
+        if not request.user.is_authenticated:
+            return False
+        if user_role(request.user) != "admin":
+            raise PermissionDenied("Only a source's ingest token or an admin may push telemetry.")
+        return True
+
+
+class _PushView(APIView):
+    authentication_classes = [IngestTokenAuthentication, TokenAuthentication, SessionAuthentication]
+    permission_classes = [CanPush]
+
+    def post(self, request):
+        source = self._source(request)
+        body = self._body(request)
+        now = timezone.now()
+        batch, origin, parse_errors = self.parse(body, request, now)
+        result = ingest(source, batch, now=now)
+        for error in result.errors:  # indices as the client sent them
+            error["index"] = origin[error["item"]][error["index"]]
+        result.errors = sorted(parse_errors + result.errors, key=lambda e: (e["item"], e["index"]))
+        result.rejected += len({(e["item"], e["index"]) for e in parse_errors})
+        record_success(source, CollectorRun.objects.create(source=source, started=now), result, now=now)
+        answer = result.as_dict()
+        if len(answer["errors"]) > MAX_ERRORS:
+            answer["errors"], answer["errors_truncated"] = answer["errors"][:MAX_ERRORS], True
+        return Response(answer, status=status.HTTP_202_ACCEPTED)
+
+    @staticmethod
+    def _source(request):
+        if isinstance(request.auth, Source):
+            return request.auth
+        source_id = request.query_params.get("source", "")
+        if not source_id.isdigit():
+            raise ParseError("Name the source to push for: ?source=<id>.")
+        source = Source.objects.for_org(user_organization(request.user)).filter(pk=int(source_id)).first()
+        if source is None:
+            raise Http404("No such source.")
+        return source
+
+    @staticmethod
+    def _body(request):
+        limit = settings.TELEMETRY_PUSH_MAX_BYTES
+        declared = request.META.get("CONTENT_LENGTH") or "0"
+        if declared.isdigit() and int(declared) > limit:
+            raise PayloadTooLarge(
+                f"Payload of {int(declared)} bytes exceeds the limit of {limit} bytes; send smaller batches."
+            )
+        body = request._request.read(limit + 1)  # not request.body: its limit is Django's 2.5 MB
+        if len(body) > limit:
+            raise PayloadTooLarge(f"Payload exceeds the limit of {limit} bytes; send smaller batches.")
+        try:
+            return body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ParseError(f"Payload is not UTF-8 (byte {exc.start}).") from None
+
+
+def _error(item, index, field, message):
+    return {"item": item, "index": index, "field": field, "message": message}
+
+
+def _timestamp(value):
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            return datetime.fromtimestamp(value, tz=UTC) if value == value else None
+        except (OverflowError, OSError, ValueError):
+            return None
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
+
+
+class _Collected:
+    """Readings that parsed, with their index in the client's payload, and the errors of those that did not."""
+
+    def __init__(self):
+        self.batch, self.errors = Batch(), []
+        self.origin = {"gpu_readings": [], "point_readings": [], "events": []}
+
+    def add(self, item, index, reading):
+        getattr(self.batch, item).append(reading)
+        self.origin[item].append(index)
+
+    def result(self):
+        return self.batch, self.origin, self.errors
+
+
+def _parse_json_items(payload):
+    if not isinstance(payload, dict):
+        raise ParseError("Expected a JSON object with gpu_readings, point_readings and/or events lists.")
+    unknown = set(payload) - {"gpu_readings", "point_readings", "events"}
+    if unknown:
+        raise ParseError(f"Unknown keys {sorted(unknown)}; expected gpu_readings, point_readings, events.")
+    out = _Collected()
+    for item, build in (("gpu_readings", _gpu_item), ("point_readings", _point_item), ("events", _event_item)):
+        entries = payload.get(item, [])
+        if not isinstance(entries, list):
+            raise ParseError(f"{item} must be a list.")
+        for index, entry in enumerate(entries):
+            if not isinstance(entry, dict):
+                out.errors.append(_error(item, index, "", "expected an object"))
+                continue
+            reading, problems = build(entry)
+            if problems:
+                out.errors.extend(_error(item, index, f, m) for f, m in problems)
+            else:
+                out.add(item, index, reading)
+    return out.result()
+
+
+def _gpu_item(entry):
+    problems = []
+    ts = _timestamp(entry.get("ts"))
+    if ts is None:
+        problems.append(("ts", "expected an ISO 8601 timestamp with zone or Unix seconds"))
+    values, units = entry.get("values"), entry.get("units") or {}
+    if not isinstance(values, dict) or not isinstance(units, dict):
+        problems.append(("values", "values (and units, if given) must be objects of metric: number"))
+        return None, problems
+    for metric, unit in units.items():
+        if message := unit_problem(metric, unit):
+            problems.append((metric, message))
+    uuid = entry.get("gpu_uuid")
+    if not isinstance(uuid, str):
+        problems.append(("gpu_uuid", "expected the GPU's UUID as a string"))
+    return (None if problems else GpuReading(uuid, ts, values)), problems
+
+
+def _point_item(entry):
+    problems = []
+    ts = _timestamp(entry.get("ts"))
+    if ts is None:
+        problems.append(("ts", "expected an ISO 8601 timestamp with zone or Unix seconds"))
+    for name in ("entity_kind", "entity", "metric"):
+        if not isinstance(entry.get(name), str):
+            problems.append((name, f"expected {name} as a string"))
+    if not problems and "unit" in entry and (message := unit_problem(entry["metric"], entry["unit"])):
+        problems.append(("unit", message))
+    if problems:
+        return None, problems
+    return PointReading(entry["entity_kind"], entry["entity"], entry["metric"], ts, entry.get("value")), []
+
+
+def _event_item(entry):
+    ts = _timestamp(entry.get("ts"))
+    problems = [] if ts is not None else [("ts", "expected an ISO 8601 timestamp with zone or Unix seconds")]
+    for name in ("kind", "gpu_uuid", "entity", "detail"):
+        if not isinstance(entry.get(name, ""), str):
+            problems.append((name, f"expected {name} as a string"))
+    if problems:
+        return None, problems
+    reading = EventReading(
+        entry.get("kind", ""),
+        ts,
+        gpu_uuid=entry.get("gpu_uuid", ""),
+        entity=entry.get("entity", ""),
+        code=entry.get("code"),
+        detail=entry.get("detail", ""),
+    )
+    return reading, []
+
+
+_VALUES = inline_serializer("Values", {"gpu_util": serializers.FloatField(), "gpu_power": serializers.FloatField()})
+_RESULT = inline_serializer(
+    "IngestResult",
+    {
+        "accepted": serializers.IntegerField(),
+        "duplicate": serializers.IntegerField(),
+        "rejected": serializers.IntegerField(),
+        "errors": inline_serializer(
+            "IngestError",
+            {
+                "item": serializers.ChoiceField(["gpu_readings", "point_readings", "events"]),
+                "index": serializers.IntegerField(),
+                "field": serializers.CharField(),
+                "message": serializers.CharField(),
+            },
+            many=True,
+        ),
+    },
+)
+_SOURCE_PARAM = OpenApiParameter("source", int, description="Source id, when pushing with an admin's user token.")
+
+
+class JsonIngestView(_PushView):
+    @extend_schema(
+        summary="Push a JSON batch",
+        description=(
+            "GPU readings (one object per GPU and instant, `values` keyed by GPU metric, optional `units`), "
+            "point readings of nodes, racks, PDUs, cooling units, halls and sites, and events. Timestamps are "
+            "ISO 8601 with zone or Unix seconds; at most 5 minutes ahead, within raw retention."
+        ),
+        request=inline_serializer(
+            "PushBatch",
+            {
+                "gpu_readings": inline_serializer(
+                    "PushGpuReading",
+                    {"gpu_uuid": serializers.CharField(), "ts": serializers.DateTimeField(), "values": _VALUES},
+                    many=True,
+                    required=False,
+                ),
+                "point_readings": inline_serializer(
+                    "PushPointReading",
+                    {
+                        "entity_kind": serializers.ChoiceField(["node", "rack", "pdu", "cooling", "hall", "site"]),
+                        "entity": serializers.CharField(),
+                        "metric": serializers.CharField(),
+                        "ts": serializers.DateTimeField(),
+                        "value": serializers.FloatField(),
+                        "unit": serializers.CharField(required=False),
+                    },
+                    many=True,
+                    required=False,
+                ),
+                "events": inline_serializer(
+                    "PushEvent",
+                    {
+                        "kind": serializers.CharField(),
+                        "ts": serializers.DateTimeField(),
+                        "gpu_uuid": serializers.CharField(required=False),
+                        "entity": serializers.CharField(required=False),
+                        "code": serializers.IntegerField(required=False),
+                        "detail": serializers.CharField(required=False),
+                    },
+                    many=True,
+                    required=False,
+                ),
+            },
+        ),
+        responses={202: _RESULT},
+        parameters=[_SOURCE_PARAM],
+    )
+    def post(self, request):
+        return super().post(request)
+
+    def parse(self, body, request, now):
+        try:
+            payload = json.loads(body)
+        except (ValueError, RecursionError) as exc:
+            raise ParseError(f"Payload is not JSON: {exc}") from None
+        return _parse_json_items(payload)
+
+
+class PrometheusIngestView(_PushView):
+    @extend_schema(
+        summary="Push Prometheus text exposition (dcgm-exporter, node-exporter)",
+        description="Mapped like a scrape; all samples stamped with the server's time. `node` names the host.",
+        request={"text/plain": str},
+        responses={202: _RESULT},
+        parameters=[_SOURCE_PARAM, OpenApiParameter("node", str, description="Hostname for node metrics.")],
+    )
+    def post(self, request):
+        return super().post(request)
+
+    def parse(self, body, request, now):
+        try:
+            batch = parse_exposition(body, now, node=request.query_params.get("node", ""))
+        except (ValueError, TypeError, KeyError, IndexError) as exc:
+            raise ParseError(f"Not the Prometheus text exposition format: {exc}") from None
+        origin = {item: list(range(len(getattr(batch, item)))) for item in ("gpu_readings", "point_readings", "events")}
+        return batch, origin, []
+
+
+CSV_COLUMNS = ("ts", "entity_kind", "entity", "metric", "value")
+
+
+class CsvIngestView(_PushView):
+    @extend_schema(
+        summary="Push CSV",
+        description=(
+            "Header `ts,entity_kind,entity,metric,value`; entity_kind `gpu` takes the GPU UUID as entity, the "
+            "others (node, rack, pdu, cooling, hall, site) a name. Errors name the line (index 0 = first data line)."
+        ),
+        request={"text/csv": str},
+        responses={202: _RESULT},
+        parameters=[_SOURCE_PARAM],
+    )
+    def post(self, request):
+        return super().post(request)
+
+    def parse(self, body, request, now):
+        reader = csv.reader(io.StringIO(body))
+        header = [h.strip() for h in next(reader, [])]
+        if tuple(header) != CSV_COLUMNS:
+            raise ParseError(f"CSV header must be {','.join(CSV_COLUMNS)}; got {','.join(header)[:200]}")
+        out = _Collected()
+        gpu_rows = {}  # (uuid, ts) -> (first line, values): one GPU reading per GPU and instant
+        try:
+            rows = list(enumerate(reader))
+        except csv.Error as exc:
+            raise ParseError(f"Malformed CSV: {exc}") from None
+        for index, row in rows:
+            if len(row) != len(CSV_COLUMNS):
+                out.errors.append(_error("csv", index, "", f"expected {len(CSV_COLUMNS)} columns, got {len(row)}"))
+                continue
+            raw_ts, kind, entity, metric, raw_value = (c.strip() for c in row)
+            ts = _timestamp(raw_ts)
+            try:
+                value = float(raw_value)
+            except ValueError:
+                value = None
+            if ts is None or value is None:
+                field = "ts" if ts is None else "value"
+                out.errors.append(_error("csv", index, field, f"cannot read {field} {row[0 if ts is None else 4]!r}"))
+            elif kind == "gpu":
+                gpu_rows.setdefault((entity, ts), (index, {}))[1][metric] = value
+            else:
+                out.add("point_readings", index, PointReading(kind, entity, metric, ts, value))
+        for (uuid, ts), (index, values) in gpu_rows.items():
+            out.add("gpu_readings", index, GpuReading(uuid, ts, values))
+        return out.result()
