@@ -1,0 +1,265 @@
+"""Forecast pages: halls' cooling forecasts with backtest scores, alerts, GPU failure risk (table,
+detail, fleet expectation and spares). Login required (middleware); everything scoped to the user's
+organization, another organization's hall or GPU answers 404."""
+
+from datetime import timedelta
+
+import pandas as pd
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import Count, F
+from django.shortcuts import get_object_or_404, render
+
+from planner.domain import cooling_forecast, failure_risk
+from telemetry.models import Event, Gpu, GpuRollup, Hall, Resolution
+from telemetry.tenancy import user_organization
+
+from . import forecast_charts, forecasting
+from .models import Alert, ForecastRun, GpuRiskScore, HallForecast
+
+HISTORY_SHOWN = timedelta(days=7)
+RISK_PAGE_SIZE = 100
+RISK_SORTS = {
+    "risk": "-probability_30d",
+    "-risk": "probability_30d",
+    "gpu": "gpu__node__hostname",
+    "model": "gpu__model__name",
+    "hall": "gpu__node__rack__hall__name",
+    "signal": "top_signal",
+}
+TARGET_LABELS = {"it_load_kw": "IT load (kW)", "cooling_load_kw": "Cooling load (kW)", "max_inlet_c": "Max inlet (°C)"}
+
+
+def _organization(request):
+    organization = user_organization(request.user)
+    if organization is None:
+        raise PermissionDenied("Your account belongs to no organization; ask an admin to add you.")
+    return organization
+
+
+def forecast_index(request):
+    organization = _organization(request)
+    outlook = forecasting.cooling_outlook(organization)
+    alerts = Alert.objects.for_org(organization).active().values("hall").annotate(n=Count("pk"))
+    open_by_hall = {row["hall"]: row["n"] for row in alerts}
+    for row in outlook:
+        row["alerts"] = open_by_hall.get(row["hall"].pk, 0)
+    runs = ForecastRun.objects.for_org(organization).select_related("hall")[:20]
+    return render(request, "planner/forecasts/index.html", {"outlook": outlook, "runs": runs})
+
+
+def _backtest_rows(backtest):
+    rows = []
+    for target, label in TARGET_LABELS.items():
+        metrics = (backtest or {}).get("targets", {}).get(target)
+        if metrics:
+            rows.append({"target": label, **metrics})
+    return rows
+
+
+def hall_forecast(request, pk):
+    organization = _organization(request)
+    hall = get_object_or_404(
+        Hall.objects.for_org(organization).select_related("site").annotate(units=Count("cooling_units")), pk=pk
+    )
+    latest = HallForecast.objects.filter(hall=hall).select_related("run").first()
+    cooling = forecasting.hall_cooling(hall, hall.units)
+    forecast = forecasting.frame_from_json(latest.frame) if latest else None
+    end = latest.as_of if latest else None
+    history = None
+    if end is not None:
+        try:
+            history, _ = forecasting.load_hall_history(hall, end - HISTORY_SHOWN, end + timedelta(hours=1))
+        except cooling_forecast.InsufficientHistory:
+            history = None
+    allowable = cooling_forecast.ASHRAE_ALLOWABLE_MAX_C[hall.ashrae_class]
+    cooling_limits = [
+        (f"installed capacity {cooling.cooling_capacity_kw:.0f} kW", cooling.cooling_capacity_kw, "capacity")
+    ]
+    if cooling.redundancy != "N":
+        cooling_limits.append(
+            (
+                f"capacity with {cooling.redundancy} {cooling.redundant_capacity_kw:.0f} kW",
+                cooling.redundant_capacity_kw,
+                "redundant",
+            )
+        )
+    figures = (
+        [
+            (
+                "it",
+                forecast_charts.forecast_figure(
+                    "IT load",
+                    "kW",
+                    history,
+                    forecast,
+                    "it_load_kw",
+                    [(f"IT capacity {hall.it_power_capacity_kw:.0f} kW", hall.it_power_capacity_kw, "capacity")],
+                ),
+            ),
+            (
+                "cooling",
+                forecast_charts.forecast_figure(
+                    "Cooling load", "kW", history, forecast, "cooling_load_kw", cooling_limits
+                ),
+            ),
+            (
+                "inlet",
+                forecast_charts.forecast_figure(
+                    "Maximum rack inlet temperature",
+                    "°C",
+                    history,
+                    forecast,
+                    "max_inlet_c",
+                    [
+                        (
+                            f"ASHRAE recommended {cooling_forecast.ASHRAE_RECOMMENDED_MAX_C:g} °C",
+                            cooling_forecast.ASHRAE_RECOMMENDED_MAX_C,
+                            "recommended",
+                        ),
+                        (f"class {hall.ashrae_class} allowable {allowable:g} °C", allowable, "allowable"),
+                    ],
+                ),
+            ),
+        ]
+        if latest
+        else []
+    )
+    runs = ForecastRun.objects.filter(hall=hall, kind=ForecastRun.Kind.COOLING)[:10]
+    return render(
+        request,
+        "planner/forecasts/hall.html",
+        {
+            "hall": hall,
+            "cooling": cooling,
+            "forecast": latest,
+            "figures": figures,
+            "backtest": latest.backtest if latest else {},
+            "backtest_rows": _backtest_rows(latest.backtest if latest else {}),
+            "runs": runs,
+            "last_run": runs[0] if runs else None,
+            "alerts": Alert.objects.filter(hall=hall).active(),
+        },
+    )
+
+
+def alert_list(request):
+    organization = _organization(request)
+    alerts = Alert.objects.for_org(organization).select_related("hall__site")
+    show = request.GET.get("show", "active")
+    if show == "active":
+        alerts = alerts.active()
+    hall = request.GET.get("hall")
+    if hall and hall.isdigit():
+        alerts = alerts.filter(hall_id=int(hall))
+    alerts = alerts.order_by(F("resolved_at").desc(nulls_first=True), "-severity", "start")[:500]
+    halls = Hall.objects.for_org(organization).select_related("site")
+    return render(
+        request, "planner/forecasts/alerts.html", {"alerts": alerts, "show": show, "halls": halls, "hall": hall}
+    )
+
+
+def _risk_filters(request, scores):
+    model = request.GET.get("model", "")
+    hall = request.GET.get("hall", "")
+    min_risk = request.GET.get("min_risk", "")
+    if model:
+        scores = scores.filter(gpu__model__name=model)
+    if hall.isdigit():
+        scores = scores.filter(gpu__node__rack__hall_id=int(hall))
+    try:
+        if min_risk:
+            scores = scores.filter(probability_30d__gte=float(min_risk) / 100)
+    except ValueError:
+        min_risk = ""
+    return scores, {"model": model, "hall": hall, "min_risk": min_risk}
+
+
+def risk_table(request):
+    organization = _organization(request)
+    run = forecasting.latest_risk_run(organization)
+    scores = GpuRiskScore.objects.none()
+    filters = {"model": "", "hall": "", "min_risk": ""}
+    if run:
+        scores = GpuRiskScore.objects.filter(run=run).select_related("gpu__model", "gpu__node__rack__hall")
+        scores, filters = _risk_filters(request, scores)
+    sort = request.GET.get("sort", "risk")
+    scores = scores.order_by(RISK_SORTS.get(sort, RISK_SORTS["risk"]), "gpu_id")
+    page = Paginator(scores, RISK_PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    sort_query = query.copy()
+    sort_query.pop("sort", None)
+    return render(
+        request,
+        "planner/forecasts/risk.html",
+        {
+            "run": run,
+            "page": page,
+            "sort": sort,
+            "risk_filters": filters,
+            "query": query.urlencode(),
+            "sort_query": sort_query.urlencode(),
+            "models": Gpu.objects.for_org(organization)
+            .values_list("model__name", flat=True)
+            .distinct()
+            .order_by("model__name"),
+            "halls": Hall.objects.for_org(organization).select_related("site"),
+        },
+    )
+
+
+def risk_detail(request, pk):
+    organization = _organization(request)
+    gpu = get_object_or_404(Gpu.objects.for_org(organization).select_related("model", "node__rack__hall__site"), pk=pk)
+    history = list(GpuRiskScore.objects.filter(gpu=gpu).order_by("as_of").values_list("as_of", "probability_30d"))
+    latest = GpuRiskScore.objects.filter(gpu=gpu).order_by("-as_of").select_related("run").first()
+    end = latest.as_of if latest else None
+    hourly = None
+    if end is not None:
+        rows = GpuRollup.objects.filter(
+            resolution=Resolution.HOUR, gpu=gpu, ts__gte=end - timedelta(days=30), ts__lt=end
+        ).values_list("ts", "gpu_temp_max", "gpu_power_avg", "gpu_ecc_sbe_max")
+        hourly = pd.DataFrame(list(rows), columns=["ts", "temp_max", "power_avg", "sbe_max"]).set_index("ts")
+    events = Event.objects.filter(gpu=gpu).order_by("-ts")[:50]
+    return render(
+        request,
+        "planner/forecasts/risk_detail.html",
+        {
+            "gpu": gpu,
+            "score": latest,
+            "figure": forecast_charts.gpu_signals_figure(hourly, history),
+            "events": events,
+            "feature_names": failure_risk.FEATURE_COLUMNS,
+        },
+    )
+
+
+def fleet_risk(request):
+    organization = _organization(request)
+    run = forecasting.latest_risk_run(organization)
+    context = {"run": run}
+    if run:
+        rows = GpuRiskScore.objects.filter(run=run).values_list(
+            "gpu_id", "probability_30d", "gpu__model__name", "gpu__node__rack__hall__name"
+        )
+        frame = pd.DataFrame(list(rows), columns=["gpu", "probability_30d", "model", "hall"]).set_index("gpu")
+        risk = failure_risk.RiskScores(pd.Timestamp(run.as_of), frame, pd.DataFrame(index=frame.index))
+        context |= {
+            "by_model": _expected_table(risk, ("model",)),
+            "by_hall": _expected_table(risk, ("hall",)),
+            "spares": failure_risk.spares_needed(risk).reset_index().to_dict(orient="records"),
+            "backtest": (run.scores or {}).get("backtest"),
+            "reliability_figure": forecast_charts.reliability_figure(
+                ((run.scores or {}).get("backtest") or {}).get("reliability")
+            ),
+        }
+    return render(request, "planner/forecasts/fleet.html", context)
+
+
+def _expected_table(risk, by):
+    d30 = failure_risk.expected_failures(risk, 30, by)
+    d90 = failure_risk.expected_failures(risk, 90, by)
+    table = d30.join(d90.drop(columns="gpus"), lsuffix="_30", rsuffix="_90").reset_index()
+    table.columns = ["group", *table.columns[1:]]
+    return table.to_dict(orient="records")
