@@ -1,0 +1,165 @@
+"""Planner pages: list, detail with every chart, editor with field-level errors, compare, copy; roles and isolation."""
+
+import pytest
+from django.test import Client
+
+from planner.models import Scenario
+from telemetry.models import GpuModel
+
+from .factories import make_scenario
+
+
+def client_for(user):
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def editor_data(**overrides):
+    data = {
+        "name": "Edited",
+        "start_month": "2026-01-01",
+        "horizon_months": 12,
+        "gpu_model": GpuModel.objects.get(name="H100 SXM 80GB").pk,
+        "precision": "FP8",
+        "utilization_ceiling_pct": 80,
+        "redundancy_replicas": 1,
+        "annual_failure_rate_pct": 11,
+        "failure_cover_days": 30,
+        "on_demand_usd_per_gpu_hour": 3,
+        "committed_1y_usd_per_gpu_hour": 2.4,
+        "committed_3y_usd_per_gpu_hour": 1.9,
+        "spot_usd_per_gpu_hour": 2.2,
+        "spot_interruption_overhead_pct": 15,
+        "mixed_baseline_pct": 60,
+        "mixed_burst_hours_pct": 30,
+        "server_capex_usd_per_gpu": 35000,
+        "network_storage_pct": 15,
+        "depreciation_years": 5,
+        "cost_of_capital_pct": 8,
+        "maintenance_pct_per_year": 5,
+        "replacement_cost_pct": 50,
+        "staff_usd_per_month": 0,
+        "pue": 1.4,
+        "electricity_usd_per_kwh": 0.08,
+        "facility_usd_per_kw_month": 150,
+        "discount_rate_pct": 8,
+        "gpus_per_rack": 32,
+        "calibration_days": 30,
+        "growth_spread_pp": 3,
+        "price_spread_pct": 20,
+        "workloads-TOTAL_FORMS": 1,
+        "workloads-INITIAL_FORMS": 0,
+        "workloads-MIN_NUM_FORMS": 1,
+        "workloads-MAX_NUM_FORMS": 1000,
+        "workloads-0-name": "chat",
+        "workloads-0-llm_model": "Llama-3.1-8B",
+        "workloads-0-requests_per_day": 1000000,
+        "workloads-0-mean_input_tokens": 1000,
+        "workloads-0-mean_output_tokens": 200,
+        "workloads-0-peak_to_mean": 2,
+        "workloads-0-monthly_growth_pct": 3,
+    }
+    return data | overrides
+
+
+def test_detail_page_shows_every_chart_within_a_query_cap(world, django_assert_max_num_queries):
+    scenario = make_scenario(world.a.org, halls=[world.a.hall])
+    client = client_for(world.a.users["viewer"])
+    with django_assert_max_num_queries(15):
+        response = client.get(f"/planner/scenarios/{scenario.pk}/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    for chart in ("cost-curves", "gpus-needed", "runway", "tornado", "bands"):
+        assert f'id="{chart}"' in html
+    assert "Breakeven" in html and "TDP-based" in html and "USD per 1M output tokens" in html
+    assert "Edit" not in html  # a viewer gets no edit link
+
+
+def test_list_and_compare_pages_within_query_caps(world, django_assert_max_num_queries):
+    scenarios = [make_scenario(world.a.org, name=f"s{i}", halls=[world.a.hall]) for i in range(3)]
+    client = client_for(world.a.users["viewer"])
+    with django_assert_max_num_queries(8):
+        listing = client.get("/planner/scenarios/")
+    assert all(s.name in listing.content.decode() for s in scenarios)
+    with django_assert_max_num_queries(30):
+        compared = client.get("/planner/scenarios/compare/", {"ids": [s.pk for s in scenarios]})
+    assert compared.status_code == 200
+    assert 'id="compare-totals"' in compared.content.decode()
+    assert client.get("/planner/scenarios/compare/", {"ids": [scenarios[0].pk]}).status_code == 302
+
+
+def test_planner_creates_a_scenario_through_the_editor(world):
+    client = client_for(world.a.users["planner"])
+    assert client.get("/planner/scenarios/new/").status_code == 200
+    response = client.post("/planner/scenarios/new/", editor_data(halls=[world.a.hall.pk]))
+    scenario = Scenario.objects.get(name="Edited")
+    assert response.status_code == 302 and response["Location"] == f"/planner/scenarios/{scenario.pk}/edit/"
+    assert scenario.organization == world.a.org and scenario.workloads.get().name == "chat"
+    page = client.get(response["Location"]).content.decode()
+    assert 'id="cost-curves"' in page  # results shown after saving
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"depreciation_years": 0}, "Must be greater than 0."),
+        ({"workloads-0-requests_per_day": -1}, "Must not be negative."),
+        ({"workloads-0-requests_per_day": 0}, "zero GPUs"),
+        ({"gpus_per_rack": 0}, "A rack must hold at least 1 GPU."),
+        ({"precision": "BF16", "workloads-0-llm_model": "Llama-3.1-405B"}, "even at TP=8"),
+        ({"workloads-0-max_ms_per_output_token": 0.1}, "Not reachable even at TP=8"),
+    ],
+)
+def test_editor_reports_invalid_input_at_the_field_and_keeps_the_input(world, change, message):
+    response = client_for(world.a.users["planner"]).post("/planner/scenarios/new/", editor_data(**change))
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert message in html
+    assert 'value="Edited"' in html  # what was typed is kept
+    assert not Scenario.objects.exists()
+
+
+def test_duplicate_name_is_reported_at_the_name_field(world):
+    make_scenario(world.a.org, name="Edited")
+    response = client_for(world.a.users["planner"]).post("/planner/scenarios/new/", editor_data())
+    assert response.status_code == 400
+    assert "already exists" in response.content.decode()
+
+
+def test_viewer_cannot_edit_copy_or_delete(world):
+    scenario = make_scenario(world.a.org)
+    client = client_for(world.a.users["viewer"])
+    assert client.get("/planner/scenarios/new/").status_code == 403
+    assert client.get(f"/planner/scenarios/{scenario.pk}/edit/").status_code == 403
+    assert client.post(f"/planner/scenarios/{scenario.pk}/copy/").status_code == 403
+    assert client.post(f"/planner/scenarios/{scenario.pk}/delete/").status_code == 403
+    assert Scenario.objects.count() == 1
+
+
+def test_copy_and_delete_by_a_planner(world):
+    scenario = make_scenario(world.a.org)
+    client = client_for(world.a.users["planner"])
+    response = client.post(f"/planner/scenarios/{scenario.pk}/copy/")
+    copy = Scenario.objects.get(name=f"{scenario.name} (copy)")
+    assert response["Location"] == f"/planner/scenarios/{copy.pk}/edit/"
+    client.post(f"/planner/scenarios/{copy.pk}/delete/")
+    assert list(Scenario.objects.all()) == [scenario]
+
+
+def test_another_organizations_scenario_is_not_found(world):
+    theirs = make_scenario(world.b.org, name="Their secret plan")
+    client = client_for(world.a.users["admin"])
+    for url in ("", "edit/"):
+        assert client.get(f"/planner/scenarios/{theirs.pk}/{url}").status_code == 404
+    assert client.post(f"/planner/scenarios/{theirs.pk}/copy/").status_code == 404
+    assert client.post(f"/planner/scenarios/{theirs.pk}/delete/").status_code == 404
+    compared = client.get("/planner/scenarios/compare/", {"ids": [theirs.pk, make_scenario(world.a.org).pk]})
+    assert compared.status_code == 302  # only one of the two is visible
+    assert theirs.name not in client.get("/planner/scenarios/").content.decode()
+
+
+def test_pages_need_a_login(world):
+    scenario = make_scenario(world.a.org)
+    response = Client().get(f"/planner/scenarios/{scenario.pk}/")
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
