@@ -1,0 +1,62 @@
+"""What the network collectors (Prometheus, Redfish, SNMP) and CSV import share: errors, HTTP, change tracking.
+
+Plain Python, no Django: a collector gets a ``source`` (anything with ``name``, ``endpoint``, ``timeout_s``,
+``options``, ``username``, ``password``, ``token``) and returns a :class:`telemetry.vocabulary.Batch`.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import requests
+
+
+class CollectorError(Exception):
+    """A source could not be read or its answer was not what we expect; the message says which and why."""
+
+
+def source_label(source) -> str:
+    name = getattr(source, "name", "") or ""
+    endpoint = getattr(source, "endpoint", "") or ""
+    return f"{name} ({endpoint})" if name and endpoint else name or endpoint or "source"
+
+
+def http_get(session: requests.Session, url: str, *, timeout_s: float, what: str) -> requests.Response:
+    """GET ``url``; any network failure or non-2xx status becomes a CollectorError naming ``what`` and the URL."""
+    try:
+        response = session.get(url, timeout=timeout_s)
+    except requests.Timeout:
+        raise CollectorError(f"{what}: no answer from {url} within {timeout_s:g} s") from None
+    except requests.RequestException as exc:
+        raise CollectorError(f"{what}: cannot reach {url}: {exc}") from None
+    if not response.ok:
+        body = response.text[:200].strip()
+        raise CollectorError(f"{what}: {url} answered HTTP {response.status_code}" + (f": {body}" if body else ""))
+    return response
+
+
+def http_get_json(session: requests.Session, url: str, *, timeout_s: float, what: str):
+    response = http_get(session, url, timeout_s=timeout_s, what=what)
+    try:
+        return response.json()
+    except (ValueError, json.JSONDecodeError) as exc:
+        raise CollectorError(f"{what}: {url} did not answer JSON ({exc}): {response.text[:120]!r}") from None
+
+
+class ChangeTracker:
+    """Remembers the last value seen per key, so that a state scraped every interval becomes one event per change.
+
+    It lives in the worker process: after a restart, the first non-zero value seen is reported again
+    (an event may repeat; none is lost).
+    """
+
+    def __init__(self):
+        self._last = {}
+        self._lock = threading.Lock()
+
+    def changed(self, key, value) -> bool:
+        with self._lock:
+            previous = self._last.get(key)
+            self._last[key] = value
+        return previous != value

@@ -1,0 +1,200 @@
+"""Prometheus HTTP API pull (``/api/v1/query_range``) for fleets that already keep their data in Prometheus.
+
+Public API
+    collect(source, *, now=None) -> Batch
+    parse_query_range(answer, *, queries=..., xid_tracker=None, xid_scope="") -> Batch   (answers in query order)
+    default_queries() -> list[Query]
+    Query(promql, metric="", entity_kind="node", entity_label="", scale=1.0)
+
+``source.endpoint`` is the Prometheus base URL (``http://prometheus:9090``). ``source.options``:
+    lookback_s  how far back each pull reaches (default 2 x interval_s, at least 60); overlapping pulls are
+                safe because ingest drops samples it already has
+    step_s      query resolution (default 30, dcgm-exporter's default interval)
+    queries     extra queries: [{"query": PromQL, "metric": vocabulary name, "entity_label": "instance",
+                "entity_kind": "node", "scale": 1.0}]; a GPU metric reads the GPU from the ``UUID`` label
+    defaults    false to pull only ``queries`` (default true: dcgm-exporter fields and node power/fan/inlet)
+
+Without ``metric`` a query's series are mapped by name like an exposition scrape (dcgm ``DCGM_FI_*`` and
+node-/ipmi-exporter names), so the default is one regex query per family, not one query per field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import requests
+
+from telemetry.vocabulary import GPU_METRICS, POINT_METRICS, Batch, EventReading, GpuReading, PointReading
+
+from .common import ChangeTracker, CollectorError, source_label
+from .prometheus import DCGM_FIELDS, DCGM_RETIRED_PAGES, DCGM_XID, _node_metric, is_dcgm_blank
+
+
+@dataclass(frozen=True)
+class Query:
+    promql: str
+    metric: str = ""  # vocabulary metric; empty = map each series by its __name__
+    entity_kind: str = "node"
+    entity_label: str = ""  # empty = Hostname / hostname / nodename / instance without its port
+    scale: float = 1.0
+
+
+def default_queries() -> list[Query]:
+    dcgm = "|".join(sorted({*DCGM_FIELDS, *DCGM_RETIRED_PAGES, DCGM_XID}))
+    node = "ipmi_dcmi_power_consumption_watts|node_hwmon_power_average_watt|node_hwmon_fan_rpm|ipmi_fan_speed_rpm"
+    return [
+        Query(f'{{__name__=~"{dcgm}"}}'),
+        Query(f'{{__name__=~"{node}"}} or ipmi_temperature_celsius'),
+    ]
+
+
+def _entity(labels: dict, entity_label: str) -> str:
+    if not entity_label:
+        entity_label = next((k for k in ("Hostname", "hostname", "nodename") if labels.get(k)), "instance")
+    value = labels.get(entity_label, "")
+    if entity_label == "instance" and value.count(":") == 1:
+        return value.rsplit(":", 1)[0]  # host:port of the scrape target -> the host
+    return value
+
+
+def _points(series: dict):
+    for ts, raw in series.get("values") or ([series["value"]] if "value" in series else []):
+        yield datetime.fromtimestamp(float(ts), UTC), float(raw)
+
+
+def parse_query_range(
+    answers: list[dict],
+    *,
+    queries: list[Query],
+    xid_tracker: ChangeTracker | None = None,
+    xid_scope: str = "",
+) -> Batch:
+    """Map query_range answers (the parsed JSON of each, in the order of ``queries``) to readings.
+
+    Raises ValueError naming the query when an answer is not a successful matrix/vector result.
+    """
+    gpu: dict[tuple[str, datetime], dict] = {}
+    nodes: dict[tuple[str, str, str, datetime], list[float]] = {}
+    batch = Batch()
+    for query, answer in zip(queries, answers, strict=True):
+        if not isinstance(answer, dict) or answer.get("status") != "success":
+            raise ValueError(f"query {query.promql!r}: not a successful Prometheus answer: {str(answer)[:200]}")
+        data = answer.get("data") or {}
+        if data.get("resultType") not in ("matrix", "vector") or not isinstance(data.get("result"), list):
+            raise ValueError(f"query {query.promql!r}: expected a matrix result, got {data.get('resultType')!r}")
+        for series in data["result"]:
+            labels = series.get("metric") or {}
+            name = labels.get("__name__", "")
+            uuid = labels.get("UUID") or labels.get("uuid") or ""
+            if query.metric:
+                mapping = (query.metric, query.scale, "f64")
+            elif name.startswith("DCGM_FI_"):
+                mapping = DCGM_FIELDS.get(name)
+                if name in DCGM_RETIRED_PAGES:
+                    mapping = ("gpu_retired_pages", 1.0, "i64")
+            else:
+                metric = _node_metric(name, labels)
+                mapping = (metric, 1.0, "f64") if metric else None
+            if name == DCGM_XID and uuid:
+                for ts, value in _points(series):
+                    code = 0 if is_dcgm_blank(value, "i32") else int(value)
+                    is_new = xid_tracker.changed((xid_scope, uuid), code) if xid_tracker is not None else True
+                    if code and is_new:
+                        batch.events.append(EventReading("xid", ts, gpu_uuid=uuid, code=code, detail="last XID"))
+                continue
+            if mapping is None:
+                continue
+            metric, scale, value_type = mapping
+            if metric in GPU_METRICS:
+                if not uuid:
+                    continue
+                for ts, value in _points(series):
+                    if is_dcgm_blank(value, value_type):
+                        continue
+                    values = gpu.setdefault((uuid, ts), {})
+                    if metric == "gpu_retired_pages":
+                        values[metric] = values.get(metric, 0.0) + value
+                    else:
+                        values[metric] = value * scale
+            elif metric in POINT_METRICS:
+                entity = _entity(labels, query.entity_label)
+                if not entity:
+                    continue
+                for ts, value in _points(series):
+                    if value == value and abs(value) != float("inf"):
+                        nodes.setdefault((query.entity_kind, entity, metric, ts), []).append(value * scale)
+            else:
+                raise ValueError(f"query {query.promql!r}: {metric!r} is not a vocabulary metric")
+    batch.gpu_readings = [GpuReading(uuid, ts, values) for (uuid, ts), values in gpu.items()]
+    batch.point_readings = [
+        PointReading(kind, entity, metric, ts, sum(values) if metric.endswith("_power") else max(values))
+        for (kind, entity, metric, ts), values in nodes.items()
+    ]
+    return batch
+
+
+def _configured_queries(options: dict) -> list[Query]:
+    queries = default_queries() if options.get("defaults", True) else []
+    for i, spec in enumerate(options.get("queries") or []):
+        if not isinstance(spec, dict) or not spec.get("query"):
+            raise CollectorError(f"options.queries[{i}] needs a 'query' (PromQL): got {spec!r}")
+        metric = spec.get("metric", "")
+        if metric and metric not in GPU_METRICS and metric not in POINT_METRICS:
+            raise CollectorError(f"options.queries[{i}]: {metric!r} is not a vocabulary metric")
+        queries.append(
+            Query(
+                spec["query"],
+                metric=metric,
+                entity_kind=spec.get("entity_kind", "node"),
+                entity_label=spec.get("entity_label", ""),
+                scale=float(spec.get("scale", 1.0)),
+            )
+        )
+    return queries
+
+
+_xid_seen = ChangeTracker()
+
+
+def collect(source, *, session: requests.Session | None = None, now: datetime | None = None) -> Batch:
+    """Pull the configured queries over [now - lookback, now]; raises CollectorError naming source and query."""
+    options = source.options or {}
+    end = now or datetime.now(UTC)
+    interval_s = getattr(source, "interval_s", 60) or 60
+    lookback = timedelta(seconds=float(options.get("lookback_s", max(60, 2 * interval_s))))
+    step_s = float(options.get("step_s", 30))
+    queries = _configured_queries(options)
+    session = session or requests.Session()
+    if source.username:
+        session.auth = (source.username, source.password)
+    if source.token:
+        session.headers["Authorization"] = f"Bearer {source.token}"
+    url = source.endpoint.rstrip("/") + "/api/v1/query_range"
+    what = f"Prometheus API pull from {source_label(source)}"
+    answers = []
+    for query in queries:
+        params = {"query": query.promql, "start": (end - lookback).timestamp(), "end": end.timestamp(), "step": step_s}
+        try:
+            response = session.get(url, params=params, timeout=source.timeout_s)
+        except requests.Timeout:
+            raise CollectorError(f"{what}: no answer from {url} within {source.timeout_s:g} s") from None
+        except requests.RequestException as exc:
+            raise CollectorError(f"{what}: cannot reach {url}: {exc}") from None
+        try:
+            answer = response.json()
+        except ValueError:
+            raise CollectorError(
+                f"{what}: query {query.promql!r} answered HTTP {response.status_code}, not JSON: "
+                f"{response.text[:120]!r}"
+            ) from None
+        if not response.ok or answer.get("status") != "success":
+            raise CollectorError(
+                f"{what}: query {query.promql!r} failed (HTTP {response.status_code}): "
+                f"{answer.get('errorType', '')} {answer.get('error', '')}".rstrip()
+            )
+        answers.append(answer)
+    try:
+        return parse_query_range(answers, queries=queries, xid_tracker=_xid_seen, xid_scope=source.endpoint)
+    except ValueError as exc:
+        raise CollectorError(f"{what}: {exc}") from None
