@@ -100,3 +100,14 @@ def test_suggested_rent_prices_are_catalog_medians(db):
     prices = services.suggested_rent_prices(GpuModel.objects.get(name="H100 SXM 80GB"))
     assert prices["spot_usd_per_gpu_hour"] == pytest.approx(2.25)
     assert prices["on_demand_usd_per_gpu_hour"] > 0
+
+
+def test_scenario_summary_report_section(world):
+    from planner.reports import build_section
+
+    make_scenario(world.a.org, halls=[world.a.hall])
+    make_scenario(world.b.org, name="Their plan")
+    section = build_section("scenario_summary", world.a.org, AS_OF)
+    (row,) = section.tables["Scenarios"]
+    assert row["scenario"] == "Chat on H100" and row["own_total_usd"] > 0
+    assert "Their plan" not in section.html and "totals" in section.figures

@@ -1,0 +1,26 @@
+from django.contrib import admin
+
+from telemetry.admin import OrgScopedAdmin
+
+from .models import CloudOffer, Scenario, Workload
+
+
+class WorkloadInline(admin.TabularInline):
+    model = Workload
+    extra = 0
+
+
+@admin.register(Scenario)
+class ScenarioAdmin(OrgScopedAdmin):
+    list_display = ["name", "organization", "gpu_model", "precision", "horizon_months", "updated"]
+    list_filter = ["gpu_model", "precision"]
+    search_fields = ["name", "description"]
+    inlines = [WorkloadInline]
+    filter_horizontal = ["halls"]
+
+
+@admin.register(CloudOffer)
+class CloudOfferAdmin(admin.ModelAdmin):
+    list_display = ["provider", "instance", "gpu_model", "term", "usd_per_gpu_hour", "usd_per_gpu_hour_high", "as_of"]
+    list_filter = ["term", "provider", "gpu_model"]
+    search_fields = ["provider", "instance", "source"]

@@ -1,0 +1,62 @@
+"""Report sections built from saved scenarios (registered with planner.reports)."""
+
+from django.utils.html import format_html, format_html_join
+
+from . import charts, services
+from .models import Scenario, Section
+from .reports import SectionResult, register_section
+
+REPORT_DRAWS = 500  # Monte Carlo draws per scenario in a report: P10/P90 to the nearest percent are enough
+
+
+@register_section(Section.SCENARIO_SUMMARY)
+def scenario_summary(organization, as_of):
+    """Each scenario's peak GPUs, owning vs renting totals and breakeven, as of the report's time."""
+    reports, failed = [], []
+    for scenario in Scenario.objects.for_org(organization).select_related("gpu_model"):
+        try:
+            reports.append(services.evaluate(scenario, as_of=as_of, draws=REPORT_DRAWS))
+        except services.ScenarioInputError as exc:
+            failed.append((scenario.name, str(exc)))
+    rows = []
+    for report in reports:
+        s = services.summary(report)
+        rows.append(
+            {
+                "scenario": s["scenario"],
+                "gpu_model": s["gpu_model"],
+                "peak_gpus": s["peak_gpus"],
+                "own_total_usd": round(s["options"]["own"]["total_usd"]),
+                "on_demand_total_usd": round(s["options"]["on_demand"]["total_usd"]),
+                "committed_3y_total_usd": round(s["options"]["committed_3y"]["total_usd"]),
+                "own_usd_per_million_tokens": s["options"]["own"]["usd_per_million_tokens"],
+                "breakeven_month_vs_on_demand": s["breakeven_month"]["on_demand"],
+                "measured_inputs": ", ".join(f["label"] for f in s["figures"] if f["source"].startswith("measured")),
+            }
+        )
+    if not rows and not failed:
+        return SectionResult(title="Planner scenarios", html=format_html('<p class="empty">No saved scenarios.</p>'))
+    html = format_html(
+        '<table class="report-table"><thead><tr><th>Scenario</th><th>GPU</th><th>Peak GPUs</th>'
+        "<th>Own total (USD)</th><th>On-demand total (USD)</th><th>Breakeven vs on-demand</th></tr></thead>"
+        "<tbody>{}</tbody></table>{}",
+        format_html_join(
+            "",
+            '<tr><td>{}</td><td>{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td>'
+            '<td class="num">{}</td></tr>',
+            (
+                (
+                    r["scenario"],
+                    r["gpu_model"],
+                    r["peak_gpus"],
+                    f"{r['own_total_usd']:,}",
+                    f"{r['on_demand_total_usd']:,}",
+                    r["breakeven_month_vs_on_demand"] or "never",
+                )
+                for r in rows
+            ),
+        ),
+        format_html_join("", '<p class="error">{} cannot be evaluated: {}</p>', failed),
+    )
+    figures = {"totals": charts.comparison(reports)} if reports else {}
+    return SectionResult(title="Planner scenarios", html=html, figures=figures, tables={"Scenarios": rows})
