@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI / ReDoc files served locally, no CDN
     "telemetry",
     "planner",
 ]
@@ -138,10 +139,18 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
+        "planner.api.authentication.ExportLinkAuthentication",
+    ],
+    # Every endpoint also answers ?format=csv|xlsx (telemetry/api/renderers.py).
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+        "telemetry.api.renderers.CSVRenderer",
+        "telemetry.api.renderers.XLSXRenderer",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["telemetry.tenancy.RolePermissions"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "telemetry.api.renderers.ExportPagination",
     "PAGE_SIZE": 100,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
@@ -149,6 +158,9 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Headroom API",
     "DESCRIPTION": "GPU fleet inventory, telemetry, capacity planning and forecasts.",
     "VERSION": "0.1.0",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # Celery: a broker that needs no server unless CELERY_BROKER_URL says otherwise.
@@ -208,6 +220,17 @@ CELERY_BEAT_SCHEDULE.update(
         },
     }
 )
+
+# Reports and exports (planner/report_mail.py, telemetry/api/renderers.py). Chart images in emails are
+# drawn by kaleido in a headless Chromium (Debian package `chromium`).
+HEADROOM_CHROMIUM = env("CHROMIUM_PATH", default="/usr/bin/chromium")
+HEADROOM_SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
+REPORT_RETRY_BASE_S = env.float("REPORT_RETRY_BASE_S", default=60.0)
+CELERY_BEAT_SCHEDULE["planner-report-tick"] = {
+    "task": "planner.reports.tick",
+    "schedule": 60.0,
+    "options": {"expires": 55},
+}
 
 LOGGING = {
     "version": 1,

@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
+from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from telemetry import views as telemetry_views
@@ -13,6 +14,9 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/", include("telemetry.api.urls")),
+    path("planner/reports/", include("planner.report_urls")),
+    path("help/", TemplateView.as_view(template_name="help.html"), name="help"),
+    path("api/planner/", include("planner.api.urls")),
     path("planner/", include("planner.urls")),
     path("", include("telemetry.urls")),
 ]

@@ -1,9 +1,47 @@
-// Renders every [data-figure] element with the locally served plotly.js.
-document.addEventListener("DOMContentLoaded", () => {
-  for (const el of document.querySelectorAll("[data-figure]")) {
+// Renders every [data-figure] element with the locally served plotly.js, marks it data-rendered="true"
+// (the browser tests wait for that), shows an empty state when a figure has no points, and follows the
+// colour scheme. Also wires the filter bar: changing a control reloads with the new query string.
+(() => {
+  const dark = window.matchMedia && window.matchMedia("(prefers-color-scheme: dark)").matches;
+  const points = (trace) => ["x", "y", "z", "values", "r"].reduce((n, k) => Math.max(n, (trace[k] || []).length), 0);
+
+  function render(el) {
     const fig = JSON.parse(el.dataset.figure);
+    const layout = Object.assign({}, fig.layout || {});
+    if (dark) {
+      Object.assign(layout, { paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)", font: Object.assign({}, layout.font, { color: "#e6edf3" }) });
+      delete layout.template;
+    }
     el.innerHTML = "";
-    Plotly.newPlot(el, fig.data, fig.layout, { responsive: true, displaylogo: false })
-      .then(() => el.setAttribute("data-rendered", "true"));
+    const empty = !(fig.data || []).some((t) => points(t) > 0);
+    return Plotly.newPlot(el, fig.data || [], layout, { responsive: true, displaylogo: false }).then(() => {
+      el.setAttribute("data-rendered", "true");
+      el.setAttribute("data-points", String((fig.data || []).reduce((n, t) => n + points(t), 0)));
+      if (empty) {
+        const note = document.createElement("p");
+        note.className = "chart-empty";
+        note.textContent = "No data for this range and selection.";
+        el.prepend(note);
+      }
+    });
   }
-});
+
+  function wireFilters(form) {
+    const range = form.querySelector("[name=range]");
+    const custom = form.querySelectorAll(".custom input");
+    const site = form.querySelector("[name=site]");
+    const hall = form.querySelector("[name=hall]");
+    const syncCustom = () => custom.forEach((i) => (i.disabled = range.value !== ""));
+    range.addEventListener("change", () => { syncCustom(); if (range.value) form.requestSubmit(); });
+    site.addEventListener("change", () => { if (hall.selectedOptions[0]?.dataset.site !== site.value) hall.value = ""; form.requestSubmit(); });
+    hall.addEventListener("change", () => form.requestSubmit());
+    // Empty parameters stay out of the URL so shared links are short.
+    form.addEventListener("formdata", (e) => { for (const [k, v] of [...e.formData]) if (v === "") e.formData.delete(k); });
+    syncCustom();
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    document.querySelectorAll("[data-figure]").forEach(render);
+    document.querySelectorAll("form[data-autosubmit]").forEach(wireFilters);
+  });
+})();

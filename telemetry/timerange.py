@@ -1,0 +1,128 @@
+"""The dashboard's shared filters, read from the URL so every view is a shareable link.
+
+    ?range=24h            a preset ending now (see PRESETS), or
+    ?from=2026-01-01T00:00&to=2026-01-02T00:00   an explicit window (ISO dates or date-times; naive means
+                                                  the site's timezone when one site is picked, else UTC)
+    &site=<id>&hall=<id>  narrow to one site / hall of the user's organization
+
+Use in a view:
+
+    filters = parse_filters(request)            # DashboardFilters; bad input -> filters.errors, defaults kept
+    rows = query(..., start=filters.start, end=filters.end, site=filters.site, hall=filters.hall)
+    return render(request, "...", {"filters": filters, ...})
+
+and `{% include "includes/filters.html" %}` in the template shows the picker (base.html does it for pages
+that set `filters` in their context).
+"""
+
+import zoneinfo
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
+
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+
+from .models import Hall, Site
+from .tenancy import user_organization
+
+PRESETS = {
+    "1h": timedelta(hours=1),
+    "6h": timedelta(hours=6),
+    "24h": timedelta(hours=24),
+    "7d": timedelta(days=7),
+    "30d": timedelta(days=30),
+    "90d": timedelta(days=90),
+    "1y": timedelta(days=365),
+}
+DEFAULT_RANGE = "24h"
+PARAMETERS = ("range", "from", "to", "site", "hall")
+
+
+@dataclass
+class DashboardFilters:
+    start: datetime
+    end: datetime
+    range: str | None  # the preset's key, None for an explicit from/to window
+    site: Site | None = None
+    hall: Hall | None = None
+    tz: zoneinfo.ZoneInfo = UTC  # the site's timezone when a site (or hall) is picked, for display
+    errors: list = field(default_factory=list)  # messages for the page; the rest of the filters still apply
+
+    @property
+    def duration(self):
+        return self.end - self.start
+
+    def query_string(self, **changes):
+        """The current filters as a query string, with `changes` applied (None removes a parameter)."""
+        params = {
+            "range": self.range,
+            "from": None if self.range else self.start.isoformat(timespec="minutes"),
+            "to": None if self.range else self.end.isoformat(timespec="minutes"),
+            "site": self.site.pk if self.site else None,
+            "hall": self.hall.pk if self.hall else None,
+        }
+        params.update(changes)
+        return urlencode({k: v for k, v in params.items() if v not in (None, "")})
+
+
+def parse_filters(request, *, default_range=DEFAULT_RANGE, now=None):
+    """Parse ?range/from/to/site/hall for the user's organization; unknown ids and bad dates are reported
+    in `errors` (and ignored), never raised, so a stale bookmark still opens the page."""
+    now = now or timezone.now()
+    organization = user_organization(request.user)
+    query = request.GET
+    errors = []
+
+    site = _pick(Site.objects.for_org(organization), query.get("site"), "site", errors) if organization else None
+    hall_qs = Hall.objects.for_org(organization).select_related("site") if organization else None
+    hall = _pick(hall_qs, query.get("hall"), "hall", errors) if organization else None
+    if hall is not None and site is not None and hall.site_id != site.pk:
+        errors.append(f"Hall {hall} is not in site {site}; showing the whole site.")
+        hall = None
+    zone_site = site or (hall.site if hall else None)
+    tz = zoneinfo.ZoneInfo(zone_site.timezone) if zone_site else UTC
+
+    range_key = query.get("range") or None
+    start_text, end_text = query.get("from"), query.get("to")
+    if start_text or end_text:
+        start = _parse_moment(start_text, tz, "from", errors)
+        end = _parse_moment(end_text, tz, "to", errors) if end_text else now
+        if start is not None and end is not None and start < end:
+            return DashboardFilters(start, end, None, site, hall, tz, errors)
+        if start is not None and end is not None:
+            errors.append("'from' must be before 'to'; showing the default range.")
+        range_key = None
+    if range_key is not None and range_key not in PRESETS:
+        errors.append(f"Unknown range {range_key!r}; choose one of {', '.join(PRESETS)}.")
+        range_key = None
+    range_key = range_key or default_range
+    return DashboardFilters(now - PRESETS[range_key], now, range_key, site, hall, tz, errors)
+
+
+def _pick(queryset, value, name, errors):
+    if not value:
+        return None
+    if not value.isdigit():
+        errors.append(f"{name}={value!r} is not an id.")
+        return None
+    found = queryset.filter(pk=int(value)).first()
+    if found is None:
+        errors.append(f"No {name} with id {value} in your organization.")
+    return found
+
+
+def _parse_moment(text, tz, name, errors):
+    if not text:
+        errors.append(f"'{name}' is missing.")
+        return None
+    try:
+        moment = parse_datetime(text)
+        if moment is None and (day := parse_date(text)) is not None:
+            moment = datetime(day.year, day.month, day.day)
+    except ValueError:  # well-formed but impossible, e.g. month 13
+        moment = None
+    if moment is None:
+        errors.append(f"'{name}'={text!r} is not a date or date-time (e.g. 2026-01-31T08:00).")
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=tz)
