@@ -64,6 +64,8 @@ EVENT_KINDS = (
     "throttle",  # code = throttle reason bitmask
     "gpu_lost",
     "collector_failure",
+    "leak",  # a coolant leak detector not OK (Redfish LeakDetection); entity = cooling unit
+    "cooling_fault",  # a cooling unit's pump or component failed; detail says which
 )
 
 
