@@ -12,8 +12,9 @@ a node to be placed in a hall; add it to the inventory, or let the collector map
 inventory knows the name; under the source's `auto_register` policy unknown entities get a new series.
 """
 
+import sys
 from dataclasses import dataclass, field
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -22,14 +23,17 @@ from django.utils import timezone
 from . import partitions
 from .models import CoolingUnit, Event, Gpu, GpuSample, Hall, Node, Organization, Pdu, Rack, Sample, Series, Source
 from .models.samples import INTEGER_METRICS
-from .validation import event_problems, gpu_reading_problems, point_reading_problems
+from .validation import MAX_FUTURE, RULES, event_problems, gpu_reading_problems, point_reading_problems
 from .vocabulary import GPU_METRICS, POINT_METRICS
 
 GPU_COLUMNS = ("gpu_id", "ts", *GPU_METRICS)
-_PG_TYPES = {"gpu_id": "int8", "ts": "timestamptz", "gpu_energy": "float8"}
+# Binary COPY needs each column's exact type.
+_PG_TYPES = {"RealField": "float4", "FloatField": "float8", "BigIntegerField": "int8", "IntegerField": "int4"}
 GPU_COPY_TYPES = [
-    _PG_TYPES.get(c) or ("int8" if c in INTEGER_METRICS else "float4") for c in GPU_COLUMNS
-]  # all integer columns travel as int8: PostgreSQL narrows them on INSERT ... SELECT
+    "int8",
+    "timestamptz",
+    *(_PG_TYPES.get(type(GpuSample._meta.get_field(m)).__name__, "int2") for m in GPU_METRICS),
+]
 SAMPLE_COLUMNS = ("series_id", "ts", "value")
 SAMPLE_COPY_TYPES = ["int8", "timestamptz", "float8"]
 
@@ -104,22 +108,39 @@ def _gpu_ids(organization, uuids):
 
 
 def _gpu_rows(readings, gpu_ids, now, oldest, result):
+    """COPY rows of the valid readings. The common case (numbers in range, aware timestamp, known GPU)
+    is checked inline per value; anything else goes through validation's full rules for the messages."""
     rows = []
-    metrics = tuple(GPU_METRICS)
+    position = {m: i for i, m in enumerate(GPU_METRICS, start=2)}
+    bounds = {m: (RULES[m][0], min(RULES[m][1], sys.float_info.max), m in INTEGER_METRICS) for m in GPU_METRICS}
+    latest = now + MAX_FUTURE
+    width = len(GPU_COLUMNS)
     for index, reading in enumerate(readings):
+        gpu_id, ts, values = gpu_ids.get(reading.gpu_uuid), reading.ts, reading.values
+        row = None
+        if gpu_id is not None and type(ts) is datetime and ts.tzinfo is not None and oldest <= ts <= latest:
+            row = [None] * width
+            row[0], row[1] = gpu_id, ts
+            for metric, value in values.items() if type(values) is dict and values else ((None, None),):
+                rule = bounds.get(metric)
+                kind = type(value)
+                if rule is None or not (kind is float or kind is int) or not rule[0] <= value <= rule[1]:
+                    row = None
+                    break
+                if rule[2]:
+                    if kind is float:
+                        if not value.is_integer():
+                            row = None
+                            break
+                        value = int(value)
+                row[position[metric]] = value
+        if row is not None:
+            rows.append(row)
+            continue
         problems = gpu_reading_problems(reading, now, oldest)
-        gpu_id = gpu_ids.get(reading.gpu_uuid)
         if gpu_id is None and not any(f == "gpu_uuid" for f, _ in problems):
             problems.append(("gpu_uuid", f"unknown GPU {reading.gpu_uuid}: add it to this organization's inventory"))
-        if problems:
-            result.reject("gpu_readings", index, problems)
-            continue
-        values = reading.values
-        row = [gpu_id, reading.ts]
-        for metric in metrics:
-            value = values.get(metric)
-            row.append(int(value) if value is not None and metric in INTEGER_METRICS else value)
-        rows.append(row)
+        result.reject("gpu_readings", index, problems or [("values", "invalid reading")])
     return rows
 
 

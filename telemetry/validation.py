@@ -28,6 +28,12 @@ def _rule(metric):
 
 
 RULES = {name: _rule(m) for name, m in {**GPU_METRICS, **POINT_METRICS}.items()}
+# GPU columns are 4-byte where precision allows: bound them to what a board can report.
+RULES |= {
+    "gpu_power": (0.0, 100_000.0, False),
+    "gpu_sm_clock": (0.0, 100_000.0, True),
+    "gpu_retired_pages": (0.0, float(2**31 - 1), True),
+}
 
 
 def value_problem(metric, value):

@@ -8,7 +8,7 @@ from django.db import connection
 
 from telemetry.ingest import ingest
 from telemetry.models import Event, GpuSample, Sample, Series, Source
-from telemetry.vocabulary import Batch, EventReading, GpuReading, PointReading
+from telemetry.vocabulary import GPU_METRICS, Batch, EventReading, GpuReading, PointReading
 
 NOW = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
 
@@ -31,6 +31,13 @@ def test_gpu_readings_are_stored_typed_and_a_resend_adds_nothing(world):
     rows = list(GpuSample.objects.filter(gpu=world.a.gpu).order_by("ts"))
     assert [r.gpu_util for r in rows] == [50.0, 51.0, 52.0]
     assert rows[0].gpu_power == pytest.approx(300.5) and rows[0].gpu_ecc_sbe == 2 and rows[0].gpu_temp is None
+
+
+def test_every_gpu_metric_round_trips_with_its_type(world):
+    values = {name: 1.0 for name in GPU_METRICS} | {"gpu_mem_used": 8 * 10**10, "gpu_energy": 123456789.125}
+    assert ingest(world.a.org, Batch(gpu_readings=[GpuReading(world.a.gpu.uuid, NOW, values)]), now=NOW).accepted == 1
+    row = GpuSample.objects.get()
+    assert {name: getattr(row, name) for name in GPU_METRICS} == values
 
 
 def test_the_valid_part_of_a_batch_is_kept_and_each_bad_item_says_where_and_why(world):

@@ -32,6 +32,9 @@ OLDEST = NOW - timedelta(days=7)
         ("node_fan", -10, "negative"),
         ("gpu_util", "50", "expected a number"),
         ("gpu_util", True, "expected a number"),
+        ("gpu_sm_clock", 1e20, "exceeds"),
+        ("gpu_sm_clock", 1410.5, "whole number"),
+        ("gpu_power", 1e300, "exceeds"),
     ],
 )
 def test_impossible_values_are_named(metric, value, fragment):

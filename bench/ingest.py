@@ -1,0 +1,224 @@
+"""Ingest throughput on PostgreSQL, as ratios against raw binary COPY measured in the same run.
+
+    .venv/bin/python bench/ingest.py            # uses DATABASE_URL's server, or 127.0.0.1:5432
+    BENCH_GPUS=512 BENCH_STEPS=200 .venv/bin/python bench/ingest.py
+
+Creates (and recreates) the database `headroom_bench`. Prints samples/s of (a) raw psycopg binary COPY into
+the GPU sample table, (b) telemetry.ingest, (c) the push API with JSON batches of 10,000 (Django test
+client, full request path), (d) naive ORM bulk_create; then bytes per stored value of each table.
+A "sample" is one GPU at one instant (one GpuSample row with all 14 values).
+"""
+
+import json
+import os
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import numpy as np
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+BASE_URL = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+GPUS = int(os.environ.get("BENCH_GPUS", 512))
+STEPS = int(os.environ.get("BENCH_STEPS", 200))  # timestamps per GPU per method
+PUSH_BATCH = 10_000
+
+
+def setup_database():
+    parts = urlsplit(BASE_URL)
+    admin = parts._replace(path="/postgres").geturl()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS headroom_bench WITH (FORCE)")
+        conn.execute("CREATE DATABASE headroom_bench")
+    os.environ["DATABASE_URL"] = parts._replace(path="/headroom_bench").geturl()
+    os.environ.setdefault("SECRET_KEY", "bench-only")
+    os.environ.setdefault("DEBUG", "true")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+
+    settings.ALLOWED_HOSTS = ["testserver", *settings.ALLOWED_HOSTS]
+    call_command("migrate", verbosity=0)
+
+
+def build_fleet():
+    from telemetry.models import Gpu, GpuModel, Hall, Node, Organization, Rack, Site, Source
+
+    org = Organization.objects.create(name="Bench", slug="bench")
+    site = Site.objects.create(organization=org, name="s1")
+    model = GpuModel.objects.get(name="H100 SXM 80GB")
+    gpus = []
+    for n in range(GPUS // 8):
+        hall, _ = Hall.objects.get_or_create(
+            site=site, name=f"hall{n % 4}", defaults={"it_power_capacity_kw": 2000, "cooling_capacity_kw": 2200}
+        )
+        rack, _ = Rack.objects.get_or_create(hall=hall, name=f"r{n // 4}", defaults={"power_budget_kw": 80})
+        node = Node.objects.create(rack=rack, hostname=f"n{n:04d}")
+        gpus += [
+            Gpu(node=node, index=i, uuid=f"GPU-{n:08x}-{i:04x}-0000-0000-000000000000", model=model) for i in range(8)
+        ]
+    Gpu.objects.bulk_create(gpus)
+    source = Source.objects.create(organization=org, name="push", kind="push")
+    token = source.issue_ingest_token()
+    return org, source, token, list(Gpu.objects.values_list("id", "uuid"))
+
+
+def values(rng, n):
+    """n realistic GPU readings as dicts of all 14 metrics."""
+    util = rng.uniform(0, 100, n)
+    return [
+        {
+            "gpu_util": float(u),
+            "gpu_mem_used": int(6e10 + u * 1e8),
+            "gpu_power": float(100 + 6 * u),
+            "gpu_energy": float(1e9 + u * 1000),
+            "gpu_temp": float(35 + u / 3),
+            "gpu_mem_temp": float(40 + u / 3),
+            "gpu_sm_clock": 1980,
+            "gpu_throttle_reasons": 0,
+            "gpu_ecc_sbe": 0,
+            "gpu_ecc_dbe": 0,
+            "gpu_remap_pending": 0,
+            "gpu_remap_failure": 0,
+            "gpu_retired_pages": 0,
+            "gpu_pcie_replay": 3,
+        }
+        for u in util
+    ]
+
+
+def window(k, now):
+    """The k-th method's own time window (so no method meets another's rows)."""
+    return now - timedelta(hours=6) + timedelta(seconds=10 * STEPS * k)
+
+
+def main():
+    setup_database()
+    from django.db import connection
+    from django.test import Client
+
+    from telemetry import partitions
+    from telemetry.ingest import GPU_COLUMNS, GPU_COPY_TYPES, ingest
+    from telemetry.models import GpuSample, Sample
+    from telemetry.vocabulary import Batch, GpuReading, PointReading
+
+    org, source, token, gpus = build_fleet()
+    now = datetime.now(UTC).replace(microsecond=0)
+    partitions.create_ahead(now.date(), 1)
+    rng = np.random.default_rng(1)
+    metrics = GPU_COLUMNS[2:]
+    n = GPUS * STEPS
+    results = {}
+
+    def readings(k):
+        start = window(k, now)
+        vals = values(rng, n)
+        return [
+            GpuReading(uuid, start + timedelta(seconds=10 * (j // GPUS)), vals[j])
+            for j, (_, uuid) in enumerate(gpus * STEPS)
+        ]
+
+    # (a) raw binary COPY straight into the partitioned table: the limit of this machine
+    start = window(0, now)
+    vals = values(rng, n)
+    rows = [
+        (gid, start + timedelta(seconds=10 * (j // GPUS)), *(vals[j][m] for m in metrics))
+        for j, (gid, _) in enumerate(gpus * STEPS)
+    ]
+    t = time.perf_counter()
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY telemetry_gpusample ({', '.join(GPU_COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy,
+    ):
+        copy.set_types(GPU_COPY_TYPES)
+        for row in rows:
+            copy.write_row(row)
+    results["a"] = n / (time.perf_counter() - t)
+
+    # (b) telemetry.ingest, the same amount, in batches of 10,000 like a collector fleet would send
+    batch_readings = readings(1)
+    t = time.perf_counter()
+    for i in range(0, n, PUSH_BATCH):
+        result = ingest(source, Batch(gpu_readings=batch_readings[i : i + PUSH_BATCH]), now=now)
+        assert result.rejected == 0, result.errors[:3]
+    results["b"] = n / (time.perf_counter() - t)
+
+    # (c) push API, JSON batches of 10,000 (bodies encoded beforehand: that is the client's work)
+    items = readings(2)
+    bodies = [
+        json.dumps(
+            {
+                "gpu_readings": [
+                    {"gpu_uuid": r.gpu_uuid, "ts": r.ts.isoformat(), "values": r.values}
+                    for r in items[i : i + PUSH_BATCH]
+                ]
+            }
+        )
+        for i in range(0, n, PUSH_BATCH)
+    ]
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+    t = time.perf_counter()
+    for body in bodies:
+        response = client.post("/api/ingest/", body, content_type="application/json")
+        assert response.status_code == 202 and response.json()["rejected"] == 0, response.content[:300]
+    results["c"] = n / (time.perf_counter() - t)
+
+    # (d) naive ORM: model instances and bulk_create (a fifth of the samples; it is slow)
+    m = n // 5
+    start = window(3, now)
+    vals = values(rng, m)
+    t = time.perf_counter()
+    GpuSample.objects.bulk_create(
+        [
+            GpuSample(gpu_id=gid, ts=start + timedelta(seconds=10 * (j // GPUS)), **vals[j])
+            for j, (gid, _) in enumerate((gpus * STEPS)[:m])
+        ],
+        batch_size=2000,
+    )
+    results["d"] = m / (time.perf_counter() - t)
+
+    # narrow samples, for their bytes per value: 100 node series, as many rows as (a)
+    points = [
+        PointReading("node", f"n{s:04d}", "node_power", window(0, now) + timedelta(seconds=10 * k), 4000.0 + k)
+        for s in range(min(100, GPUS // 8))
+        for k in range(STEPS * 5)
+    ]
+    for i in range(0, len(points), PUSH_BATCH):
+        ingest(source, Batch(point_readings=points[i : i + PUSH_BATCH]), now=now)
+
+    print(
+        f"PostgreSQL {connection.pg_version // 10000}, {os.cpu_count()} cores; "
+        f"{GPUS} GPUs x {STEPS} timestamps per method"
+    )
+    labels = {"a": "raw binary COPY", "b": "telemetry.ingest()", "c": "push API, JSON x10k", "d": "ORM bulk_create"}
+    for key, label in labels.items():
+        print(f"({key}) {label:24s} {results[key]:>10,.0f} samples/s  {results[key] * 14:>12,.0f} values/s")
+    print(f"ratios: (b)/(a) = {results['b'] / results['a']:.2f} (target >= 0.50)")
+    print(f"        (c)/(a) = {results['c'] / results['a']:.2f} (target >= 0.25)")
+    print(f"        (b)/(d) = {results['b'] / results['d']:.1f} (target >= 5)")
+
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
+        for table, per_row in (("telemetry_gpusample", 14), ("telemetry_sample", 1)):
+            cursor.execute(
+                "SELECT sum(pg_total_relation_size(inhrelid)), sum(pg_relation_size(inhrelid)) "
+                "FROM pg_inherits WHERE inhparent = %s::regclass",
+                [table],
+            )
+            total, heap = cursor.fetchone()
+            count = (GpuSample if per_row == 14 else Sample).objects.count()
+            print(
+                f"{table}: {count:,} rows, {total / count / per_row:.1f} bytes per value with indexes "
+                f"({heap / count / per_row:.1f} heap only, {total / count:.0f} per row)"
+            )
+
+
+if __name__ == "__main__":
+    main()
