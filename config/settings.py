@@ -8,6 +8,7 @@ from pathlib import Path
 
 import environ
 import plotly
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -230,6 +231,18 @@ CELERY_BEAT_SCHEDULE["planner-report-tick"] = {
     "task": "planner.reports.tick",
     "schedule": 60.0,
     "options": {"expires": 55},
+}
+
+# Forecasts (planner/forecast_tasks.py): hourly cooling update, nightly refit + backtest + GPU risk scoring.
+CELERY_BEAT_SCHEDULE["planner-forecasts-hourly"] = {
+    "task": "planner.forecasts_hourly",
+    "schedule": crontab(minute=7),
+    "options": {"expires": 3000},
+}
+CELERY_BEAT_SCHEDULE["planner-forecasts-nightly"] = {
+    "task": "planner.forecasts_nightly",
+    "schedule": crontab(hour=2, minute=17),
+    "options": {"expires": 6 * 3600},
 }
 
 LOGGING = {

@@ -138,7 +138,7 @@ def hall_forecast(request, pk):
             "backtest_rows": _backtest_rows(latest.backtest if latest else {}),
             "runs": runs,
             "last_run": runs[0] if runs else None,
-            "alerts": Alert.objects.filter(hall=hall).active(),
+            "alerts": Alert.objects.filter(hall=hall).active().select_related("hall__site"),
         },
     )
 

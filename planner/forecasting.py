@@ -348,7 +348,8 @@ def load_gpu_features(organization_id, as_of):
         gpu_id = row["gpu_id"]
         sbe_max = row["sbe_max"] or 0
         frame.at[gpu_id, "ecc_sbe_30d"] = max(sbe_max - (row["sbe_min"] or 0), 0)
-        frame.at[gpu_id, "ecc_sbe_7d"] = max(sbe_max - (row["sbe_week_min"] or sbe_max), 0)
+        week_min = sbe_max if row["sbe_week_min"] is None else row["sbe_week_min"]
+        frame.at[gpu_id, "ecc_sbe_7d"] = max(sbe_max - week_min, 0)
         dbe = max((row["dbe_max"] or 0) - (row["dbe_min"] or 0), 0)
         frame.at[gpu_id, "ecc_dbe_30d"] = max(frame.at[gpu_id, "ecc_dbe_30d"], dbe)
         frame.at[gpu_id, "retired_pages"] = row["retired"] or 0

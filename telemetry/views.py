@@ -5,6 +5,7 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 
 from config.celery import app as celery_app
+from planner.forecasting import overview_context as forecast_overview
 
 from . import fleet
 from .charts import figure
@@ -30,6 +31,7 @@ def overview(request):
             "totals": totals,
             "capacity_figure": fig,
             "model_mix": fleet.gpu_model_mix(organization) if organization else [],
+            **forecast_overview(organization),
         },
     )
 

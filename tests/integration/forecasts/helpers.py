@@ -67,8 +67,14 @@ def last_hour(frame):
 
 
 def write_gpu_hours(gpu, end, hours=24 * 30, **values):
-    """Hourly GPU rollups up to `end` with constant columns (e.g. gpu_temp_max=60, gpu_ecc_sbe_max=...)."""
+    """Hourly GPU rollups for the `hours` before `end`, setting the given columns (e.g. gpu_temp_max=60)
+    on rows already there and creating the missing ones."""
     start = end - timedelta(hours=hours)
+    existing = GpuRollup.objects.filter(resolution=Resolution.HOUR, gpu=gpu, ts__gte=start, ts__lt=end)
+    existing.update(**values)
+    have = set(existing.values_list("ts", flat=True))
     GpuRollup.objects.bulk_create(
-        GpuRollup(resolution=Resolution.HOUR, gpu=gpu, ts=start + timedelta(hours=h), **values) for h in range(hours)
+        GpuRollup(resolution=Resolution.HOUR, gpu=gpu, ts=ts, **values)
+        for ts in (start + timedelta(hours=h) for h in range(hours))
+        if ts not in have
     )
