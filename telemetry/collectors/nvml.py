@@ -40,7 +40,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from telemetry.vocabulary import GPU_METRICS, EventReading, GpuReading
+from telemetry.vocabulary import GPU_METRICS, Batch, EventReading, GpuReading
 
 RECORDING_FORMAT = "headroom-nvml-recording/1"
 SETUP = "setup"  # ReplayNvml.select(SETUP): the calls made before the first sample round
@@ -364,6 +364,35 @@ def poll_events(
         elif etype & nvml.nvmlEventTypeSingleBitEccError:
             event_set.sbe_events += 1
     return events
+
+
+class NvmlSession:
+    """NVML initialised once per worker process, with one event set kept open so that XID and
+    ECC events queue between collections instead of being missed."""
+
+    def __init__(self, nvml):
+        self.nvml = nvml
+        nvml.nvmlInit()
+        self.event_set = open_event_set(nvml)
+
+    def collect(self, ts: datetime, poll_timeout_ms: int = 0) -> Batch:
+        return Batch(
+            gpu_readings=read_gpus(self.nvml, ts),
+            events=poll_events(self.nvml, self.event_set, poll_timeout_ms),
+        )
+
+
+_session: NvmlSession | None = None
+
+
+def collect(source) -> Batch:
+    """Collector entry point (kind "nvml"), run by a worker on the GPU host's own queue."""
+    global _session
+    if _session is None:
+        import pynvml
+
+        _session = NvmlSession(pynvml)
+    return _session.collect(_utcnow(), poll_timeout_ms=int(source.options.get("poll_timeout_ms", 0)))
 
 
 # --------------------------------------------------------------------------------------------

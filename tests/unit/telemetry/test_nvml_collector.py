@@ -490,3 +490,14 @@ def _phases():
 
 def test_trace_readings_are_gpu_readings(trace):
     assert all(isinstance(x, GpuReading) and x.ts.tzinfo is not None for x in trace.readings)
+
+
+def test_session_collects_readings_and_queued_events():
+    fake = FakeNvml()
+    fake.nvmlInit = lambda: None  # the fake has no driver to initialise
+    session = col.NvmlSession(fake)
+    fake._queued = [(0, pynvml.nvmlEventTypeXidCriticalError, 48)]
+    batch = session.collect(T0)
+    assert [r.gpu_uuid for r in batch.gpu_readings] == ["GPU-fake-0", "GPU-fake-1"]
+    assert [(e.kind, e.gpu_uuid, e.code) for e in batch.events] == [("xid", "GPU-fake-0", 48)]
+    assert session.collect(T0).events == []
