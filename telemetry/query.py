@@ -2,9 +2,9 @@
 
 `pick_resolution` chooses the finest stored level (raw, 1m, 5m, 1h) whose points over the range fit
 `max_points` and whose retention still covers the range's start; if even hourly is too dense the traces
-are downsampled with MinMax (tsdownsample): each bin keeps its lowest and highest point, so no
-peak is lost. Every function runs one query for all
-entities, whatever their number. Callers pass ids already scoped to the user's organization.
+are downsampled with MinMax (tsdownsample): each bin keeps its lowest and highest point, so no peak is
+lost. Every function runs one query for all entities, whatever their number. Callers pass ids already
+scoped to the user's organization.
 """
 
 from datetime import timedelta
