@@ -284,8 +284,9 @@ def run_cooling_forecasts(organization_id, *, as_of=None, mode=ForecastRun.Mode.
 
 
 def load_gpu_features(organization_id, as_of):
-    """One row per in-service GPU of the organization (index: GPU id) with failure_risk.FEATURE_COLUMNS
-    plus `model` and `hall`, from events and 1-hour rollups of the 30 days before `as_of`."""
+    """One row per in-service GPU of the organization not lost in the window (index: GPU id) with
+    failure_risk.FEATURE_COLUMNS plus `model` and `hall`, from events and 1-hour rollups of the 30 days
+    before `as_of`."""
     window_start = as_of - RISK_WINDOW
     gpus = list(
         Gpu.objects.filter(node__rack__hall__site__organization_id=organization_id)
@@ -293,6 +294,8 @@ def load_gpu_features(organization_id, as_of):
         .values_list("id", "install_date", "model__name", "node__rack__hall__name")
     )
     frame = pd.DataFrame(gpus, columns=["gpu", "install_date", "model", "hall"]).set_index("gpu")
+    # A GPU lost in the window has already failed: it awaits service, it is not "at risk".
+    frame = frame.drop(index=list(_failed_between(organization_id, window_start, as_of) & set(frame.index)))
     for column in failure_risk.FEATURE_COLUMNS:
         frame[column] = 0.0
     if frame.empty:
@@ -535,3 +538,10 @@ def overview_context(organization):
         "cooling_outlook": cooling_outlook(organization),
         "active_alerts": list(Alert.objects.for_org(organization).active().select_related("hall__site")),
     }
+
+
+def run_all_forecasts(organization_id, *, as_of=None):
+    """Refit every hall's cooling forecast (with backtest) and score the GPUs: what the nightly beat
+    does, run once by seed_demo so the demo shows forecasts at once. Returns the runs."""
+    runs = run_cooling_forecasts(organization_id, as_of=as_of, mode=ForecastRun.Mode.REFIT)
+    return runs + [run_risk_scoring(organization_id, as_of=as_of)]
