@@ -40,7 +40,7 @@ from telemetry.charts import figure
 logger = logging.getLogger(__name__)
 
 # Modules that register sections when imported (add yours here).
-SECTION_MODULES = ["planner.reports", "planner.report_sections"]
+SECTION_MODULES = ["planner.reports", "planner.report_sections", "planner.forecast_reports"]
 
 SectionBuilder = Callable[..., "SectionResult"]
 _SECTIONS: dict[str, SectionBuilder] = {}
