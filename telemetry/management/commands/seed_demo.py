@@ -2,6 +2,7 @@ from django.core.management.base import BaseCommand
 from tqdm import tqdm
 
 from planner import demo as planner_demo
+from planner import forecasting
 from telemetry import demo
 
 
@@ -11,6 +12,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         org = demo.seed_inventory(progress=lambda items, **kw: tqdm(items, file=self.stderr, **kw))
         planner_demo.seed_scenarios(org)
+        forecasting.run_all_forecasts(org.pk)  # so the demo shows forecasts, alerts and risk at once
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo organization '{org.name}' ready. Log in as admin, planner or viewer "
