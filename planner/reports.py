@@ -20,12 +20,14 @@ Table column names follow the export convention (units as suffixes: `_kw`, `_pct
 see telemetry.api.renderers).
 """
 
+import asyncio
 import importlib
 import io
 import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from django.conf import settings
 from django.template.loader import render_to_string
@@ -134,25 +136,31 @@ def render_xlsx(report):
     return out.getvalue()
 
 
-def render_images(figures, width=760, height=380):
+def render_images(figures, width=760, height=380, timeout_s=120):
     """PNG bytes per figure id, drawn by kaleido in Debian's chromium; {} when that is not possible.
 
     Image rendering is a nicety: any failure is logged and the report goes out without images.
+    plotly.js comes from the installed plotly package, so rendering needs no network.
     """
     if not figures:
         return {}
-    os.environ.setdefault("BROWSER_PATH", settings.HEADROOM_CHROMIUM)
+    os.environ["BROWSER_PATH"] = settings.HEADROOM_CHROMIUM  # choreographer (kaleido) reads it
     try:
-        import kaleido
-
-        kaleido.start_sync_server(silence_warnings=True)
-        try:
-            return {name: fig.to_image(format="png", width=width, height=height) for name, fig in figures.items()}
-        finally:
-            kaleido.stop_sync_server(silence_warnings=True)
-    except Exception:  # kaleido/chromium missing or crashed: send without images, say so in the log
+        pngs = asyncio.run(asyncio.wait_for(_render_pngs(list(figures.values()), width, height), timeout_s))
+    except Exception:  # kaleido/chromium missing, crashed or hung: send without images, say so in the log
         logger.exception("rendering report chart images failed; sending without images")
         return {}
+    return dict(zip(figures, pngs, strict=True))
+
+
+async def _render_pngs(figures, width, height):
+    import kaleido
+    import plotly
+
+    plotlyjs = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    async with kaleido.Kaleido(n=1, timeout=60, plotlyjs=str(plotlyjs)) as renderer:
+        opts = {"format": "png", "width": width, "height": height}
+        return [await renderer.calc_fig(fig, opts=opts) for fig in figures]
 
 
 @register_section(Section.FLEET_SUMMARY)

@@ -44,3 +44,6 @@ DATABASES["default"]["TEST"] = {"NAME": os.environ.get("TEST_DATABASE_NAME", _de
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# A test that runs a real SMTP server hands its address to Celery worker processes this way.
+if os.environ.get("TEST_EMAIL_URL"):
+    vars().update(env.email_url("TEST_EMAIL_URL"))  # noqa: F405
