@@ -4,11 +4,13 @@ Login is required (middleware); every object is looked up within the user's orga
 """
 
 from datetime import timedelta
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Max
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
@@ -88,7 +90,16 @@ def delivery_log(request):
     return render(
         request,
         "planner/reports/deliveries.html",
-        {"filters": filters, "deliveries": deliveries, "figure": _deliveries_figure(deliveries, filters)},
+        {
+            "filters": filters,
+            "deliveries": deliveries,
+            "figure": _deliveries_figure(deliveries, filters),
+            "export_url": reverse("reportdelivery-list")
+            + "?"
+            + urlencode(
+                {"scheduled_for__gte": filters.start.isoformat(), "scheduled_for__lte": filters.end.isoformat()}
+            ),
+        },
     )
 
 

@@ -63,7 +63,7 @@ class ReportSubscriptionViewSet(OrgScopedMixin, viewsets.ModelViewSet):
 class ReportDeliveryViewSet(OrgScopedMixin, viewsets.ReadOnlyModelViewSet):
     queryset = ReportDelivery.objects.select_related("subscription")
     serializer_class = api_serializers.ReportDeliverySerializer
-    filterset_fields = ["subscription", "status"]
+    filterset_fields = {"subscription": ["exact"], "status": ["exact"], "scheduled_for": ["gte", "lte"]}
 
 
 @extend_schema_view(

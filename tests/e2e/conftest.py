@@ -1,0 +1,66 @@
+"""Browser tests: Playwright driving Debian's chromium against pytest-django's live server.
+
+Runs only with `-m e2e` selected or in the full suite; needs /usr/bin/chromium (Debian package `chromium`).
+"""
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.utils import timezone
+
+# Playwright's sync API runs an event loop in this thread; the ORM calls the tests make stay synchronous.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+SCREENSHOTS = Path(settings.BASE_DIR) / "test-artifacts" / "screenshots"
+DESKTOP = {"width": 1366, "height": 768}
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"the browser tests need Chromium at {CHROMIUM} (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def e2e_world(gpu_catalog, world):
+    """The fixture world plus what the report pages show: a subscription with two past deliveries."""
+    from planner.models import ReportDelivery, ReportSubscription
+
+    world.subscription = ReportSubscription.objects.create(
+        organization=world.a.org, name="Weekly fleet", recipients=["ops@example.com"], sections=["fleet_summary"]
+    )
+    now = timezone.now()
+    for age, status in ((timedelta(hours=3), "sent"), (timedelta(days=12), "failed")):
+        ReportDelivery.objects.create(subscription=world.subscription, scheduled_for=now - age, status=status)
+    return world
+
+
+@pytest.fixture
+def page(browser, live_server, e2e_world):
+    """A logged-in page (the alpha organization's planner) that records console errors."""
+    from tests.base import PASSWORD
+
+    context = browser.new_context(viewport=DESKTOP, accept_downloads=True)
+    page = context.new_page()
+    page.errors = []
+    page.on("console", lambda msg: page.errors.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+    page.base = live_server.url
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.get_by_label("Username").fill("alpha-planner")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{live_server.url}/")
+    yield page
+    context.close()

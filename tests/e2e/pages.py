@@ -1,0 +1,34 @@
+"""The pages the browser tests visit. Add yours with one line in PAGES.
+
+    Page("gpus", "/gpus/")                                    # a fixed URL
+    Page("hall", lambda w: f"/halls/{w.a.hall.pk}/", charts=2)  # built from the e2e world (see conftest.py)
+
+`charts` is how many Plotly charts the page must render with data (0 = whatever it has, each must render);
+`screenshot=True` saves desktop and phone screenshots to test-artifacts/screenshots/.
+"""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Page:
+    name: str
+    url: object  # str, or callable(world) -> str
+    charts: int = 0
+    screenshot: bool = True
+
+    def path(self, world):
+        return self.url(world) if callable(self.url) else self.url
+
+
+PAGES = [
+    Page("overview", "/", charts=1),
+    Page("reports", "/planner/reports/"),
+    Page("report-preview", lambda w: f"/planner/reports/{w.subscription.pk}/preview/", charts=1),
+    Page("report-edit", lambda w: f"/planner/reports/{w.subscription.pk}/"),
+    Page("report-deliveries", "/planner/reports/deliveries/", charts=1),
+    Page("help", "/help/", screenshot=False),
+    Page("api-docs", "/api/docs/", screenshot=False),
+    Page("scenarios", "/planner/scenarios/"),
+    Page("forecasts", "/planner/forecasts/"),
+]
