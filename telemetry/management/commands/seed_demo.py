@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand
 from tqdm import tqdm
 
 from planner import demo as planner_demo
-from planner import forecasting
+from planner import forecasting, report_demo
 from telemetry import demo
 
 
@@ -12,6 +12,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         org = demo.seed_inventory(progress=lambda items, **kw: tqdm(items, file=self.stderr, **kw))
         planner_demo.seed_scenarios(org)
+        report_demo.seed_report_subscription(org)  # a weekly email, Monday 07:00 site time
         forecasting.run_all_forecasts(org.pk)  # so the demo shows forecasts, alerts and risk at once
         self.stdout.write(
             self.style.SUCCESS(

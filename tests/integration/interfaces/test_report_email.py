@@ -135,3 +135,17 @@ def test_smtp_down_retries_with_backoff_then_sends_once(gpu_catalog, smtp_addres
         assert len(recorder.messages) == 1
     finally:
         controller.stop()
+
+
+def test_demo_weekly_report_arrives_when_due(world, smtp):
+    from planner.report_demo import seed_report_subscription
+
+    subscription = seed_report_subscription(world.a.org)
+    assert seed_report_subscription(world.a.org) == subscription  # idempotent, like seed_demo
+    [delivery_id] = report_mail.schedule_due(now=subscription.next_run_at)
+    assert report_mail.deliver(delivery_id) is True
+    [(recipients, message)] = smtp.messages
+    assert recipients == ["infra-team@example.com"]
+    parts = [part.get_content_type() for part in message.walk()]
+    assert "image/png" in parts
+    assert "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" in parts
