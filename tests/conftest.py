@@ -92,12 +92,3 @@ def celery_worker(transactional_db, redis_url, tmp_path):
     proc.wait(timeout=30)
     log.close()
 
-
-@pytest.fixture
-def gpu_catalog(transactional_db):
-    """Transactional tests (live server, worker) start from a flushed database, which drops the GPU
-    catalog that a data migration loaded; put it back. Request it before `world`."""
-    from telemetry.catalog import load_catalog
-    from telemetry.models import GpuModel
-
-    load_catalog(GpuModel)

@@ -33,7 +33,7 @@ def browser():
 
 
 @pytest.fixture
-def e2e_world(gpu_catalog, world):
+def e2e_world(world):
     """The fixture world plus what the report pages show: a subscription with two past deliveries."""
     from planner.models import ReportDelivery, ReportSubscription
 

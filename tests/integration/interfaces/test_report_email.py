@@ -111,7 +111,7 @@ def wait_for(predicate, what, timeout=90):
         time.sleep(0.2)
 
 
-def test_smtp_down_retries_with_backoff_then_sends_once(gpu_catalog, smtp_address_for_worker, celery_worker):
+def test_smtp_down_retries_with_backoff_then_sends_once(smtp_address_for_worker, celery_worker):
     world = build_org("retry")
     delivery = report_mail.queue_now(weekly(world.org))
     send_report.delay(delivery.id)
