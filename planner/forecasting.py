@@ -27,6 +27,8 @@ HISTORY_DAYS = 56  # 8 weeks: daily and weekly seasonality, two full weeks for t
 HORIZON_HOURS = 168
 BACKTEST_HORIZON_HOURS = 24
 ALERT_LEVEL = 95
+# Hourly updates write a 168-hour frame each (~30 kB); older frames are dropped, their runs kept.
+FORECAST_KEEP = timedelta(days=14)
 HOT_RACK_BAND_C = 2.0  # racks whose inlet ran within this of the hall's hottest are named in inlet alerts
 # NVML clocks-event reasons: SW thermal slowdown (0x20), HW thermal slowdown (0x40); SW power cap (0x4),
 # HW power brake (0x80). Hourly rollups keep the max of the bitmask, so a fraction is "hours with it".
@@ -223,6 +225,7 @@ def run_cooling_forecast(hall_id, *, as_of=None, mode=ForecastRun.Mode.UPDATE, h
             inlet_c_per_utilisation=forecast.inlet_c_per_utilisation,
             outdoor_measured=not any(n.startswith("No measured outdoor") for n in notes),
         )
+        HallForecast.objects.filter(hall=hall, as_of__lt=as_of - FORECAST_KEEP).delete()
         racks = _hot_racks(hall, as_of - timedelta(days=1), as_of + _HOUR) if candidates else []
         sync_alerts(hall, run, candidates, racks=racks)
         _finish(run, clock)

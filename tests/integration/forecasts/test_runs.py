@@ -69,3 +69,12 @@ def test_hall_without_telemetry_fails_with_a_clear_error(world):
     run = forecasting.run_cooling_forecast(world.b.hall.pk)
     assert run.status == "failed"
     assert "no hourly telemetry" in run.error
+
+
+def test_frames_older_than_two_weeks_are_dropped_runs_kept(world):
+    hall = world.a.hall
+    as_of = last_hour(seed_hall(hall, weeks=4))
+    old = forecasting.run_cooling_forecast(hall.pk, as_of=as_of - timedelta(days=15))
+    forecasting.run_cooling_forecast(hall.pk, as_of=as_of)
+    assert not HallForecast.objects.filter(run=old).exists()
+    assert ForecastRun.objects.filter(pk=old.pk).exists()
