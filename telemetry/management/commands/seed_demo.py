@@ -3,7 +3,7 @@ from tqdm import tqdm
 
 from planner import demo as planner_demo
 from planner import forecasting, report_demo
-from telemetry import demo
+from telemetry import demo, demo_history
 
 
 class Command(BaseCommand):
@@ -13,6 +13,7 @@ class Command(BaseCommand):
         org = demo.seed_inventory(progress=lambda items, **kw: tqdm(items, file=self.stderr, **kw))
         planner_demo.seed_scenarios(org)
         report_demo.seed_report_subscription(org)  # a weekly email, Monday 07:00 site time
+        demo_history.seed_history_if_empty(org, echo=self.stderr.write)
         forecasting.run_all_forecasts(org.pk)  # so the demo shows forecasts, alerts and risk at once
         self.stdout.write(
             self.style.SUCCESS(
