@@ -23,9 +23,17 @@ def catalog_rows(path=CATALOG_CSV):
 
 
 def load_catalog(gpu_model_cls):
-    """Insert or update every catalog row; returns the number of rows. Works in migrations too."""
+    """Insert or update every catalog row; returns the number of rows."""
     count = 0
     for row in catalog_rows():
         gpu_model_cls.objects.update_or_create(name=row.pop("name"), defaults=row)
         count += 1
     return count
+
+
+def ensure_catalog(**_kwargs):
+    """Seed the catalog when it is empty; edits made by users afterwards are kept."""
+    from .models import GpuModel
+
+    if not GpuModel.objects.exists():
+        load_catalog(GpuModel)
