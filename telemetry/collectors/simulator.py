@@ -413,7 +413,7 @@ def run(fleet, start, end, step, seed=0):
     demand = idle + (tdp - idle) * 1.08 * u
     cap = POWER_CAP_SHARE * tdp
     power = np.minimum(demand, cap) + 3 * normal(seed, 58, gpu_keys[None, :], t[:, None])
-    power = np.where(alive, power.clip(min=idle * 0.8), 0.0)
+    power = np.where(alive, np.clip(power, idle * 0.8, tdp), 0.0)
 
     # Node inlet (needs hall loads first: IT power depends on GPU power, not on inlet).
     node_gpu_power = _sum_columns(power, gpu_node, len(node_list))
@@ -531,7 +531,8 @@ def run(fleet, start, end, step, seed=0):
     site_of_unit = hall_site[unit_hall]
     site_it = _sum_columns(hall_it, hall_site, len(fleet.sites))
     site_cooling = _sum_columns(unit_power, site_of_unit, len(fleet.sites))
-    site_fixed = np.array([15_000 + 5 * sum(h.it_capacity_kw for h in s.halls) for s in fleet.sites])
+    # Lighting, offices, security, UPS standby: ~2% of the site's IT capacity whatever the load.
+    site_fixed = np.array([20.0 * sum(h.it_capacity_kw for h in s.halls) for s in fleet.sites])
     facility = site_it * 1.06 + site_cooling + site_fixed  # 6% UPS and distribution loss
 
     nan = np.nan

@@ -1,0 +1,420 @@
+"""Telemetry pages: GPU explorer and detail, halls (headroom, rack heatmap, PUE) and collector sources.
+
+Views stay thin: scope to the user's organization, read the URL filters (telemetry.timerange), read
+through telemetry.query, and hand Plotly figures to the templates.
+"""
+
+from datetime import timedelta
+
+import pandas as pd
+from django.core.paginator import Paginator
+from django.db.models import Count, Max
+from django.http import Http404
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+
+from . import query
+from .charts import PALETTE, figure
+from .collectors.simulator import floor_grid
+from .models import (
+    CollectorRun,
+    Event,
+    Gpu,
+    GpuModel,
+    GpuRollup,
+    GpuSample,
+    Hall,
+    HallRollup,
+    Rack,
+    Sample,
+    Series,
+    SeriesRollup,
+    Source,
+)
+from .models.samples import Resolution
+from .tenancy import user_organization
+from .timerange import parse_filters
+
+CURRENT_WINDOW = timedelta(minutes=5)  # a reading older than this is not "current"
+EXPLORER_PAGE_SIZE = 200
+ASHRAE_RECOMMENDED_C, ASHRAE_ALLOWABLE_C = 27.0, {"A1": 32.0, "A2": 35.0, "A3": 40.0, "A4": 45.0}
+SORTS = {
+    "name": lambda r: (r["gpu"].node.hostname, r["gpu"].index),
+    "util": lambda r: _none_last(r["util"]),
+    "power": lambda r: _none_last(r["power"]),
+    "temp": lambda r: _none_last(r["temp"]),
+    "last_seen": lambda r: _none_last(r["last_seen"].timestamp() if r["last_seen"] else None),
+}
+GPU_CHARTS = (
+    ("Utilization", "%", ("gpu_util",)),
+    ("Power", "W", ("gpu_power",)),
+    ("Temperature", "°C", ("gpu_temp", "gpu_mem_temp")),
+    ("SM clock", "MHz", ("gpu_sm_clock",)),
+    ("Memory used", "bytes", ("gpu_mem_used",)),
+    ("ECC errors", "count", ("gpu_ecc_sbe", "gpu_ecc_dbe")),
+    ("Row remapping", "0/1", ("gpu_remap_pending", "gpu_remap_failure")),
+    ("PCIe replays", "count", ("gpu_pcie_replay",)),
+)
+EVENT_COLOURS = {"xid": PALETTE[3], "ecc_dbe": PALETTE[5], "remap_failure": PALETTE[5], "gpu_lost": PALETTE[7]}
+
+
+def _none_last(value):
+    return (value is None, value if value is not None else 0)
+
+
+def _organization(request):
+    organization = user_organization(request.user)
+    if organization is None:
+        raise Http404("Your account belongs to no organization.")
+    return organization
+
+
+def _halls(organization, filters):
+    halls = Hall.objects.for_org(organization).select_related("site").annotate(unit_count=Count("cooling_units"))
+    if filters.hall:
+        halls = halls.filter(pk=filters.hall.pk)
+    elif filters.site:
+        halls = halls.filter(site=filters.site)
+    return list(halls)
+
+
+def current_gpu_values(gpu_ids, now):
+    """{gpu_id: (ts, util, power, temp)} of each GPU's latest raw sample in the last few minutes."""
+    rows = (
+        GpuSample.objects.filter(gpu_id__in=gpu_ids, ts__gte=now - CURRENT_WINDOW)
+        .order_by("ts")
+        .values_list("gpu_id", "ts", "gpu_util", "gpu_power", "gpu_temp")
+    )
+    return {gpu_id: (ts, util, power, temp) for gpu_id, ts, util, power, temp in rows}
+
+
+def gpu_explorer(request):
+    organization = _organization(request)
+    filters = parse_filters(request, default_range="1h")
+    now = timezone.now()
+    gpus = Gpu.objects.for_org(organization).select_related("model", "node__rack__hall__site")
+    if filters.hall:
+        gpus = gpus.filter(node__rack__hall=filters.hall)
+    elif filters.site:
+        gpus = gpus.filter(node__rack__hall__site=filters.site)
+    model, status = request.GET.get("model", ""), request.GET.get("status", "")
+    if model.isdigit():
+        gpus = gpus.filter(model_id=int(model))
+    if status in Gpu.Status.values:
+        gpus = gpus.filter(status=status)
+    gpus = list(gpus)
+    ids = [g.id for g in gpus]
+    current = current_gpu_values(ids, now) if ids else {}
+    silent = [i for i in ids if i not in current]
+    # GPUs without a recent sample: when their last hourly bucket was (cheap, and enough for "last seen").
+    earlier = dict(
+        GpuRollup.objects.filter(gpu_id__in=silent, resolution=Resolution.HOUR)
+        .values("gpu_id")
+        .annotate(last=Max("ts"))
+        .values_list("gpu_id", "last")
+        if silent
+        else []
+    )
+    rows = []
+    for gpu in gpus:
+        ts, util, power, temp = current.get(gpu.id, (earlier.get(gpu.id), None, None, None))
+        rows.append({"gpu": gpu, "util": util, "power": power, "temp": temp, "last_seen": ts})
+    sort = request.GET.get("sort", "name")
+    key = sort.lstrip("-")
+    if key not in SORTS:
+        sort, key = "name", "name"
+    rows.sort(key=SORTS[key], reverse=sort.startswith("-"))
+    if sort.startswith("-"):  # missing values stay at the end either way
+        rows.sort(key=lambda r: r[key] is None if key != "name" else False)
+    page = Paginator(rows, EXPLORER_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "telemetry/gpu_explorer.html",
+        {
+            "filters": filters,
+            "page": page,
+            "sort": sort,
+            "models": GpuModel.objects.filter(gpus__in=Gpu.objects.for_org(organization)).distinct(),
+            "statuses": Gpu.Status.choices,
+            "model": model,
+            "status": status,
+            "reporting": len(current),
+            "total": len(rows),
+            "stale_after": CURRENT_WINDOW,
+        },
+    )
+
+
+def _stitched_gpu_series(gpu_id, metric, start, end, now):
+    """The metric at the resolution picked for the range, with hourly rollups filling whatever part of
+    the range the finer level does not hold (older than its retention, or from backfilled history)."""
+    frame = query.gpu_series([gpu_id], metric, start, end, now=now)
+    first = frame["ts"].min() if not frame.empty else None
+    if first is None or first - pd.Timestamp(start) > (end - start) * 0.05:
+        older = query.gpu_series(
+            [gpu_id], metric, start, first.to_pydatetime() if first is not None else end, resolution=Resolution.HOUR
+        )
+        frame = pd.concat([older, frame]) if not older.empty else frame
+    return frame
+
+
+def gpu_detail(request, pk):
+    organization = _organization(request)
+    gpu = get_object_or_404(Gpu.objects.for_org(organization).select_related("model", "node__rack__hall__site"), pk=pk)
+    filters = parse_filters(request, default_range="24h")
+    now = timezone.now()
+    events = list(Event.objects.filter(organization=organization, gpu=gpu, ts__gte=filters.start, ts__lt=filters.end))
+    figures = []
+    for n, (title, unit, metrics) in enumerate(GPU_CHARTS):
+        fig = figure(title=f"{title} ({unit})", yaxis_title=unit, height=260, showlegend=len(metrics) > 1)
+        for metric in metrics:
+            frame = _stitched_gpu_series(gpu.id, metric, filters.start, filters.end, now)
+            fig.add_scatter(x=frame["ts"], y=frame["value"], name=metric, mode="lines")
+        for event in events:
+            fig.add_vline(
+                x=event.ts, line_width=1, line_dash="dot", line_color=EVENT_COLOURS.get(event.kind, PALETTE[1])
+            )
+        fig.update_xaxes(range=[filters.start, filters.end])
+        figures.append((f"gpu-chart-{n}", fig))
+    return render(
+        request,
+        "telemetry/gpu_detail.html",
+        {"gpu": gpu, "filters": filters, "figures": figures, "events": events},
+    )
+
+
+def hall_list(request):
+    organization = _organization(request)
+    filters = parse_filters(request, default_range="24h")
+    halls = _halls(organization, filters)
+    headroom = hall_headroom(organization, halls)
+    return render(request, "telemetry/hall_list.html", {"filters": filters, "rows": headroom})
+
+
+def hall_headroom(organization, halls):
+    """Per hall: latest measured IT load and cooling load (kW) against capacity, with redundancy."""
+    hall_ids = [h.id for h in halls]
+    latest = {}
+    for resolution in (Resolution.MINUTE, Resolution.HOUR):
+        # Newest row per hall at the finest level that has one.
+        missing = [i for i in hall_ids if i not in latest]
+        if not missing:
+            break
+        newest = dict(
+            HallRollup.objects.filter(hall_id__in=missing, resolution=resolution)
+            .values("hall_id")
+            .annotate(ts=Max("ts"))
+            .values_list("hall_id", "ts")
+        )
+        for row in HallRollup.objects.filter(
+            resolution=resolution, hall_id__in=list(newest), ts__in=set(newest.values())
+        ):
+            if newest.get(row.hall_id) == row.ts:
+                latest[row.hall_id] = row
+    cooling = _latest_cooling_load_kw(organization, hall_ids)
+    rows = []
+    for hall in halls:
+        rollup = latest.get(hall.id)
+        it_kw = rollup.it_power_w / 1000 if rollup and rollup.it_power_w is not None else None
+        cooling_kw = cooling.get(hall.id)
+        rows.append(
+            {
+                "hall": hall,
+                "it_kw": it_kw,
+                "it_share": it_kw / hall.it_power_capacity_kw if it_kw is not None else None,
+                "cooling_kw": cooling_kw,
+                "cooling_share": cooling_kw / hall.cooling_capacity_kw if cooling_kw is not None else None,
+                "available_cooling_kw": _available_cooling_kw(hall),
+                "inlet_max": rollup.inlet_temp_max if rollup else None,
+                "gpu_util": rollup.gpu_util_avg if rollup else None,
+                "as_of": rollup.ts if rollup else None,
+            }
+        )
+    return rows
+
+
+def _available_cooling_kw(hall):
+    """Cooling left with the redundant units out: N+1 loses one unit, 2N half."""
+    units = max(hall.unit_count, 1)
+    usable = {"N": units, "N+1": max(units - 1, 1), "2N": max(units / 2, 1)}.get(hall.redundancy, units)
+    return hall.cooling_capacity_kw * usable / units
+
+
+def _latest_cooling_load_kw(organization, hall_ids):
+    """Sum over each hall's cooling units of their latest cooling_load (kW), from the last few minutes."""
+    since = timezone.now() - timedelta(minutes=10)
+    series = dict(
+        Series.objects.for_org(organization)
+        .filter(metric="cooling_load", hall_id__in=hall_ids)
+        .values_list("id", "hall_id")
+    )
+    latest = {}
+    for series_id, _ts, value in (
+        Sample.objects.filter(series_id__in=list(series), ts__gte=since)
+        .order_by("ts")
+        .values_list("series_id", "ts", "value")
+    ):
+        latest[series_id] = value
+    totals = {}
+    for series_id, value in latest.items():
+        totals[series[series_id]] = totals.get(series[series_id], 0.0) + value / 1000
+    return totals
+
+
+def hall_detail(request, pk):
+    organization = _organization(request)
+    halls = Hall.objects.for_org(organization).select_related("site").annotate(unit_count=Count("cooling_units"))
+    hall = get_object_or_404(halls, pk=pk)
+    filters = parse_filters(request, default_range="7d")
+    now = timezone.now()
+    start, end = filters.start, filters.end
+    (headroom,) = hall_headroom(organization, [hall])
+
+    load = figure(title="IT load and cooling load (kW)", yaxis_title="kW", height=340)
+    it = query.hall_series([hall.id], "it_power_w", start, end, now=now)
+    load.add_scatter(x=it["ts"], y=it["value"] / 1000, name="IT load", mode="lines")
+    cooling_series = list(
+        Series.objects.for_org(organization).filter(hall=hall, metric="cooling_load").values_list("id", flat=True)
+    )
+    cooling = query.point_series(cooling_series, start, end, now=now)
+    if not cooling.empty:
+        total = cooling.groupby("ts")["value"].sum()
+        load.add_scatter(x=total.index, y=total.to_numpy() / 1000, name="cooling load", mode="lines")
+    load.add_hline(y=hall.it_power_capacity_kw, line_dash="dash", line_color=PALETTE[0], annotation_text="IT capacity")
+    load.add_hline(
+        y=hall.cooling_capacity_kw, line_dash="dash", line_color=PALETTE[1], annotation_text="cooling installed"
+    )
+    load.add_hline(
+        y=headroom["available_cooling_kw"],
+        line_dash="dot",
+        line_color=PALETTE[3],
+        annotation_text=f"cooling with {hall.redundancy}",
+    )
+
+    inlet_fig = figure(title="Hottest rack inlet (°C)", yaxis_title="°C", height=300)
+    inlet = query.hall_series([hall.id], "inlet_temp_max", start, end, now=now)
+    inlet_fig.add_scatter(x=inlet["ts"], y=inlet["value"], name="max inlet", mode="lines")
+    inlet_fig.add_hline(
+        y=ASHRAE_RECOMMENDED_C, line_dash="dash", line_color=PALETTE[1], annotation_text="ASHRAE recommended 27 °C"
+    )
+    allowable = ASHRAE_ALLOWABLE_C.get(hall.ashrae_class, 32.0)
+    inlet_fig.add_hline(
+        y=allowable, line_dash="dot", line_color=PALETTE[3], annotation_text=f"{hall.ashrae_class} allowable"
+    )
+
+    power_map, inlet_map = rack_heatmaps(organization, hall, start, end, now)
+    pue = site_pue_figure(organization, hall.site, start, end, now)
+    return render(
+        request,
+        "telemetry/hall_detail.html",
+        {
+            "hall": hall,
+            "filters": filters,
+            "headroom": headroom,
+            "load_figure": load,
+            "inlet_figure": inlet_fig,
+            "power_map": power_map,
+            "inlet_map": inlet_map,
+            "pue_figure": pue,
+        },
+    )
+
+
+def _series_means(series_ids, start, end, now):
+    """Mean over the range per series id, at the picked resolution, else from hourly rollups."""
+    frame = query.point_series(series_ids, start, end, now=now)
+    means = frame.groupby("series_id")["value"].mean().to_dict() if not frame.empty else {}
+    missing = [i for i in series_ids if i not in means]
+    if missing:
+        rows = SeriesRollup.objects.filter(
+            series_id__in=missing, resolution=Resolution.HOUR, ts__gte=start, ts__lt=end
+        ).values_list("series_id", "avg")
+        hourly = pd.DataFrame(list(rows), columns=["series_id", "value"])
+        if not hourly.empty:
+            means.update(hourly.groupby("series_id")["value"].mean().to_dict())
+    return means
+
+
+def rack_heatmaps(organization, hall, start, end, now):
+    """Two heatmaps of the hall floor: mean rack power (kW) and hottest node inlet (°C) over the range."""
+    racks = list(Rack.objects.filter(hall=hall).order_by("position", "name"))
+    series = list(
+        Series.objects.for_org(organization)
+        .filter(hall=hall, metric__in=("rack_power", "node_inlet_temp"))
+        .values_list("id", "entity", "metric")
+    )
+    means = _series_means([s[0] for s in series], start, end, now)
+    rack_power = {entity: means.get(i) for i, entity, metric in series if metric == "rack_power"}
+    node_rack = dict(Rack.objects.filter(hall=hall).values_list("nodes__hostname", "name"))
+    inlet = {}
+    for i, entity, metric in series:
+        if metric == "node_inlet_temp" and means.get(i) is not None and entity in node_rack:
+            rack = node_rack[entity]
+            inlet[rack] = max(inlet.get(rack, float("-inf")), means[i])
+    positions = hall.floor_positions or len(racks)
+    rows, per_row = floor_grid(max(positions, 1))
+    figures = []
+    for title, values, unit, scale in (
+        ("Rack power (kW, mean over the range)", rack_power, "kW", "YlOrRd"),
+        ("Hottest node inlet per rack (°C, mean over the range)", inlet, "°C", "RdYlBu_r"),
+    ):
+        z = [[None] * per_row for _ in range(rows)]
+        text = [[""] * per_row for _ in range(rows)]
+        for n, rack in enumerate(racks):
+            position = (rack.position or n + 1) - 1
+            r, c = divmod(position, per_row)
+            if r < rows:
+                value = values.get(rack.name)
+                z[r][c] = None if value is None else (value / 1000 if unit == "kW" else value)
+                text[r][c] = rack.name
+        fig = figure(title=title, height=120 + 60 * rows)
+        fig.add_heatmap(
+            z=z,
+            text=text,
+            x=[f"{c + 1}" for c in range(per_row)],
+            y=[f"row {r + 1}" for r in range(rows)],
+            colorscale=scale,
+            colorbar={"title": unit},
+            hovertemplate="%{text}: %{z:.1f} " + unit + "<extra></extra>",
+            texttemplate="%{text}",
+        )
+        fig.update_yaxes(autorange="reversed")
+        figures.append(fig)
+    return figures
+
+
+def site_pue_figure(organization, site, start, end, now):
+    """PUE over time (facility power / IT power of the site's halls), or None without facility power."""
+    facility_ids = list(
+        Series.objects.for_org(organization)
+        .filter(entity_kind="site", entity=site.name, metric="facility_power")
+        .values_list("id", flat=True)
+    )
+    if not facility_ids:
+        return None
+    facility = query.point_series(facility_ids, start, end, now=now)
+    hall_ids = list(Hall.objects.filter(site=site).values_list("id", flat=True))
+    it = query.hall_series(hall_ids, "it_power_w", start, end, now=now)
+    if facility.empty or it.empty:
+        return None
+    it_total = it.groupby("ts")["value"].sum()
+    joined = facility.set_index("ts")["value"].to_frame("facility").join(it_total.rename("it"), how="inner")
+    joined = joined[joined["it"] > 0]
+    fig = figure(title=f"PUE at {site.name}", yaxis_title="PUE", height=280)
+    fig.add_scatter(x=joined.index, y=joined["facility"] / joined["it"], name="PUE", mode="lines")
+    return fig
+
+
+def source_list(request):
+    organization = _organization(request)
+    sources = list(Source.objects.for_org(organization).order_by("name"))
+    runs = {}
+    recent = CollectorRun.objects.filter(source__organization=organization).order_by("-started")[
+        : 20 * max(len(sources), 1)
+    ]
+    for run in recent:
+        runs.setdefault(run.source_id, [])
+        if len(runs[run.source_id]) < 10:
+            runs[run.source_id].append(run)
+    rows = [{"source": s, "runs": runs.get(s.id, [])} for s in sources]
+    return render(request, "telemetry/source_list.html", {"rows": rows, "now": timezone.now()})
