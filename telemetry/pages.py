@@ -58,6 +58,11 @@ GPU_CHARTS = (
 EVENT_COLOURS = {"xid": PALETTE[3], "ecc_dbe": PALETTE[5], "remap_failure": PALETTE[5], "gpu_lost": PALETTE[7]}
 
 
+def _list(values):
+    """Plain lists for Plotly: numpy arrays would be sent as typed binary that charts.js does not count."""
+    return [v.isoformat() if hasattr(v, "isoformat") else v for v in values.tolist()]
+
+
 def _none_last(value):
     return (value is None, value if value is not None else 0)
 
@@ -169,7 +174,7 @@ def gpu_detail(request, pk):
         fig = figure(title=f"{title} ({unit})", yaxis_title=unit, height=260, showlegend=len(metrics) > 1)
         for metric in metrics:
             frame = _stitched_gpu_series(gpu.id, metric, filters.start, filters.end, now)
-            fig.add_scatter(x=frame["ts"], y=frame["value"], name=metric, mode="lines")
+            fig.add_scatter(x=_list(frame["ts"]), y=_list(frame["value"]), name=metric, mode="lines")
         for event in events:
             fig.add_vline(
                 x=event.ts, line_width=1, line_dash="dot", line_color=EVENT_COLOURS.get(event.kind, PALETTE[1])
@@ -272,14 +277,14 @@ def hall_detail(request, pk):
 
     load = figure(title="IT load and cooling load (kW)", yaxis_title="kW", height=340)
     it = query.hall_series([hall.id], "it_power_w", start, end, now=now)
-    load.add_scatter(x=it["ts"], y=it["value"] / 1000, name="IT load", mode="lines")
+    load.add_scatter(x=_list(it["ts"]), y=_list(it["value"] / 1000), name="IT load", mode="lines")
     cooling_series = list(
         Series.objects.for_org(organization).filter(hall=hall, metric="cooling_load").values_list("id", flat=True)
     )
     cooling = query.point_series(cooling_series, start, end, now=now)
     if not cooling.empty:
         total = cooling.groupby("ts")["value"].sum()
-        load.add_scatter(x=total.index, y=total.to_numpy() / 1000, name="cooling load", mode="lines")
+        load.add_scatter(x=_list(total.index), y=_list(total / 1000), name="cooling load", mode="lines")
     load.add_hline(y=hall.it_power_capacity_kw, line_dash="dash", line_color=PALETTE[0], annotation_text="IT capacity")
     load.add_hline(
         y=hall.cooling_capacity_kw, line_dash="dash", line_color=PALETTE[1], annotation_text="cooling installed"
@@ -293,7 +298,7 @@ def hall_detail(request, pk):
 
     inlet_fig = figure(title="Hottest rack inlet (°C)", yaxis_title="°C", height=300)
     inlet = query.hall_series([hall.id], "inlet_temp_max", start, end, now=now)
-    inlet_fig.add_scatter(x=inlet["ts"], y=inlet["value"], name="max inlet", mode="lines")
+    inlet_fig.add_scatter(x=_list(inlet["ts"]), y=_list(inlet["value"]), name="max inlet", mode="lines")
     inlet_fig.add_hline(
         y=ASHRAE_RECOMMENDED_C, line_dash="dash", line_color=PALETTE[1], annotation_text="ASHRAE recommended 27 °C"
     )
@@ -401,7 +406,7 @@ def site_pue_figure(organization, site, start, end, now):
     joined = facility.set_index("ts")["value"].to_frame("facility").join(it_total.rename("it"), how="inner")
     joined = joined[joined["it"] > 0]
     fig = figure(title=f"PUE at {site.name}", yaxis_title="PUE", height=280)
-    fig.add_scatter(x=joined.index, y=joined["facility"] / joined["it"], name="PUE", mode="lines")
+    fig.add_scatter(x=_list(joined.index), y=_list(joined["facility"] / joined["it"]), name="PUE", mode="lines")
     return fig
 
 

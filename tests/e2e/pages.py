@@ -21,6 +21,14 @@ class Page:
         return self.url(world) if callable(self.url) else self.url
 
 
+def simulated(world):
+    """The world with a week of simulated telemetry for organization a (telemetry pages chart it)."""
+    from telemetry import demo_history
+
+    demo_history.seed_history_if_empty(world.a.org, weeks=1)
+    return world
+
+
 PAGES = [
     Page("overview", "/", charts=1),
     Page("reports", "/planner/reports/"),
@@ -31,4 +39,9 @@ PAGES = [
     Page("api-docs", "/api/docs/", screenshot=False),
     Page("scenarios", "/planner/scenarios/"),
     Page("forecasts", "/planner/forecasts/"),
+    Page("halls", "/halls/"),
+    Page("hall", lambda w: f"/halls/{simulated(w).a.hall.pk}/", charts=3),
+    Page("gpus", "/gpus/"),
+    Page("gpu", lambda w: f"/gpus/{simulated(w).a.gpu.pk}/", charts=8),
+    Page("sources", "/sources/"),
 ]
