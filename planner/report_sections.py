@@ -9,15 +9,21 @@ from .reports import SectionResult, register_section
 REPORT_DRAWS = 500  # Monte Carlo draws per scenario in a report: P10/P90 to the nearest percent are enough
 
 
-@register_section(Section.SCENARIO_SUMMARY)
-def scenario_summary(organization, as_of):
-    """Each scenario's peak GPUs, owning vs renting totals and breakeven, as of the report's time."""
+def _evaluate_all(organization, as_of):
+    """(reports, [(name, why)]) for every saved scenario of the organization."""
     reports, failed = [], []
     for scenario in Scenario.objects.for_org(organization).select_related("gpu_model"):
         try:
             reports.append(services.evaluate(scenario, as_of=as_of, draws=REPORT_DRAWS))
         except services.ScenarioInputError as exc:
             failed.append((scenario.name, str(exc)))
+    return reports, failed
+
+
+@register_section(Section.SCENARIO_SUMMARY)
+def scenario_summary(organization, as_of):
+    """Each scenario's peak GPUs, owning vs renting totals and breakeven, as of the report's time."""
+    reports, failed = _evaluate_all(organization, as_of)
     rows = []
     for report in reports:
         s = services.summary(report)
@@ -60,3 +66,40 @@ def scenario_summary(organization, as_of):
     )
     figures = {"totals": charts.comparison(reports)} if reports else {}
     return SectionResult(title="Planner scenarios", html=html, figures=figures, tables={"Scenarios": rows})
+
+
+@register_section(Section.CAPACITY_RUNWAY)
+def capacity_runway(organization, as_of):
+    """For each scenario placing GPUs in halls: the month each hall runs out of power, cooling or space."""
+    reports, _failed = _evaluate_all(organization, as_of)
+    reports = [r for r in reports if r.runways]
+    rows = [{"scenario": r.scenario.name, **runway} for r in reports for runway in services.summary(r)["runway"]]
+    if not rows:
+        return SectionResult(
+            title="Capacity runway", html=format_html('<p class="empty">No scenario places GPUs in a hall.</p>')
+        )
+
+    def month(value):
+        return "lasts the horizon" if value is None else ("already over" if value == 0 else f"month {value}")
+
+    html = format_html(
+        '<table class="report-table"><thead><tr><th>Scenario</th><th>Hall</th><th>Power runs out</th>'
+        "<th>Cooling runs out</th><th>Space runs out</th><th>Load from</th></tr></thead><tbody>{}</tbody></table>",
+        format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    r["scenario"],
+                    r["hall"],
+                    month(r["power_month"]),
+                    month(r["cooling_month"]),
+                    month(r["space_month"]),
+                    r["load_source"],
+                )
+                for r in rows
+            ),
+        ),
+    )
+    figures = {f"runway_{i}": charts.runway(r) for i, r in enumerate(reports)}
+    return SectionResult(title="Capacity runway", html=html, figures=figures, tables={"Runway": rows})

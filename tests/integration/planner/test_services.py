@@ -111,3 +111,16 @@ def test_scenario_summary_report_section(world):
     (row,) = section.tables["Scenarios"]
     assert row["scenario"] == "Chat on H100" and row["own_total_usd"] > 0
     assert "Their plan" not in section.html and "totals" in section.figures
+
+
+def test_capacity_runway_report_section(world):
+    from planner.reports import build_section
+
+    scenario = make_scenario(world.a.org, halls=[world.a.hall])
+    make_scenario(world.b.org, name="Their plan", halls=[world.b.hall])
+    section = build_section("capacity_runway", world.a.org, AS_OF)
+    (row,) = section.tables["Runway"]
+    expected = services.summary(services.evaluate(scenario, as_of=AS_OF, draws=200))["runway"][0]
+    assert row == {"scenario": scenario.name, **expected}
+    assert "Their plan" not in section.html and world.a.hall.name in section.html
+    assert len(section.figures) == 1
