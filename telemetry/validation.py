@@ -5,7 +5,9 @@ with any problem is rejected whole, never written in part.
 """
 
 import math
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
 
 from .vocabulary import ENTITY_KINDS, EVENT_KINDS, GPU_METRICS, POINT_METRICS
 
@@ -50,6 +52,8 @@ def value_problem(metric, value):
         return f"{value:g} exceeds {high:g}, the most {metric} can be"
     if integral and value != int(value):
         return f"{value:g} is not a whole number; {metric} counts"
+    if integral and int(value) > MAX_INT64:  # float(MAX_INT64) rounds up to 2**63, past the bound above
+        return f"{value:g} exceeds {MAX_INT64}, the most {metric} can be"
     return None
 
 
@@ -124,3 +128,81 @@ def event_problems(event, now, oldest):
     if message := timestamp_problem(event.ts, now, oldest):
         problems.append(("ts", message))
     return problems
+
+
+# --- The same rules per column, for many GPU readings at once ---------------------------------------------------
+# A batch is checked column by column with numpy. Readings that pass are certainly valid; the rest go through
+# gpu_reading_problems above, which has the messages and the last word (so the two cannot disagree on what is
+# stored, only on how fast it is decided).
+
+_NUMBER = frozenset({int, float, type(None)})
+EXACT_FLOAT_INT = 2**53  # beyond this a float64 no longer holds every whole number
+
+
+def gpu_value_columns(values, dtypes):
+    """Check the `values` dicts of n GPU readings per metric.
+
+    dtypes: {metric: numpy dtype of its column}. Returns (columns, present, ok): per metric that occurs an
+    array in its dtype and a bool array of the readings that have it, and `ok`, the readings that certainly
+    pass every value rule (at least one value, only known metrics, numbers in range, whole where counted)."""
+    n = len(values)
+    ok = np.ones(n, dtype=bool)
+    if set(map(type, values)) - {dict}:
+        ok &= np.fromiter((type(v) is dict for v in values), bool, n)
+        values = [v if type(v) is dict else {} for v in values]
+    metrics = set().union(*values)
+    for unknown in metrics - GPU_METRICS.keys():
+        ok &= np.fromiter((unknown not in v for v in values), bool, n)
+    columns, present, any_value = {}, {}, np.zeros(n, dtype=bool)
+    for metric, dtype in dtypes.items():
+        if metric in metrics:
+            columns[metric], present[metric], good = _value_column(metric, [v.get(metric) for v in values], dtype)
+            ok &= good
+            any_value |= present[metric]
+    return columns, present, ok & any_value
+
+
+def _value_column(metric, column, dtype):
+    n = len(column)
+    kinds = set(map(type, column))
+    present = np.fromiter((v is not None for v in column), bool, n) if type(None) in kinds else np.ones(n, bool)
+    good = np.ones(n, dtype=bool)
+    if kinds - _NUMBER:  # bool, str, ...: not a number (or an int subclass: the per-reading rules decide)
+        good = np.fromiter((type(v) in _NUMBER for v in column), bool, n)
+        column = [v if type(v) in _NUMBER else None for v in column]
+    try:
+        numbers = np.array(column, dtype=np.float64)  # None -> NaN
+    except OverflowError:  # an int beyond float range: leave the column to the per-reading rules
+        return np.zeros(n, dtype), present, np.zeros(n, bool)
+    low, high, integral = RULES[metric]
+    fits = np.isfinite(numbers) & (numbers >= low) & (numbers <= high)
+    if integral:
+        fits &= (numbers == np.trunc(numbers)) & (numbers < 2.0**63)
+        if int in kinds:  # a big int must not go through float64: the per-reading path converts it exactly
+            fits &= np.abs(numbers) < EXACT_FLOAT_INT
+        numbers = np.where(fits, numbers, 0)
+    good &= fits | ~present
+    return numbers.astype(dtype), present, good
+
+
+def timestamp_column(stamps, now, oldest):
+    """Microseconds since the Unix epoch of n timestamps, and which of them certainly pass timestamp_problem."""
+    n = len(stamps)
+    ok = np.ones(n, dtype=bool)
+    if set(map(type, stamps)) - {datetime}:
+        ok &= np.fromiter((type(t) is datetime for t in stamps), bool, n)
+        stamps = [t if type(t) is datetime else now for t in stamps]
+    if any(type(zone) is not timezone for zone in {t.tzinfo for t in stamps}):  # only fixed offsets surely have one
+        ok &= np.fromiter((t.utcoffset() is not None for t in stamps), bool, n)
+        stamps = [t if t.utcoffset() is not None else now for t in stamps]
+    # .timestamp() is exact to the microsecond for any date within centuries of now (float64 has 53 bits)
+    micros = np.rint(np.fromiter(map(datetime.timestamp, stamps), np.float64, n) * 1e6).astype(np.int64)
+    ok &= (micros >= unix_micros(oldest)) & (micros <= unix_micros(now + MAX_FUTURE))
+    return micros, ok
+
+
+def unix_micros(ts):
+    return (ts - _UNIX_EPOCH) // timedelta(microseconds=1)
+
+
+_UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)  # noqa: UP017 - the module imports timezone for its type

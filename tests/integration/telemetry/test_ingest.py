@@ -122,3 +122,43 @@ def test_ingest_creates_the_day_partitions_it_needs(world):
     with connection.cursor() as cursor:
         cursor.execute("SELECT tableoid::regclass::text FROM telemetry_gpusample ORDER BY ts")
         assert [r[0] for r in cursor.fetchall()] == ["telemetry_gpusample_p20250310", "telemetry_gpusample_p20250311"]
+
+
+def test_a_batch_part_stored_already_keeps_its_new_part_and_counts_the_rest(world):
+    uuid = world.a.gpu.uuid
+    stored = readings(uuid, n=2)
+    assert ingest(world.a.org, Batch(gpu_readings=stored), now=NOW).accepted == 2
+    fresh = readings(uuid, n=2, start=NOW - timedelta(minutes=2))
+    twice = [fresh[0], fresh[0]]  # the same GPU and instant twice in one batch
+    result = ingest(world.a.org, Batch(gpu_readings=stored + fresh + twice), now=NOW)
+    assert (result.accepted, result.duplicate, result.rejected) == (2, 4, 0)
+    assert GpuSample.objects.count() == 4
+
+
+def test_the_column_checks_hand_odd_values_to_the_exact_rules(world):
+    """Values numpy cannot judge alone (bools, strings, ints beyond float precision, 2**63, mixed metrics
+    per reading, a non-dict) get the per-reading rules: exact integers stored, the rest rejected with reasons."""
+    uuid = world.a.gpu.uuid
+    big = 2**60 + 1  # not representable in float64
+    batch = [
+        GpuReading(uuid, NOW - timedelta(seconds=10), {"gpu_mem_used": big, "gpu_util": 5}),
+        GpuReading(uuid, NOW - timedelta(seconds=20), {"gpu_ecc_sbe": 3.0, "gpu_temp": 40.5}),
+        GpuReading(uuid, NOW - timedelta(seconds=30), {"gpu_util": True}),
+        GpuReading(uuid, NOW - timedelta(seconds=40), {"gpu_util": "50"}),
+        GpuReading(uuid, NOW - timedelta(seconds=50), {"gpu_ecc_dbe": 2.0**63}),
+        GpuReading(uuid, NOW - timedelta(seconds=60), {"gpu_ecc_dbe": 1.5}),
+        GpuReading(uuid, NOW - timedelta(seconds=70), ["gpu_util", 1.0]),
+        GpuReading(uuid, NOW - timedelta(seconds=80), {}),
+        GpuReading(uuid, "yesterday", {"gpu_util": 1.0}),
+        GpuReading(None, NOW, {"gpu_util": 1.0}),
+    ]
+    result = ingest(world.a.org, Batch(gpu_readings=batch), now=NOW)
+    assert (result.accepted, result.rejected) == (2, 8)
+    assert {e["index"] for e in result.errors} == set(range(2, 10))
+    messages = {e["index"]: e["message"] for e in result.errors}
+    assert "expected a number, got bool" in messages[2] and "got str" in messages[3]
+    assert "exceeds" in messages[4] and "whole number" in messages[5]
+    rows = {r.ts: r for r in GpuSample.objects.all()}
+    first, second = rows[NOW - timedelta(seconds=10)], rows[NOW - timedelta(seconds=20)]
+    assert (first.gpu_mem_used, first.gpu_util, first.gpu_temp) == (big, 5.0, None)
+    assert (second.gpu_ecc_sbe, second.gpu_temp, second.gpu_util) == (3, 40.5, None)
