@@ -14,6 +14,7 @@ Entities: the PDU as ``<name>``, its phases as ``<name>/phase/<N>``, outlets as 
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -169,6 +170,16 @@ async def _walk(host: str, port: int, community: str, timeout_s: float, options:
         engine.close_dispatcher()
 
 
+def _run(coro):
+    """asyncio.run, also when the calling thread already runs an event loop (an async caller)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
 def collect(source, *, now: datetime | None = None) -> Batch:
     """Read one PDU; raises CollectorError naming the source on timeouts, SNMP errors or an unknown vendor."""
     ts = now or datetime.now(UTC)
@@ -181,7 +192,7 @@ def collect(source, *, now: datetime | None = None) -> Batch:
         raise CollectorError(f"{what}: endpoint must be host or host:port, got {source.endpoint!r}") from None
     community = source.token or "public"
     try:
-        profile, values = asyncio.run(_walk(host, port_number, community, float(source.timeout_s), options))
+        profile, values = _run(_walk(host, port_number, community, float(source.timeout_s), options))
     except (CollectorError, ValueError) as exc:
         raise CollectorError(f"{what}: {exc}") from None
     name = options.get("name") or str(values.get(SYS_NAME) or host)

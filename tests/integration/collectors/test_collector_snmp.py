@@ -50,3 +50,14 @@ def test_errors_name_the_source(snmp_agent):
         snmp.collect(pdu_source(host, port, "apc-8641", profile="cisco"))
     with pytest.raises(CollectorError, match="endpoint must be host or host:port"):
         snmp.collect(Source(name="pdu", endpoint="pdu1:abc", timeout_s=1, token="x", options={}))
+
+
+def test_collects_from_a_thread_that_already_runs_an_event_loop(snmp_agent):
+    import asyncio
+
+    host, port = snmp_agent
+
+    async def from_async_code():
+        return snmp.collect(pdu_source(host, port, "apc-8932", name="R3-A"))
+
+    assert len(asyncio.run(from_async_code()).point_readings) == 2
