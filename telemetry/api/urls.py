@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from . import ingest, views
+from . import ingest, schema, views  # noqa: F401  (schema registers OpenAPI extensions)
 
 router = DefaultRouter()
 router.register("sites", views.SiteViewSet)
