@@ -7,7 +7,7 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from . import partitions, rollups, sources
+from . import csv_uploads, partitions, rollups, sources
 from .models import Source
 
 log = logging.getLogger(__name__)
@@ -60,3 +60,10 @@ def apply_retention():
 def refresh_rollups():
     done = rollups.refresh_rollups(now=timezone.now())
     return {str(res): [start.isoformat(), end.isoformat()] for res, (start, end) in done.items()}
+
+
+@shared_task(name="telemetry.import_csv", time_limit=3600, soft_time_limit=3540)
+def import_csv(upload_id, organization_id):
+    """Import an uploaded CSV file with its confirmed mapping (telemetry.csv_uploads)."""
+    state = csv_uploads.run_import(upload_id, organization_id)
+    return {key: state[key] for key in ("accepted", "duplicate", "rejected")}
