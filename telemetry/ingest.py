@@ -32,7 +32,7 @@ from .validation import (
     timestamp_column,
     unix_micros,
 )
-from .vocabulary import GPU_METRICS, POINT_METRICS
+from .vocabulary import GPU_METRICS, POINT_METRICS, GpuReading
 
 GPU_COLUMNS = ("gpu_id", "ts", *GPU_METRICS)
 # Binary COPY needs each column's exact type.
@@ -83,10 +83,10 @@ def ingest(target, batch, *, now=None):
     oldest = now - raw_retention()
     result = IngestResult()
 
-    uuids = {r.gpu_uuid for r in batch.gpu_readings if type(r.gpu_uuid) is str}
-    uuids |= {e.gpu_uuid for e in batch.events if e.gpu_uuid}
+    gpu_readings = GpuReadingColumns.of(batch.gpu_readings)
+    uuids = {u for u in gpu_readings.uuids if type(u) is str} | {e.gpu_uuid for e in batch.events if e.gpu_uuid}
     gpu_ids = _gpu_ids(organization, uuids)
-    gpu_rows = _gpu_rows(batch.gpu_readings, gpu_ids, now, oldest, result)
+    gpu_rows = _gpu_rows(gpu_readings, gpu_ids, now, oldest, result)
     sample_rows = _sample_rows(organization, batch.point_readings, auto_register, now, oldest, result)
     events = _events(
         organization, target if isinstance(target, Source) else None, batch.events, gpu_ids, now, oldest, result
@@ -113,6 +113,27 @@ def _gpu_ids(organization, uuids):
     if not uuids:
         return {}
     return dict(Gpu.objects.for_org(organization).filter(uuid__in=uuids).values_list("uuid", "id"))
+
+
+class GpuReadingColumns:
+    """GPU readings as three parallel lists (UUIDs, timestamps, values dicts), for a caller that has them
+    column-wise already (the push API): ingest takes it in place of a list of GpuReading, without building
+    an object per reading. Indexing gives a GpuReading."""
+
+    def __init__(self, uuids, stamps, values):
+        self.uuids, self.stamps, self.values = uuids, stamps, values
+
+    @classmethod
+    def of(cls, readings):
+        if isinstance(readings, cls):
+            return readings
+        return cls([r.gpu_uuid for r in readings], [r.ts for r in readings], [r.values for r in readings])
+
+    def __len__(self):
+        return len(self.uuids)
+
+    def __getitem__(self, index):
+        return GpuReading(self.uuids[index], self.stamps[index], self.values[index])
 
 
 class GpuRows:
@@ -173,13 +194,13 @@ UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _gpu_rows(readings, gpu_ids, now, oldest, result):
-    """The valid readings as GpuRows. The batch is checked per column with numpy (validation.gpu_value_columns);
-    a reading that is not certainly valid there goes through the full per-reading rules, which give the messages
+    """The valid readings (GpuReadingColumns) as GpuRows. The batch is checked per column with numpy
+    (validation.gpu_value_columns); a reading that is not certainly valid there goes through the full per-reading rules, which give the messages
     and convert exactly what they accept."""
     n = len(readings)
-    ids = np.fromiter((gpu_ids.get(r.gpu_uuid, -1) if type(r.gpu_uuid) is str else -1 for r in readings), np.int64, n)
-    micros, ok = timestamp_column([r.ts for r in readings], now, oldest)
-    values, present, good = gpu_value_columns([r.values for r in readings], GPU_DTYPES)
+    ids = np.fromiter((gpu_ids.get(u, -1) if type(u) is str else -1 for u in readings.uuids), np.int64, n)
+    micros, ok = timestamp_column(readings.stamps, now, oldest)
+    values, present, good = gpu_value_columns(readings.values, GPU_DTYPES)
     ok &= good & (ids >= 0)
     checked = []  # (gpu id, micros, values) of readings that passed the per-reading rules
     for index in np.flatnonzero(~ok).tolist():

@@ -194,3 +194,20 @@ def test_garbage_never_gives_a_5xx_nor_a_partial_item(pusher, garbage, readings)
         assert (row is None) == (i in rejected)
         if row is not None:  # written whole: every value of the item, nothing else
             assert {m for m in GPU_METRICS if getattr(row, m) is not None} == set(item["values"])
+
+
+def test_nan_literals_and_huge_integers_are_item_errors_not_a_bad_payload(pusher):
+    """orjson refuses NaN and >64-bit integers; the json module's reading of them must still apply."""
+    world, _, client = pusher
+    ts = (_now() - timedelta(minutes=1)).isoformat()
+    uuid = world.a.gpu.uuid
+    body = (
+        f'{{"gpu_readings": [{{"gpu_uuid": "{uuid}", "ts": "{ts}", "values": {{"gpu_util": NaN}}}},'
+        f'{{"gpu_uuid": "{uuid}", "ts": "{ts}", "values": {{"gpu_ecc_sbe": {2**70}}}}},'
+        f'{{"gpu_uuid": "{uuid}", "ts": "{ts}", "values": {{"gpu_util": 12.5}}}}]}}'
+    )
+    response = client.post("/api/ingest/", body, content_type="application/json")
+    assert response.status_code == 202, response.content
+    assert (response.json()["accepted"], response.json()["rejected"]) == (1, 2)
+    assert {(e["index"], e["field"]) for e in response.json()["errors"]} == {(0, "gpu_util"), (1, "gpu_ecc_sbe")}
+    assert GpuSample.objects.get().gpu_util == 12.5
