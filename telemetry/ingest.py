@@ -195,8 +195,8 @@ UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 def _gpu_rows(readings, gpu_ids, now, oldest, result):
     """The valid readings (GpuReadingColumns) as GpuRows. The batch is checked per column with numpy
-    (validation.gpu_value_columns); a reading that is not certainly valid there goes through the full per-reading rules, which give the messages
-    and convert exactly what they accept."""
+    (validation.gpu_value_columns); a reading that is not certainly valid there goes through the full
+    per-reading rules, which give the messages and convert exactly what they accept."""
     n = len(readings)
     ids = np.fromiter((gpu_ids.get(u, -1) if type(u) is str else -1 for u in readings.uuids), np.int64, n)
     micros, ok = timestamp_column(readings.stamps, now, oldest)
