@@ -8,12 +8,21 @@ from django.conf import settings
 from django.utils import timezone
 
 from . import csv_uploads, partitions, rollups, sources
+from .collectors.common import TransientCollectorError
 from .models import Source
 
 log = logging.getLogger(__name__)
 
-# Network trouble is worth retrying; a parse error or a bad configuration is not.
-TRANSIENT_ERRORS = (ConnectionError, TimeoutError, OSError, requests.ConnectionError, requests.Timeout)
+# Network trouble is worth retrying; a parse error or a bad configuration is not. The collectors wrap theirs
+# in TransientCollectorError (timeouts, refused connections, HTTP 5xx).
+TRANSIENT_ERRORS = (
+    TransientCollectorError,
+    ConnectionError,
+    TimeoutError,
+    OSError,
+    requests.ConnectionError,
+    requests.Timeout,
+)
 
 
 @shared_task(

@@ -16,6 +16,11 @@ class CollectorError(Exception):
     """A source could not be read or its answer was not what we expect; the message says which and why."""
 
 
+class TransientCollectorError(CollectorError):
+    """The source may answer if asked again: a timeout, a refused or dropped connection, an HTTP 5xx.
+    The collection task retries these with backoff; other CollectorErrors (bad answer, bad config) it does not."""
+
+
 def source_label(source) -> str:
     name = getattr(source, "name", "") or ""
     endpoint = getattr(source, "endpoint", "") or ""
@@ -27,12 +32,15 @@ def http_get(session: requests.Session, url: str, *, timeout_s: float, what: str
     try:
         response = session.get(url, timeout=timeout_s)
     except requests.Timeout:
-        raise CollectorError(f"{what}: no answer from {url} within {timeout_s:g} s") from None
+        raise TransientCollectorError(f"{what}: no answer from {url} within {timeout_s:g} s") from None
+    except requests.ConnectionError as exc:
+        raise TransientCollectorError(f"{what}: cannot reach {url}: {exc}") from None
     except requests.RequestException as exc:
         raise CollectorError(f"{what}: cannot reach {url}: {exc}") from None
     if not response.ok:
         body = response.text[:200].strip()
-        raise CollectorError(f"{what}: {url} answered HTTP {response.status_code}" + (f": {body}" if body else ""))
+        error = TransientCollectorError if response.status_code >= 500 else CollectorError
+        raise error(f"{what}: {url} answered HTTP {response.status_code}" + (f": {body}" if body else ""))
     return response
 
 

@@ -27,7 +27,7 @@ import requests
 
 from telemetry.vocabulary import GPU_METRICS, POINT_METRICS, Batch, EventReading, GpuReading, PointReading
 
-from .common import ChangeTracker, CollectorError, source_label
+from .common import ChangeTracker, CollectorError, TransientCollectorError, source_label
 from .prometheus import DCGM_FIELDS, DCGM_RETIRED_PAGES, DCGM_XID, _node_metric, is_dcgm_blank
 
 
@@ -178,9 +178,15 @@ def collect(source, *, session: requests.Session | None = None, now: datetime | 
         try:
             response = session.get(url, params=params, timeout=source.timeout_s)
         except requests.Timeout:
-            raise CollectorError(f"{what}: no answer from {url} within {source.timeout_s:g} s") from None
+            raise TransientCollectorError(f"{what}: no answer from {url} within {source.timeout_s:g} s") from None
+        except requests.ConnectionError as exc:
+            raise TransientCollectorError(f"{what}: cannot reach {url}: {exc}") from None
         except requests.RequestException as exc:
             raise CollectorError(f"{what}: cannot reach {url}: {exc}") from None
+        if response.status_code >= 500:
+            raise TransientCollectorError(
+                f"{what}: query {query.promql!r} answered HTTP {response.status_code}: {response.text[:120]!r}"
+            )
         try:
             answer = response.json()
         except ValueError:

@@ -33,7 +33,7 @@ import requests
 
 from telemetry.vocabulary import Batch, EventReading, PointReading
 
-from .common import ChangeTracker, CollectorError, source_label
+from .common import ChangeTracker, CollectorError, TransientCollectorError, source_label
 
 Getter = Callable[[str], dict | None]
 ROOT = "/redfish/v1"
@@ -296,7 +296,9 @@ def _http_getter(session: requests.Session, base: str, timeout_s: float, what: s
         try:
             response = session.get(url, timeout=timeout_s)
         except requests.Timeout:
-            raise CollectorError(f"{what}: no answer from {url} within {timeout_s:g} s") from None
+            raise TransientCollectorError(f"{what}: no answer from {url} within {timeout_s:g} s") from None
+        except requests.ConnectionError as exc:
+            raise TransientCollectorError(f"{what}: cannot reach {url}: {exc}") from None
         except requests.RequestException as exc:
             raise CollectorError(f"{what}: cannot reach {url}: {exc}") from None
         if response.status_code == 404:
@@ -305,7 +307,8 @@ def _http_getter(session: requests.Session, base: str, timeout_s: float, what: s
         if response.status_code in (401, 403):
             raise CollectorError(f"{what}: {url} refused the credentials (HTTP {response.status_code})")
         if not response.ok:
-            raise CollectorError(f"{what}: {url} answered HTTP {response.status_code}: {response.text[:160]!r}")
+            error = TransientCollectorError if response.status_code >= 500 else CollectorError
+            raise error(f"{what}: {url} answered HTTP {response.status_code}: {response.text[:160]!r}")
         try:
             body = response.json()
         except ValueError as exc:

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 
 from telemetry.vocabulary import Batch, PointReading
 
-from .common import CollectorError, source_label
+from .common import CollectorError, TransientCollectorError, source_label
 
 SYS_NAME = "1.3.6.1.2.1.1.5.0"
 SYS_OBJECT_ID = "1.3.6.1.2.1.1.2.0"
@@ -140,8 +140,10 @@ async def _walk(host: str, port: int, community: str, timeout_s: float, options:
             ObjectType(ObjectIdentity(SYS_OBJECT_ID)),
             lookupMib=False,  # numeric OIDs only: no MIB compiling (and no MIB downloads) on a collector
         )
-        if error or status:
-            raise CollectorError(f"{error or status.prettyPrint()}")
+        if error:  # transport level: no answer before the timeout, unreachable
+            raise TransientCollectorError(str(error))
+        if status:
+            raise CollectorError(status.prettyPrint())
         for oid, value in binds:
             # With lookupMib=False names come back as dotted numbers; sysObjectID stays numeric too.
             values[str(oid)] = str(value) if str(oid) == SYS_OBJECT_ID else value.prettyPrint()
@@ -158,8 +160,10 @@ async def _walk(host: str, port: int, community: str, timeout_s: float, options:
                 lexicographicMode=False,
                 lookupMib=False,
             ):
-                if error or status:
-                    raise CollectorError(f"walk of {column}: {error or status.prettyPrint()}")
+                if error:
+                    raise TransientCollectorError(f"walk of {column}: {error}")
+                if status:
+                    raise CollectorError(f"walk of {column}: {status.prettyPrint()}")
                 for oid, value in rows:
                     try:
                         values[str(oid)] = int(value)
@@ -193,6 +197,8 @@ def collect(source, *, now: datetime | None = None) -> Batch:
     community = source.token or "public"
     try:
         profile, values = _run(_walk(host, port_number, community, float(source.timeout_s), options))
+    except TransientCollectorError as exc:
+        raise TransientCollectorError(f"{what}: {exc}") from None
     except (CollectorError, ValueError) as exc:
         raise CollectorError(f"{what}: {exc}") from None
     name = options.get("name") or str(values.get(SYS_NAME) or host)

@@ -1,14 +1,17 @@
 """Scheduled collection: the tick fans out, a real worker collects and ingests, runs and failures are recorded."""
 
+import threading
 import time
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.test import override_settings
 
 from telemetry import sources
+from telemetry.collectors.common import CollectorError
 from telemetry.models import CollectorRun, Event, GpuSample, Source
-from telemetry.tasks import collection_tick
+from telemetry.tasks import collect_source, collection_tick
 
 FAKE = {"simulator": "tests.integration.telemetry.fake_collector"}
 
@@ -60,3 +63,66 @@ def test_repeated_failures_raise_one_event_not_a_storm(world):
 def test_push_sources_are_not_collectable():
     with pytest.raises(sources.NotCollectable):
         sources.collector_for("push")
+
+
+@pytest.fixture
+def flaky_exporter(world):
+    """A real HTTP server on 127.0.0.1: /metrics answers 503 first, then a dcgm-exporter page for world.a's
+    GPU; any other path 404."""
+    page = f'DCGM_FI_DEV_GPU_UTIL{{gpu="0",UUID="{world.a.gpu.uuid}",Hostname="{world.a.node.hostname}"}} 61\n'
+    hits = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            hits.append(self.path)
+            if self.path != "/metrics":
+                status, body = 404, b"no such page"
+            elif hits.count("/metrics") == 1:
+                status, body = 503, b"exporter restarting"
+            else:
+                status, body = 200, page.encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "text/plain; version=0.0.4")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", hits
+    server.shutdown()
+    server.server_close()
+
+
+def _statuses(source):
+    return list(CollectorRun.objects.filter(source=source).order_by("started", "id").values_list("status", flat=True))
+
+
+def test_a_5xx_from_a_collector_is_retried_and_the_retry_lands(world, flaky_exporter):
+    """The scrape collector turns HTTP 503 into TransientCollectorError and collect_source autoretries it
+    (run eagerly here: the backoff countdown is skipped, the retry is not)."""
+    base, hits = flaky_exporter
+    source = Source.objects.create(organization=world.a.org, name="dcgm", kind="prometheus", endpoint=base + "/metrics")
+    outcome = collect_source.apply((source.pk,))
+    assert outcome.successful(), outcome.traceback
+    assert outcome.result["accepted"] == 1 and hits == ["/metrics", "/metrics"]
+    assert _statuses(source) == ["failed", "ok"]
+    assert "HTTP 503" in CollectorRun.objects.get(source=source, status="failed").error
+    assert GpuSample.objects.get(gpu=world.a.gpu).gpu_util == 61.0
+
+
+def test_a_refused_connection_is_retried_up_to_max_retries_and_a_404_not_at_all(world, flaky_exporter):
+    base, hits = flaky_exporter
+    refused = Source.objects.create(
+        organization=world.a.org, name="gone", kind="prometheus", endpoint="http://127.0.0.1:9/"
+    )
+    assert not collect_source.apply((refused.pk,)).successful()
+    assert _statuses(refused) == ["failed"] * (1 + collect_source.max_retries)
+
+    missing = Source.objects.create(organization=world.a.org, name="typo", kind="prometheus", endpoint=base + "/metric")
+    outcome = collect_source.apply((missing.pk,))
+    assert not outcome.successful() and isinstance(outcome.result, CollectorError)
+    assert _statuses(missing) == ["failed"] and hits == ["/metric"]
