@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from . import partitions
-from .models import GpuRollup, GpuSample, HallRollup, Resolution, RollupWatermark, Sample, SeriesRollup
+from .models import Gpu, GpuRollup, GpuSample, HallRollup, Resolution, RollupWatermark, Sample, SeriesRollup
 from .vocabulary import GPU_METRICS
 
 LEVELS = (Resolution.MINUTE, Resolution.FIVE_MINUTES, Resolution.HOUR)
@@ -62,6 +62,7 @@ def rollup_range(resolution, start, end):
         else:
             _gpu_pandas(resolution, start, end)
             _series_pandas(resolution, start, end)
+            _hall_pandas(resolution, start, end)
 
 
 def apply_retention(*, now):
@@ -296,15 +297,65 @@ def _series_pandas(resolution, start, end):
                 resolution=resolution,
                 series_id=series_id,
                 ts=bucket.to_pydatetime(),
-                min=r.min,
-                max=r.max,
-                avg=r.weighted / r.count,
-                count=int(r.count),
-                last=r.last,
+                min=r["min"],  # r["..."]: r.min, r.count are the Series' methods
+                max=r["max"],
+                avg=r["weighted"] / r["count"],
+                count=int(r["count"]),
+                last=r["last"],
             )
             for (series_id, bucket), r in grouped.iterrows()
         ],
         update_conflicts=True,
         unique_fields=["resolution", "series", "ts"],
         update_fields=["min", "max", "avg", "count", "last"],
+    )
+
+
+def _hall_pandas(resolution, start, end):
+    """_HALL_SELECT in pandas: per hall and bucket, from this level's GPU and series rollups."""
+    span = {"resolution": resolution, "ts__gte": start, "ts__lt": end}
+    gpu_columns = ["gpu_id", "ts", "gpu_util_avg", "gpu_power_avg", "gpu_temp_max"]
+    gpus = pd.DataFrame.from_records(list(GpuRollup.objects.filter(**span).values(*gpu_columns)), columns=gpu_columns)
+    places = pd.DataFrame.from_records(
+        list(
+            Gpu.objects.filter(id__in=gpus.gpu_id.unique().tolist()).values_list(
+                "id", "node__hostname", "node__rack__hall_id"
+            )
+        ),
+        columns=["gpu_id", "hostname", "hall_id"],
+    )
+    gpus = gpus.merge(places, on="gpu_id")
+    series_rows = SeriesRollup.objects.filter(
+        **span, series__hall__isnull=False, series__metric__in=["node_power", "node_inlet_temp"]
+    ).values_list("ts", "series__hall_id", "series__entity", "series__metric", "avg", "max")
+    series = pd.DataFrame.from_records(list(series_rows), columns=["ts", "hall_id", "hostname", "metric", "avg", "max"])
+    keys = ["ts", "hall_id"]
+    gpu_hall = gpus.groupby(keys).agg(
+        gpu_count=("gpu_id", "size"),
+        gpu_util_avg=("gpu_util_avg", "mean"),
+        gpu_power_w=("gpu_power_avg", lambda v: v.sum(min_count=1)),
+        gpu_temp_max=("gpu_temp_max", "max"),
+    )
+    # Per node: its measured input power when it reports one, else the sum of its GPUs' power.
+    gpu_node = gpus.groupby([*keys, "hostname"])["gpu_power_avg"].sum(min_count=1).rename("gpus")
+    measured = series[series.metric == "node_power"].set_index([*keys, "hostname"])["avg"].rename("measured")
+    nodes = pd.concat([measured, gpu_node], axis=1)
+    nodes["it"] = nodes["measured"].fillna(nodes["gpus"])
+    it = nodes.groupby(level=keys).agg(
+        it_power_w=("it", lambda v: v.sum(min_count=1)), node_power_w=("measured", lambda v: v.sum(min_count=1))
+    )
+    inlet = series[series.metric == "node_inlet_temp"].groupby(keys)["max"].max().rename("inlet_temp_max")
+    halls = it.join(inlet, how="outer").join(gpu_hall, how="left")
+    if halls.empty:
+        return
+    halls["gpu_count"] = halls["gpu_count"].fillna(0).astype(int)
+    halls = halls.astype(object).where(halls.notna(), None)
+    HallRollup.objects.bulk_create(
+        [
+            HallRollup(resolution=resolution, ts=pd.Timestamp(ts).to_pydatetime(), hall_id=int(hall), **row)
+            for (ts, hall), row in zip(halls.index, halls[HALL_COLUMNS].to_dict("records"), strict=True)
+        ],
+        update_conflicts=True,
+        unique_fields=["resolution", "hall", "ts"],
+        update_fields=HALL_COLUMNS,
     )

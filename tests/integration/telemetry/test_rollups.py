@@ -1,4 +1,11 @@
-"""Rollups equal pandas' resample of the same samples, at every level, and re-runs change nothing."""
+"""Rollups equal pandas' resample of the same samples, at every level, and re-runs change nothing.
+
+Two implementations: SQL on PostgreSQL, pandas on SQLite (the embedded default). Run this module on both:
+
+    TEST_DATABASE_NAME=test_x .venv/bin/pytest tests/integration/telemetry/test_rollups.py
+    TEST_DATABASE_URL=sqlite:////tmp/headroom-test-data/rollups.sqlite3 \
+        .venv/bin/pytest tests/integration/telemetry/test_rollups.py
+"""
 
 from datetime import UTC, datetime, timedelta
 
