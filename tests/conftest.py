@@ -17,6 +17,12 @@ def pytest_report_header(config):
     ]
 
 
+@pytest.hookimpl(trylast=True)  # after pytest-django's own ordering (plain db tests, then transactional)
+def pytest_collection_modifyitems(items):
+    """Browser tests last: Playwright's event loop keeps running in the main thread once started."""
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)
+
+
 @pytest.fixture
 def world(db):
     from tests.base import build_world

@@ -16,7 +16,8 @@ def test_check_deploy_passes_with_production_settings(tmp_path):
         "ALLOWED_HOSTS": "headroom.example.com",
         "HEADROOM_DATA_DIR": str(tmp_path),
     }
-    env.pop("HTTPS", None)  # the test settings turn HTTPS off; production keeps its default (on)
+    for harness_only in ("HTTPS", "DJANGO_ALLOW_ASYNC_UNSAFE"):  # set for tests, never in production
+        env.pop(harness_only, None)
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=settings.BASE_DIR,

@@ -55,7 +55,7 @@ def test_report_arrives_with_inline_chart_and_xlsx(world, smtp):
     for image in images:
         assert image.get_payload(decode=True).startswith(b"\x89PNG")
         assert f'src="cid:{image["Content-ID"].strip("<>")}"' in html
-    assert "alpha-hall" in html and "Capacity runway is not available yet" in html
+    assert "alpha-hall" in html and "No scenario places GPUs in a hall" in html
 
     assert attachment.get_filename().endswith(".xlsx")
     sheet = openpyxl.load_workbook(io.BytesIO(attachment.get_payload(decode=True)))["Fleet summary"]
