@@ -136,7 +136,8 @@ def event_problems(event, now, oldest):
 # gpu_reading_problems above, which has the messages and the last word (so the two cannot disagree on what is
 # stored, only on how fast it is decided).
 
-_NUMBER = frozenset({int, float, type(None)})
+_NUMBER = frozenset({int, float})
+_ABSENT = type("Absent", (), {})()  # a metric the reading lacks; None is a value there, and not a number
 EXACT_FLOAT_INT = 2**53  # beyond this a float64 no longer holds every whole number
 
 
@@ -164,23 +165,24 @@ def gpu_value_columns(values, dtypes):
 
 
 def _transpose(values, metrics):
-    """Per metric the list of its values (None where a reading lacks it). When every reading has every metric
+    """Per metric the list of its values (_ABSENT where a reading lacks it). When every reading has every metric
     (one kind of board), one C-level itemgetter pass instead of a dict lookup per value in Python."""
     if values and len(metrics) > 1:
         try:
             return list(zip(*map(itemgetter(*metrics), values), strict=True))
         except KeyError:
             pass
-    return [[v.get(m) for v in values] for m in metrics]
+    return [[v.get(m, _ABSENT) for v in values] for m in metrics]
 
 
 def _value_column(metric, column, dtype):
     n = len(column)
     kinds = set(map(type, column))
-    present = np.fromiter((v is not None for v in column), bool, n) if type(None) in kinds else np.ones(n, bool)
+    absent = type(_ABSENT)
+    present = np.fromiter((v is not _ABSENT for v in column), bool, n) if absent in kinds else np.ones(n, bool)
     good = np.ones(n, dtype=bool)
-    if kinds - _NUMBER:  # bool, str, ...: not a number (or an int subclass: the per-reading rules decide)
-        good = np.fromiter((type(v) in _NUMBER for v in column), bool, n)
+    if kinds - _NUMBER:  # absent, None, bool, str, ...: no number (an int subclass: the per-reading rules decide)
+        good = np.fromiter((type(v) in _NUMBER or v is _ABSENT for v in column), bool, n)
         column = [v if type(v) in _NUMBER else None for v in column]
     try:
         numbers = np.array(column, dtype=np.float64)  # None -> NaN

@@ -162,3 +162,11 @@ def test_the_column_checks_hand_odd_values_to_the_exact_rules(world):
     first, second = rows[NOW - timedelta(seconds=10)], rows[NOW - timedelta(seconds=20)]
     assert (first.gpu_mem_used, first.gpu_util, first.gpu_temp) == (big, 5.0, None)
     assert (second.gpu_ecc_sbe, second.gpu_temp, second.gpu_util) == (3, 40.5, None)
+
+
+def test_a_none_value_is_an_error_not_a_missing_field(world):
+    """Found by the push API's hypothesis test: None must not pass the column checks as 'absent'."""
+    batch = [GpuReading(world.a.gpu.uuid, NOW, {"gpu_util": None, "gpu_mem_used": 0.0})]
+    result = ingest(world.a.org, Batch(gpu_readings=batch), now=NOW)
+    assert (result.accepted, result.rejected) == (0, 1) and result.errors[0]["field"] == "gpu_util"
+    assert not GpuSample.objects.exists()
