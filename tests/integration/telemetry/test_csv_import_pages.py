@@ -173,3 +173,21 @@ def test_an_import_runs_in_a_real_worker(client, celery_worker, world):
         time.sleep(0.2)
     assert client.get(f"{url}progress/").json()["accepted"] == 8
     assert len(samples(world.a.org, "cooling_supply_temp")) == 4
+
+
+def test_a_file_that_breaks_off_keeps_what_was_accepted_and_says_where(client, world, uploads, redis_url):
+    client.force_login(world.a.users["admin"])
+    broken = cdu_csv(rows=30).splitlines()
+    broken[24] += b",1,2"  # line 25, after the preview's rows, has more fields than the header
+    url = upload(client, b"\n".join(broken) + b"\n")["Location"]
+    confirm_suggested_mapping(client, url)
+    upload_id = url.rstrip("/").rsplit("/", 1)[1]
+    with pytest.raises(ValueError, match="CSV malformed"):
+        csv_uploads.run_import(upload_id, world.a.org.pk, chunksize=10)
+    kept = [18 + i * 0.5 for i in range(20)]  # the first two chunks stay
+    assert samples(world.a.org, "cooling_supply_temp") == kept
+    state = client.get(url).context["state"]
+    assert state["status"] == "failed" and state["accepted"] == 40 and state["rows_done"] == 20
+    run = CollectorRun.objects.get(source__organization=world.a.org)
+    assert run.status == "failed" and run.accepted == 40 and "CSV malformed" in run.error
+    assert b"Import stopped" in client.get(url).content
