@@ -71,7 +71,9 @@ class MappingForm(forms.Form):
         self.fields["gpu_column"].choices = [("", "—")] + choices
         for i, column in enumerate(columns):
             self.fields[f"metric_{i}"] = forms.ChoiceField(required=False, choices=METRIC_CHOICES, label=column)
-            self.fields[f"unit_{i}"] = forms.ChoiceField(required=False, choices=UNIT_CHOICES, label=f"{column} unit")
+            self.fields[f"unit_{i}"] = forms.ChoiceField(
+                required=False, choices=UNIT_CHOICES, widget=forms.Select(attrs={"aria-label": f"{column} unit"})
+            )
 
     def metric_rows(self):
         return [(column, self[f"metric_{i}"], self[f"unit_{i}"]) for i, column in enumerate(self.columns)]
