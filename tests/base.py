@@ -18,17 +18,7 @@ def make_user(username, organization, role):
     return user
 
 
-def ensure_gpu_catalog():
-    """Transactional tests (live server, worker) flush the database when they finish, which drops the GPU
-    catalog that a data migration loaded; whoever builds a world after them needs it back."""
-    from telemetry.catalog import load_catalog
-
-    if not GpuModel.objects.exists():
-        load_catalog(GpuModel)
-
-
 def build_org(slug):
-    ensure_gpu_catalog()
     org = Organization.objects.create(name=f"Org {slug}", slug=slug)
     site = Site.objects.create(organization=org, name=f"{slug}-site", timezone="Europe/Berlin")
     hall = Hall.objects.create(site=site, name=f"{slug}-hall", it_power_capacity_kw=500, cooling_capacity_kw=600)
