@@ -82,11 +82,18 @@ class ScenarioEditor:
             return False
         return True
 
-    @property
-    def errors_count(self):
-        return (
-            len(self.form.errors) + sum(len(e) for e in self.workloads.errors) + len(self.workloads.non_form_errors())
-        )
+    def problems(self):
+        """Every error as "where: message", for the live preview (saving shows each at its field)."""
+
+        def labelled(form, prefix=""):
+            for field, messages in form.errors.items():
+                where = form.fields[field].label if field in form.fields else "input"
+                yield from (f"{prefix}{where}: {m}" for m in messages)
+
+        found = list(labelled(self.form))
+        for number, workload in enumerate(self.workloads.forms, 1):
+            found += labelled(workload, f"Workload {number}, ")
+        return found + list(self.workloads.non_form_errors())
 
     @transaction.atomic
     def save(self):

@@ -2,6 +2,7 @@
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -69,6 +70,14 @@ def scenario_detail(request, pk):
     return render(request, "planner/scenario_detail.html", context)
 
 
+def _editor_results(report):
+    return {
+        "summary": services.summary(report),
+        "cost_figure": charts.cost_curves(report),
+        "gpu_figure": charts.gpus_vs_capacity(report),
+    }
+
+
 def _edit(request, scenario=None):
     organization = _organization(request)
     initial_scenario = scenario or Scenario(organization=organization)
@@ -82,12 +91,29 @@ def _edit(request, scenario=None):
         report, error = _report(scenario)
     context = {"editor": editor, "scenario": scenario, "report": report, "error": error}
     if report:
-        context |= {
-            "summary": services.summary(report),
-            "cost_figure": charts.cost_curves(report),
-            "gpu_figure": charts.gpus_vs_capacity(report),
-        }
+        context |= _editor_results(report)
     return render(request, "planner/scenario_form.html", context, status=400 if request.method == "POST" else 200)
+
+
+@require_POST
+def scenario_preview(request, pk=None):
+    """Results of the editor's current, unsaved input (the page asks as the user types): the inputs are
+    saved and evaluated inside a transaction that is rolled back, so the preview is exactly what saving
+    would show and nothing is stored."""
+    _require(request, "change" if pk else "add")
+    scenario = _scenario(request, pk) if pk else None
+    editor = ScenarioEditor(
+        _organization(request), request.POST, scenario or Scenario(organization=_organization(request))
+    )
+    context = {"preview": True, "problems": []}
+    if not editor.is_valid():
+        context["problems"] = editor.problems()
+    else:
+        with transaction.atomic():
+            report = services.evaluate(editor.save())
+            context |= {"report": report, **_editor_results(report)}
+            transaction.set_rollback(True)
+    return render(request, "planner/_editor_results.html", context)
 
 
 def scenario_create(request):

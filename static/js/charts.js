@@ -40,8 +40,11 @@
     syncCustom();
   }
 
+  // Pages that swap in new HTML (the scenario editor's live preview) render its charts with this.
+  window.headroomRenderCharts = (root) => root.querySelectorAll("[data-figure]").forEach(render);
+
   document.addEventListener("DOMContentLoaded", () => {
-    document.querySelectorAll("[data-figure]").forEach(render);
+    window.headroomRenderCharts(document);
     document.querySelectorAll("form[data-autosubmit]").forEach(wireFilters);
   });
 })();

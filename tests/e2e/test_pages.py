@@ -74,3 +74,18 @@ def test_controls_are_keyboard_reachable_and_labelled(page):
             .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label')).map(el => el.name)"""
     )
     assert unlabelled == []
+
+
+def test_scenario_editor_results_follow_the_input_as_it_is_typed(page, e2e_world):
+    from tests.integration.planner.factories import make_scenario
+
+    scenario = make_scenario(e2e_world.a.org, halls=[e2e_world.a.hall])
+    page.goto(f"{page.base}/planner/scenarios/{scenario.pk}/edit/")
+    page.wait_for_selector("#cost-curves[data-rendered=true]")
+    saved = page.inner_text("#live-results")
+    page.get_by_role("group", name="Workload 1").get_by_label("Requests per day").fill("20000000")
+    page.wait_for_selector("#live-results:has-text('preview of unsaved changes') #cost-curves[data-rendered=true]")
+    assert page.inner_text("#live-results") != saved
+    page.get_by_role("group", name="Workload 1").get_by_label("Requests per day").fill("-5")
+    page.wait_for_selector("#live-results:has-text('Requests per day: Must not be negative.')")
+    assert page.errors == []

@@ -163,3 +163,36 @@ def test_pages_need_a_login(world):
     scenario = make_scenario(world.a.org)
     response = Client().get(f"/planner/scenarios/{scenario.pk}/")
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_live_preview_shows_results_of_unsaved_input_and_stores_nothing(world):
+    scenario = make_scenario(world.a.org, halls=[world.a.hall])
+    before = (scenario.name, list(scenario.workloads.values_list("requests_per_day", flat=True)))
+    client = client_for(world.a.users["planner"])
+    url = f"/planner/scenarios/{scenario.pk}/preview/"
+    existing = {"workloads-INITIAL_FORMS": 1, "workloads-0-id": scenario.workloads.get().pk}
+    small = client.post(url, editor_data(**existing, **{"workloads-0-requests_per_day": 10**5}))
+    large = client.post(url, editor_data(**existing, **{"workloads-0-requests_per_day": 10**8}))
+    assert small.status_code == large.status_code == 200
+    assert 'id="cost-curves"' in small.content.decode() and "preview of unsaved changes" in small.content.decode()
+    assert small.content != large.content  # the results follow the typed demand
+    scenario.refresh_from_db()
+    assert (scenario.name, list(scenario.workloads.values_list("requests_per_day", flat=True))) == before
+    assert client.post("/planner/scenarios/preview/", editor_data()).status_code == 200
+    assert not Scenario.objects.filter(name="Edited").exists()
+
+
+def test_live_preview_lists_what_to_fix(world):
+    response = client_for(world.a.users["planner"]).post(
+        "/planner/scenarios/preview/", editor_data(precision="BF16", **{"workloads-0-llm_model": "Llama-3.1-405B"})
+    )
+    html = response.content.decode()
+    assert "Results appear once the input is valid" in html and "even at TP=8" in html
+    assert 'id="cost-curves"' not in html
+
+
+def test_live_preview_needs_the_right_to_edit_and_the_organization(world):
+    scenario = make_scenario(world.a.org)
+    assert client_for(world.a.users["viewer"]).post("/planner/scenarios/preview/", editor_data()).status_code == 403
+    other = client_for(world.b.users["planner"])
+    assert other.post(f"/planner/scenarios/{scenario.pk}/preview/", editor_data()).status_code == 404
