@@ -13,11 +13,12 @@ from django.shortcuts import get_object_or_404, render
 from planner.domain import cooling_forecast, failure_risk
 from telemetry.models import Event, Gpu, GpuRollup, Hall, Resolution
 from telemetry.tenancy import user_organization
+from telemetry.timerange import parse_filters
 
 from . import forecast_charts, forecasting
 from .models import Alert, ForecastRun, GpuRiskScore, HallForecast
 
-HISTORY_SHOWN = timedelta(days=7)
+MAX_HISTORY_SHOWN = timedelta(days=90)
 RISK_PAGE_SIZE = 100
 RISK_SORTS = {
     "risk": "-probability_30d",
@@ -66,10 +67,13 @@ def hall_forecast(request, pk):
     cooling = forecasting.hall_cooling(hall, hall.units)
     forecast = forecasting.frame_from_json(latest.frame) if latest else None
     end = latest.as_of if latest else None
+    # The filter bar's range sets how much measured history leads up to the forecast (default a week).
+    filters = parse_filters(request, default_range="7d")
     history = None
     if end is not None:
+        shown = min(filters.duration, MAX_HISTORY_SHOWN)
         try:
-            history, _ = forecasting.load_hall_history(hall, end - HISTORY_SHOWN, end + timedelta(hours=1))
+            history, _ = forecasting.load_hall_history(hall, end - shown, end + timedelta(hours=1))
         except cooling_forecast.InsufficientHistory:
             history = None
     allowable = cooling_forecast.ASHRAE_ALLOWABLE_MAX_C[hall.ashrae_class]
@@ -130,6 +134,7 @@ def hall_forecast(request, pk):
         request,
         "planner/forecasts/hall.html",
         {
+            "filters": filters,
             "hall": hall,
             "cooling": cooling,
             "forecast": latest,

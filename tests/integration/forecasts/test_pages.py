@@ -1,7 +1,10 @@
 """Forecast pages render for the organization's own objects within a query budget; another
 organization's hall or GPU answers 404; the overview shows the 24-hour outlook and active alerts."""
 
+import json
+import re
 from datetime import timedelta
+from html import unescape
 
 import pytest
 from django.urls import reverse
@@ -33,7 +36,7 @@ def _get(client, user, url, max_queries, django_assert_max_num_queries):
     ("name", "args", "max_queries", "expect"),
     [
         ("planner:forecast-index", False, 12, "Cooling outlook"),
-        ("planner:forecast-hall", "hall", 14, "beats its baseline"),
+        ("planner:forecast-hall", "hall", 15, "beats its baseline"),
         ("planner:forecast-alerts", False, 8, "inlet_recommended"),
         ("planner:forecast-risk", False, 10, "30-day risk"),
         ("planner:forecast-risk-detail", "gpu", 10, "Signals over time"),
@@ -109,3 +112,18 @@ def test_other_organization_sees_none_of_the_forecasts(client, forecasted):
 def test_pages_require_login(client, forecasted):
     response = client.get(reverse("planner:forecast-index"))
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_hall_page_history_follows_the_range_picker(client, forecasted):
+    a = forecasted.a
+    client.force_login(a.users["viewer"])
+    url = reverse("planner:forecast-hall", args=[a.hall.pk])
+
+    def measured_points(query):
+        html = client.get(url + query).content.decode()
+        assert 'name="range"' in html  # the filter bar is shown
+        figure = json.loads(unescape(re.search(r'id="it" [^>]*data-figure="([^"]*)"', html).group(1)))
+        (trace,) = [t for t in figure["data"] if t.get("name") == "measured"]
+        return len(trace["x"])
+
+    assert measured_points("?range=24h") < measured_points("?range=7d") <= measured_points("")
