@@ -3,7 +3,16 @@
 // colour scheme. Also wires the filter bar: changing a control reloads with the new query string.
 (() => {
   const dark = window.matchMedia && window.matchMedia("(prefers-color-scheme: dark)").matches;
-  const points = (trace) => ["x", "y", "z", "values", "r"].reduce((n, k) => Math.max(n, (trace[k] || []).length), 0);
+  // Plotly's JSON sends numeric arrays as typed arrays ({dtype: "f8", bdata: base64, shape?}), others as lists.
+  const length = (v) => {
+    if (Array.isArray(v)) return v.length;
+    if (v && v.bdata !== undefined) {
+      return v.shape ? String(v.shape).split(",").reduce((n, d) => n * Number(d), 1)
+                     : atob(v.bdata).length / Number(v.dtype.slice(1));
+    }
+    return 0;
+  };
+  const points = (trace) => ["x", "y", "z", "values", "r"].reduce((n, k) => Math.max(n, length(trace[k])), 0);
 
   function render(el) {
     const fig = JSON.parse(el.dataset.figure);

@@ -29,6 +29,16 @@ def simulated(world):
     return world
 
 
+def forecasted(world):
+    """Three weeks of simulated telemetry (a refit needs over 15 days) and the forecasts run once on them."""
+    from planner import forecasting
+    from telemetry import demo_history
+
+    demo_history.seed_history_if_empty(world.a.org, weeks=3)
+    forecasting.run_all_forecasts(world.a.org.pk)
+    return world
+
+
 PAGES = [
     Page("overview", "/", charts=1),
     Page("reports", "/planner/reports/"),
@@ -44,4 +54,5 @@ PAGES = [
     Page("gpus", "/gpus/"),
     Page("gpu", lambda w: f"/gpus/{simulated(w).a.gpu.pk}/", charts=8),
     Page("sources", "/sources/"),
+    Page("forecast-hall", lambda w: f"/planner/forecasts/halls/{forecasted(w).a.hall.pk}/?range=7d", charts=3),
 ]
