@@ -5,14 +5,13 @@ organization, another organization's hall or GPU answers 404."""
 from datetime import timedelta
 
 import pandas as pd
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count, F
 from django.shortcuts import get_object_or_404, render
 
 from planner.domain import cooling_forecast, failure_risk
 from telemetry.models import Event, Gpu, GpuRollup, Hall, Resolution
-from telemetry.tenancy import user_organization
+from telemetry.tenancy import require_organization
 from telemetry.timerange import parse_filters
 
 from . import forecast_charts, forecasting
@@ -31,15 +30,8 @@ RISK_SORTS = {
 TARGET_LABELS = {"it_load_kw": "IT load (kW)", "cooling_load_kw": "Cooling load (kW)", "max_inlet_c": "Max inlet (°C)"}
 
 
-def _organization(request):
-    organization = user_organization(request.user)
-    if organization is None:
-        raise PermissionDenied("Your account belongs to no organization; ask an admin to add you.")
-    return organization
-
-
 def forecast_index(request):
-    organization = _organization(request)
+    organization = require_organization(request.user)
     outlook = forecasting.cooling_outlook(organization)
     alerts = Alert.objects.for_org(organization).active().values("hall").annotate(n=Count("pk"))
     open_by_hall = {row["hall"]: row["n"] for row in alerts}
@@ -59,7 +51,7 @@ def _backtest_rows(backtest):
 
 
 def hall_forecast(request, pk):
-    organization = _organization(request)
+    organization = require_organization(request.user)
     hall = get_object_or_404(
         Hall.objects.for_org(organization).select_related("site").annotate(units=Count("cooling_units")), pk=pk
     )
@@ -149,7 +141,7 @@ def hall_forecast(request, pk):
 
 
 def alert_list(request):
-    organization = _organization(request)
+    organization = require_organization(request.user)
     alerts = Alert.objects.for_org(organization).select_related("hall__site")
     show = request.GET.get("show", "active")
     if show == "active":
@@ -181,7 +173,7 @@ def _risk_filters(request, scores):
 
 
 def risk_table(request):
-    organization = _organization(request)
+    organization = require_organization(request.user)
     run = forecasting.latest_risk_run(organization)
     scores = GpuRiskScore.objects.none()
     filters = {"model": "", "hall": "", "min_risk": ""}
@@ -215,7 +207,7 @@ def risk_table(request):
 
 
 def risk_detail(request, pk):
-    organization = _organization(request)
+    organization = require_organization(request.user)
     gpu = get_object_or_404(Gpu.objects.for_org(organization).select_related("model", "node__rack__hall__site"), pk=pk)
     history = list(GpuRiskScore.objects.filter(gpu=gpu).order_by("as_of").values_list("as_of", "probability_30d"))
     latest = GpuRiskScore.objects.filter(gpu=gpu).order_by("-as_of").select_related("run").first()
@@ -241,7 +233,7 @@ def risk_detail(request, pk):
 
 
 def fleet_risk(request):
-    organization = _organization(request)
+    organization = require_organization(request.user)
     run = forecasting.latest_risk_run(organization)
     context = {"run": run}
     if run:

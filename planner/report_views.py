@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from telemetry.charts import figure
-from telemetry.tenancy import user_organization
+from telemetry.tenancy import require_organization
 from telemetry.timerange import parse_filters
 
 from . import report_mail, reports
@@ -25,15 +25,8 @@ from .report_forms import ReportSubscriptionForm
 from .tasks import send_report
 
 
-def _organization(request):
-    organization = user_organization(request.user)
-    if organization is None:
-        raise PermissionDenied("Your account belongs to no organization; ask an admin to add you.")
-    return organization
-
-
 def _subscription(request, pk):
-    return get_object_or_404(ReportSubscription.objects.for_org(_organization(request)), pk=pk)
+    return get_object_or_404(ReportSubscription.objects.for_org(require_organization(request.user)), pk=pk)
 
 
 def _require_change(request):
@@ -43,7 +36,7 @@ def _require_change(request):
 
 def subscription_list(request):
     subscriptions = (
-        ReportSubscription.objects.for_org(_organization(request))
+        ReportSubscription.objects.for_org(require_organization(request.user))
         .annotate(delivery_count=Count("deliveries"), last_sent_at=Max("deliveries__sent_at"))
         .order_by("name")
     )
@@ -52,7 +45,7 @@ def subscription_list(request):
 
 def subscription_edit(request, pk=None):
     _require_change(request)
-    organization = _organization(request)
+    organization = require_organization(request.user)
     instance = _subscription(request, pk) if pk else None
     form = ReportSubscriptionForm(request.POST or None, instance=instance, organization=organization)
     if request.method == "POST" and form.is_valid():
@@ -83,7 +76,7 @@ def delivery_log(request):
     """The delivery log within the dashboard's time range, with a chart of deliveries per day by status."""
     filters = parse_filters(request, default_range="30d")
     deliveries = list(
-        ReportDelivery.objects.for_org(_organization(request))
+        ReportDelivery.objects.for_org(require_organization(request.user))
         .filter(scheduled_for__gte=filters.start, scheduled_for__lte=filters.end)
         .select_related("subscription")
         .order_by("-scheduled_for")[:500]

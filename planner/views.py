@@ -7,7 +7,7 @@ from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from telemetry.tenancy import user_organization
+from telemetry.tenancy import require_organization
 
 from . import charts, services
 from .forms import ScenarioEditor
@@ -16,15 +16,10 @@ from .models import Scenario
 MAX_COMPARED = 6
 
 
-def _organization(request):
-    organization = user_organization(request.user)
-    if organization is None:
-        raise PermissionDenied("Your account belongs to no organization; ask an admin to add you.")
-    return organization
-
-
 def _scenario(request, pk):
-    return get_object_or_404(Scenario.objects.for_org(_organization(request)).select_related("gpu_model"), pk=pk)
+    return get_object_or_404(
+        Scenario.objects.for_org(require_organization(request.user)).select_related("gpu_model"), pk=pk
+    )
 
 
 def _require(request, action):
@@ -42,7 +37,7 @@ def _report(scenario):
 
 def scenario_list(request):
     scenarios = (
-        Scenario.objects.for_org(_organization(request))
+        Scenario.objects.for_org(require_organization(request.user))
         .select_related("gpu_model")
         .annotate(workload_count=Count("workloads"))
     )
@@ -79,7 +74,7 @@ def _editor_results(report):
 
 
 def _edit(request, scenario=None):
-    organization = _organization(request)
+    organization = require_organization(request.user)
     initial_scenario = scenario or Scenario(organization=organization)
     editor = ScenarioEditor(organization, request.POST if request.method == "POST" else None, initial_scenario)
     if request.method == "POST" and editor.is_valid():
@@ -102,9 +97,8 @@ def scenario_preview(request, pk=None):
     would show and nothing is stored."""
     _require(request, "change" if pk else "add")
     scenario = _scenario(request, pk) if pk else None
-    editor = ScenarioEditor(
-        _organization(request), request.POST, scenario or Scenario(organization=_organization(request))
-    )
+    organization = require_organization(request.user)
+    editor = ScenarioEditor(organization, request.POST, scenario or Scenario(organization=organization))
     context = {"preview": True, "problems": []}
     if not editor.is_valid():
         context["problems"] = editor.problems()
@@ -146,7 +140,9 @@ def scenario_delete(request, pk):
 def scenario_compare(request):
     """Two or more scenarios side by side: ?ids=1&ids=2..."""
     ids = [i for i in request.GET.getlist("ids") if i.isdigit()][:MAX_COMPARED]
-    scenarios = list(Scenario.objects.for_org(_organization(request)).select_related("gpu_model").filter(pk__in=ids))
+    scenarios = list(
+        Scenario.objects.for_org(require_organization(request.user)).select_related("gpu_model").filter(pk__in=ids)
+    )
     if len(scenarios) < 2:
         messages.error(request, "Pick at least two scenarios to compare.")
         return redirect("planner:scenario-list")

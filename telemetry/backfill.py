@@ -15,7 +15,7 @@ import pandas as pd
 from django.db import connection, transaction
 
 from .ingest import resolve_series
-from .models import Event, Gpu, GpuRollup, Hall, HallRollup, RollupWatermark, SeriesRollup
+from .models import HALL_ROLLUP_FIELDS, Event, Gpu, GpuRollup, Hall, HallRollup, RollupWatermark, SeriesRollup
 from .rollups import LEVELS, STATS
 from .vocabulary import GPU_METRICS
 
@@ -53,20 +53,11 @@ def _stats(values, starts):
     }
 
 
-HALL_COLUMNS = [
-    "gpu_count",
-    "gpu_util_avg",
-    "gpu_power_w",
-    "node_power_w",
-    "it_power_w",
-    "gpu_temp_max",
-    "inlet_temp_max",
-]
 SERIES_COLUMNS = ["min", "max", "avg", "count", "last"]
 
 
 def hall_rollups(sim, hall_ids, resolution):
-    """Rows (resolution, hall_id, ts, *HALL_COLUMNS) of a Simulation's halls (one id per sim.halls entry)."""
+    """Rows (resolution, hall_id, ts, *HALL_ROLLUP_FIELDS) of a Simulation's halls (one id per sim.halls entry)."""
     stamps, starts = _buckets(sim.times, resolution)
     stats = {key: _stats(values, starts) for key, values in sim.hall.items()}
     picks = [
@@ -90,7 +81,7 @@ def hall_rollups(sim, hall_ids, resolution):
 
 def write_hall_rollups(sim, hall_ids, resolution):
     rows = hall_rollups(sim, hall_ids, resolution)
-    return _upsert(HallRollup, ["resolution", "hall_id", "ts"], HALL_COLUMNS, rows)
+    return _upsert(HallRollup, ["resolution", "hall_id", "ts"], HALL_ROLLUP_FIELDS, rows)
 
 
 def write_series_rollups(organization, times, columns, resolutions):
@@ -146,7 +137,7 @@ def _upsert(model, key, columns, rows):
     if not rows:
         return 0
     quote = connection.ops.quote_name
-    names = ", ".join(quote(c) for c in key + columns)
+    names = ", ".join(quote(c) for c in [*key, *columns])
     updates = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in columns)
     sql = (
         f"INSERT INTO {model._meta.db_table} ({names}) VALUES ({', '.join(['%s'] * (len(key) + len(columns)))}) "

@@ -16,7 +16,7 @@ from . import csv_uploads
 from .collectors.csv_import import UNIT_SCALES, Mapping, MetricColumn, preview
 from .models import Source
 from .tasks import import_csv
-from .tenancy import user_organization
+from .tenancy import require_organization
 from .vocabulary import GPU_METRICS, POINT_METRICS
 
 PREVIEW_ROWS = 20
@@ -27,9 +27,7 @@ UNIT_CHOICES = [(u, u) for u in UNIT_SCALES]
 
 
 def _admin_organization(request):
-    organization = user_organization(request.user)
-    if organization is None:
-        raise PermissionDenied("Your account belongs to no organization; ask an admin to add you.")
+    organization = require_organization(request.user)
     if not request.user.has_perm("telemetry.add_source"):
         raise PermissionDenied("Only admins can import data or add sources.")
     return organization

@@ -9,7 +9,6 @@ from datetime import timedelta
 import pandas as pd
 from django.core.paginator import Paginator
 from django.db.models import Count, Max
-from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
@@ -32,7 +31,7 @@ from .models import (
     Source,
 )
 from .models.samples import Resolution
-from .tenancy import user_organization
+from .tenancy import require_organization
 from .timerange import parse_filters
 
 CURRENT_WINDOW = timedelta(minutes=5)  # a reading older than this is not "current"
@@ -67,13 +66,6 @@ def _none_last(value):
     return (value is None, value if value is not None else 0)
 
 
-def _organization(request):
-    organization = user_organization(request.user)
-    if organization is None:
-        raise Http404("Your account belongs to no organization.")
-    return organization
-
-
 def _halls(organization, filters):
     halls = Hall.objects.for_org(organization).select_related("site").annotate(unit_count=Count("cooling_units"))
     if filters.hall:
@@ -94,7 +86,7 @@ def current_gpu_values(gpu_ids, now):
 
 
 def gpu_explorer(request):
-    organization = _organization(request)
+    organization = require_organization(request.user)
     filters = parse_filters(request, default_range="1h")
     now = timezone.now()
     gpus = Gpu.objects.for_org(organization).select_related("model", "node__rack__hall__site")
@@ -164,7 +156,7 @@ def _stitched_gpu_series(gpu_id, metric, start, end, now):
 
 
 def gpu_detail(request, pk):
-    organization = _organization(request)
+    organization = require_organization(request.user)
     gpu = get_object_or_404(Gpu.objects.for_org(organization).select_related("model", "node__rack__hall__site"), pk=pk)
     filters = parse_filters(request, default_range="24h")
     now = timezone.now()
@@ -189,7 +181,7 @@ def gpu_detail(request, pk):
 
 
 def hall_list(request):
-    organization = _organization(request)
+    organization = require_organization(request.user)
     filters = parse_filters(request, default_range="24h")
     halls = _halls(organization, filters)
     headroom = hall_headroom(organization, halls)
@@ -267,7 +259,7 @@ def _latest_cooling_load_kw(organization, hall_ids):
 
 
 def hall_detail(request, pk):
-    organization = _organization(request)
+    organization = require_organization(request.user)
     halls = Hall.objects.for_org(organization).select_related("site").annotate(unit_count=Count("cooling_units"))
     hall = get_object_or_404(halls, pk=pk)
     filters = parse_filters(request, default_range="7d")
@@ -411,7 +403,7 @@ def site_pue_figure(organization, site, start, end, now):
 
 
 def source_list(request):
-    organization = _organization(request)
+    organization = require_organization(request.user)
     sources = list(Source.objects.for_org(organization).order_by("name"))
     runs = {}
     recent = CollectorRun.objects.filter(source__organization=organization).order_by("-started")[

@@ -16,22 +16,13 @@ from django.db import connection
 from django.utils import timezone
 from tsdownsample import MinMaxDownsampler
 
-from .models import Resolution
+from .models import HALL_ROLLUP_FIELDS, Resolution
 from .vocabulary import GPU_METRICS
 
 RAW = 0
 RAW_INTERVAL_S = 10  # the typical collection interval: how dense raw data is assumed to be
 DEFAULT_MAX_POINTS = 2000
 AGGREGATES = ("avg", "sum", "min", "max", "p95")
-HALL_FIELDS = (
-    "gpu_count",
-    "gpu_util_avg",
-    "gpu_power_w",
-    "node_power_w",
-    "it_power_w",
-    "gpu_temp_max",
-    "inlet_temp_max",
-)
 _RETENTION_KEY = {RAW: "raw", Resolution.MINUTE: "1m", Resolution.FIVE_MINUTES: "5m", Resolution.HOUR: "1h"}
 
 
@@ -124,7 +115,7 @@ def aggregate_gpus(
 
 def hall_series(hall_ids, field, start, end, *, max_points=DEFAULT_MAX_POINTS, now=None):
     """A hall aggregate (e.g. it_power_w, inlet_temp_max) per hall: DataFrame(ts, hall_id, value)."""
-    _check(field in HALL_FIELDS, f"unknown hall field {field!r}; one of {', '.join(HALL_FIELDS)}")
+    _check(field in HALL_ROLLUP_FIELDS, f"unknown hall field {field!r}; one of {', '.join(HALL_ROLLUP_FIELDS)}")
     levels = (Resolution.MINUTE, Resolution.FIVE_MINUTES, Resolution.HOUR)
     level = pick_resolution(start, end, max_points=max_points, now=now, levels=levels)
     sql = (

@@ -15,7 +15,17 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from . import partitions
-from .models import Gpu, GpuRollup, GpuSample, HallRollup, Resolution, RollupWatermark, Sample, SeriesRollup
+from .models import (
+    HALL_ROLLUP_FIELDS,
+    Gpu,
+    GpuRollup,
+    GpuSample,
+    HallRollup,
+    Resolution,
+    RollupWatermark,
+    Sample,
+    SeriesRollup,
+)
 from .vocabulary import GPU_METRICS
 
 LEVELS = (Resolution.MINUTE, Resolution.FIVE_MINUTES, Resolution.HOUR)
@@ -92,7 +102,7 @@ def _upsert(table, key, columns, select_sql, params):
     updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} ({', '.join(key + columns)}) {select_sql} "
+            f"INSERT INTO {table} ({', '.join([*key, *columns])}) {select_sql} "
             f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}",
             params,
         )
@@ -193,20 +203,11 @@ LEFT JOIN gpu_hall ON gpu_hall.ts = keys.ts AND gpu_hall.hall_id = keys.hall_id
 LEFT JOIN it ON it.ts = keys.ts AND it.hall_id = keys.hall_id
 LEFT JOIN inlet ON inlet.ts = keys.ts AND inlet.hall_id = keys.hall_id
 """
-HALL_COLUMNS = [
-    "gpu_count",
-    "gpu_util_avg",
-    "gpu_power_w",
-    "node_power_w",
-    "it_power_w",
-    "gpu_temp_max",
-    "inlet_temp_max",
-]
 
 
 def _hall_sql(resolution, start, end):
     params = {"res": int(resolution), "start": start, "end": end}
-    return _upsert("telemetry_hallrollup", ["resolution", "hall_id", "ts"], HALL_COLUMNS, _HALL_SELECT, params)
+    return _upsert("telemetry_hallrollup", ["resolution", "hall_id", "ts"], HALL_ROLLUP_FIELDS, _HALL_SELECT, params)
 
 
 # --- SQLite and other databases: the same aggregation in pandas --------------------------------------------
@@ -353,9 +354,9 @@ def _hall_pandas(resolution, start, end):
     HallRollup.objects.bulk_create(
         [
             HallRollup(resolution=resolution, ts=pd.Timestamp(ts).to_pydatetime(), hall_id=int(hall), **row)
-            for (ts, hall), row in zip(halls.index, halls[HALL_COLUMNS].to_dict("records"), strict=True)
+            for (ts, hall), row in zip(halls.index, halls[list(HALL_ROLLUP_FIELDS)].to_dict("records"), strict=True)
         ],
         update_conflicts=True,
         unique_fields=["resolution", "hall", "ts"],
-        update_fields=HALL_COLUMNS,
+        update_fields=HALL_ROLLUP_FIELDS,
     )

@@ -16,6 +16,14 @@ def user_organization(user):
     return membership.organization if membership else None
 
 
+def require_organization(user):
+    """The user's organization; a user without one is refused with a message saying what to do."""
+    organization = user_organization(user)
+    if organization is None:
+        raise PermissionDenied("Your account belongs to no organization; ask an admin to add you.")
+    return organization
+
+
 def user_role(user):
     names = set(user.groups.values_list("name", flat=True)) if user.is_authenticated else set()
     return next((role for role in reversed(ROLES) if role in names), None)
@@ -42,10 +50,7 @@ class OrgScopedMixin:
     """For class-based views and DRF viewsets: limit the queryset to the user's organization."""
 
     def get_queryset(self):
-        organization = user_organization(self.request.user)
-        if organization is None:
-            raise PermissionDenied("Your account belongs to no organization; ask an admin to add you.")
-        return super().get_queryset().for_org(organization)
+        return super().get_queryset().for_org(require_organization(self.request.user))
 
 
 class RolePermissions(DjangoModelPermissions):

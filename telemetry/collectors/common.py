@@ -27,8 +27,11 @@ def source_label(source) -> str:
     return f"{name} ({endpoint})" if name and endpoint else name or endpoint or "source"
 
 
-def http_get(session: requests.Session, url: str, *, timeout_s: float, what: str) -> requests.Response:
-    """GET ``url``; any network failure or non-2xx status becomes a CollectorError naming ``what`` and the URL."""
+def http_get(
+    session: requests.Session, url: str, *, timeout_s: float, what: str, missing_ok: bool = False
+) -> requests.Response | None:
+    """GET ``url``; any network failure or non-2xx status becomes a CollectorError naming ``what`` and the URL.
+    With ``missing_ok``, a 404 (an optional resource that is absent) returns None instead."""
     try:
         response = session.get(url, timeout=timeout_s)
     except requests.Timeout:
@@ -37,6 +40,10 @@ def http_get(session: requests.Session, url: str, *, timeout_s: float, what: str
         raise TransientCollectorError(f"{what}: cannot reach {url}: {exc}") from None
     except requests.RequestException as exc:
         raise CollectorError(f"{what}: cannot reach {url}: {exc}") from None
+    if missing_ok and response.status_code == 404:
+        return None
+    if response.status_code in (401, 403):
+        raise CollectorError(f"{what}: {url} refused the credentials (HTTP {response.status_code})")
     if not response.ok:
         body = response.text[:200].strip()
         error = TransientCollectorError if response.status_code >= 500 else CollectorError
@@ -44,8 +51,10 @@ def http_get(session: requests.Session, url: str, *, timeout_s: float, what: str
     return response
 
 
-def http_get_json(session: requests.Session, url: str, *, timeout_s: float, what: str):
-    response = http_get(session, url, timeout_s=timeout_s, what=what)
+def http_get_json(session: requests.Session, url: str, *, timeout_s: float, what: str, missing_ok: bool = False):
+    response = http_get(session, url, timeout_s=timeout_s, what=what, missing_ok=missing_ok)
+    if response is None:
+        return None
     try:
         return response.json()
     except (ValueError, json.JSONDecodeError) as exc:

@@ -33,7 +33,7 @@ import requests
 
 from telemetry.vocabulary import Batch, EventReading, PointReading
 
-from .common import ChangeTracker, CollectorError, TransientCollectorError, source_label
+from .common import ChangeTracker, CollectorError, http_get_json, source_label
 
 Getter = Callable[[str], dict | None]
 ROOT = "/redfish/v1"
@@ -293,26 +293,10 @@ def _http_getter(session: requests.Session, base: str, timeout_s: float, what: s
         if path in cache:
             return cache[path]
         url = base + path
-        try:
-            response = session.get(url, timeout=timeout_s)
-        except requests.Timeout:
-            raise TransientCollectorError(f"{what}: no answer from {url} within {timeout_s:g} s") from None
-        except requests.ConnectionError as exc:
-            raise TransientCollectorError(f"{what}: cannot reach {url}: {exc}") from None
-        except requests.RequestException as exc:
-            raise CollectorError(f"{what}: cannot reach {url}: {exc}") from None
-        if response.status_code == 404:
+        body = http_get_json(session, url, timeout_s=timeout_s, what=what, missing_ok=True)
+        if body is None:
             cache[path] = None  # optional resources may be missing
             return None
-        if response.status_code in (401, 403):
-            raise CollectorError(f"{what}: {url} refused the credentials (HTTP {response.status_code})")
-        if not response.ok:
-            error = TransientCollectorError if response.status_code >= 500 else CollectorError
-            raise error(f"{what}: {url} answered HTTP {response.status_code}: {response.text[:160]!r}")
-        try:
-            body = response.json()
-        except ValueError as exc:
-            raise CollectorError(f"{what}: {url} did not answer JSON ({exc}): {response.text[:120]!r}") from None
         if not isinstance(body, dict):
             raise CollectorError(f"{what}: {url} answered JSON that is not a Redfish resource: {str(body)[:120]}")
         cache[path] = body

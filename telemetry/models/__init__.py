@@ -9,6 +9,7 @@ from .inventory import (
     Site,
 )
 from .samples import (
+    HALL_ROLLUP_FIELDS,
     CollectorRun,
     Event,
     GpuRollup,
@@ -30,6 +31,7 @@ __all__ = [
     "Sample",
     "RollupWatermark",
     "Resolution",
+    "HALL_ROLLUP_FIELDS",
     "HallRollup",
     "GpuSample",
     "GpuRollup",

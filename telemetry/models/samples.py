@@ -319,6 +319,17 @@ class SeriesRollup(models.Model):
         return f"series {self.series_id} {self.get_resolution_display()} @ {self.ts:%Y-%m-%d %H:%M}"
 
 
+HALL_ROLLUP_FIELDS = (
+    "gpu_count",
+    "gpu_util_avg",
+    "gpu_power_w",
+    "node_power_w",
+    "it_power_w",
+    "gpu_temp_max",
+    "inlet_temp_max",
+)
+
+
 class HallRollup(models.Model):
     """Hall aggregates per bucket, what the dashboard and forecasts read: IT power (per node its measured
     input power, else the sum of its GPUs' power), GPU utilization, hottest inlet and GPU."""
