@@ -277,6 +277,33 @@ def read_inventory(nvml) -> list[GpuInventory]:
     return out
 
 
+def match_catalog_model(gpu: GpuInventory, catalog: Iterable[tuple[str, float, float]]) -> str:
+    """The catalog model (name, memory_gb, tdp_w) that an NVML board is.
+
+    NVML names boards by product ("NVIDIA H100 80GB HBM3"), the catalog by product and form factor
+    ("H100 SXM 80GB"), so the family token must appear in the NVML name, the memory must agree within 5 %
+    (the catalog's "80GB" is what NVML counts in GiB: 79.6 on an H100), and of what is left the TDP nearest
+    the enforced power limit wins (700 W is SXM, 350-400 W PCIe/NVL). Raises LookupError naming the candidates
+    when the board cannot be told apart."""
+    words = set(gpu.name.upper().replace("-", " ").split())
+    memory_gib = gpu.memory_total_bytes / 2**30
+    fits = [
+        (name, tdp_w)
+        for name, catalog_gb, tdp_w in catalog
+        if name.split()[0].upper() in words and abs(memory_gib - catalog_gb) <= 0.05 * catalog_gb
+    ]
+    if len(fits) > 1 and gpu.power_limit_w is not None:
+        best = min(abs(tdp_w - gpu.power_limit_w) for _, tdp_w in fits)
+        fits = [(name, tdp_w) for name, tdp_w in fits if abs(tdp_w - gpu.power_limit_w) == best]
+    if len(fits) != 1:
+        candidates = ", ".join(name for name, _ in fits) or "none"
+        raise LookupError(
+            f"GPU {gpu.index} ({gpu.name}, {memory_gib:.1f} GiB, power limit {gpu.power_limit_w} W) matches "
+            f"{len(fits)} catalog models ({candidates}); name the model"
+        )
+    return fits[0][0]
+
+
 # --------------------------------------------------------------------------------------------
 # Events (XID, ECC)
 
@@ -638,14 +665,17 @@ class ReplayNvml:
         return self._codec.decode(entry["ok"])
 
 
+REDACTED_UUID_PREFIX = "GPU-00000000-0000-0000-0000-"
+
+
 def _redactor(inventory: Iterable[GpuInventory]) -> Callable[[str], str]:
-    """Replace each UUID and serial (4+ characters) by a stable hashed alias, everywhere."""
+    """Replace each UUID and serial (4+ characters) by a stable hashed alias, everywhere. UUID aliases keep
+    NVML's format (all-zero leading groups, hash in the last) so the inventory still accepts them."""
     pairs = []
     for g in inventory:
-        for secret, prefix in ((g.uuid, "GPU-redacted-"), (g.serial, "serial-redacted-")):
+        for secret, prefix, length in ((g.uuid, REDACTED_UUID_PREFIX, 12), (g.serial, "serial-redacted-", 8)):
             if len(secret) >= 4:
-                digest = hashlib.sha256(secret.encode()).hexdigest()[:8]
-                pairs.append((secret, prefix + digest))
+                pairs.append((secret, prefix + hashlib.sha256(secret.encode()).hexdigest()[:length]))
 
     def redact(line: str) -> str:
         for secret, alias in pairs:

@@ -16,6 +16,7 @@ import pynvml
 import pytest
 
 from telemetry.collectors import nvml as col
+from telemetry.models.inventory import gpu_uuid_validator
 from telemetry.vocabulary import GPU_METRICS, EventReading, GpuReading
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
@@ -342,7 +343,8 @@ def test_redacted_recording_is_consistent(tmp_path):
     assert "GPU-fake-0" not in text and "1650000000001" not in text
     rec = col.NvmlRecording.load(out)
     uuid0 = rec.header["inventory"][0]["uuid"]
-    assert uuid0.startswith("GPU-redacted-")
+    assert uuid0.startswith(col.REDACTED_UUID_PREFIX)
+    gpu_uuid_validator(uuid0)  # still a UUID the inventory accepts
     assert col.read_gpus(col.ReplayNvml(rec, round=1), T0)[0].gpu_uuid == uuid0
 
 
