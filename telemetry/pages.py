@@ -4,7 +4,9 @@ Views stay thin: scope to the user's organization, read the URL filters (telemet
 through telemetry.query, and hand Plotly figures to the templates.
 """
 
+from dataclasses import dataclass
 from datetime import timedelta
+from urllib.parse import urlencode
 
 import pandas as pd
 from django.core.paginator import Paginator
@@ -66,7 +68,8 @@ def _none_last(value):
     return (value is None, value if value is not None else 0)
 
 
-def _halls(organization, filters):
+def halls_in(organization, filters):
+    """The organization's halls narrowed to the filters' site or hall, with their cooling unit count."""
     halls = Hall.objects.for_org(organization).select_related("site").annotate(unit_count=Count("cooling_units"))
     if filters.hall:
         halls = halls.filter(pk=filters.hall.pk)
@@ -85,16 +88,14 @@ def current_gpu_values(gpu_ids, now):
     return {gpu_id: (ts, util, power, temp) for gpu_id, ts, util, power, temp in rows}
 
 
-def gpu_explorer(request):
-    organization = require_organization(request.user)
-    filters = parse_filters(request, default_range="1h")
-    now = timezone.now()
+def explorer_rows(organization, filters, *, model="", status="", sort="name", now):
+    """The GPU explorer's rows, every GPU of the filters' site/hall (and `model` id, `status`) sorted by `sort`:
+    ([{"gpu", "util", "power", "temp", "last_seen"}], the sort applied, how many reported recently)."""
     gpus = Gpu.objects.for_org(organization).select_related("model", "node__rack__hall__site")
     if filters.hall:
         gpus = gpus.filter(node__rack__hall=filters.hall)
     elif filters.site:
         gpus = gpus.filter(node__rack__hall__site=filters.site)
-    model, status = request.GET.get("model", ""), request.GET.get("status", "")
     if model.isdigit():
         gpus = gpus.filter(model_id=int(model))
     if status in Gpu.Status.values:
@@ -116,13 +117,22 @@ def gpu_explorer(request):
     for gpu in gpus:
         ts, util, power, temp = current.get(gpu.id, (earlier.get(gpu.id), None, None, None))
         rows.append({"gpu": gpu, "util": util, "power": power, "temp": temp, "last_seen": ts})
-    sort = request.GET.get("sort", "name")
     key = sort.lstrip("-")
     if key not in SORTS:
         sort, key = "name", "name"
     rows.sort(key=SORTS[key], reverse=sort.startswith("-"))
     if sort.startswith("-"):  # missing values stay at the end either way
         rows.sort(key=lambda r: r[key] is None if key != "name" else False)
+    return rows, sort, len(current)
+
+
+def gpu_explorer(request):
+    organization = require_organization(request.user)
+    filters = parse_filters(request, default_range="1h")
+    model, status = request.GET.get("model", ""), request.GET.get("status", "")
+    rows, sort, reporting = explorer_rows(
+        organization, filters, model=model, status=status, sort=request.GET.get("sort", "name"), now=timezone.now()
+    )
     page = Paginator(rows, EXPLORER_PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
@@ -135,8 +145,9 @@ def gpu_explorer(request):
             "statuses": Gpu.Status.choices,
             "model": model,
             "status": status,
-            "reporting": len(current),
+            "reporting": reporting,
             "total": len(rows),
+            "export_query": f"{filters.query_string()}&{urlencode({'model': model, 'status': status, 'sort': sort})}",
             "stale_after": CURRENT_WINDOW,
         },
     )
@@ -160,19 +171,20 @@ def gpu_detail(request, pk):
     gpu = get_object_or_404(Gpu.objects.for_org(organization).select_related("model", "node__rack__hall__site"), pk=pk)
     filters = parse_filters(request, default_range="24h")
     now = timezone.now()
-    events = list(Event.objects.filter(organization=organization, gpu=gpu, ts__gte=filters.start, ts__lt=filters.end))
+    events = gpu_events(organization, gpu, filters)
+    frames = gpu_metric_frames(gpu.id, filters.start, filters.end, now)
     figures = []
     for n, (title, unit, metrics) in enumerate(GPU_CHARTS):
         fig = figure(title=f"{title} ({unit})", yaxis_title=unit, height=260, showlegend=len(metrics) > 1)
         for metric in metrics:
-            frame = _stitched_gpu_series(gpu.id, metric, filters.start, filters.end, now)
+            frame = frames[metric]
             fig.add_scatter(x=_list(frame["ts"]), y=_list(frame["value"]), name=metric, mode="lines")
         for event in events:
             fig.add_vline(
                 x=event.ts, line_width=1, line_dash="dot", line_color=EVENT_COLOURS.get(event.kind, PALETTE[1])
             )
         fig.update_xaxes(range=[filters.start, filters.end])
-        figures.append((f"gpu-chart-{n}", fig))
+        figures.append((f"gpu-chart-{n}", fig, title))
     return render(
         request,
         "telemetry/gpu_detail.html",
@@ -180,10 +192,23 @@ def gpu_detail(request, pk):
     )
 
 
+def gpu_metric_frames(gpu_id, start, end, now):
+    """{metric: DataFrame(ts, value)} for every metric the GPU page charts."""
+    return {
+        metric: _stitched_gpu_series(gpu_id, metric, start, end, now)
+        for _title, _unit, metrics in GPU_CHARTS
+        for metric in metrics
+    }
+
+
+def gpu_events(organization, gpu, filters):
+    return list(Event.objects.filter(organization=organization, gpu=gpu, ts__gte=filters.start, ts__lt=filters.end))
+
+
 def hall_list(request):
     organization = require_organization(request.user)
     filters = parse_filters(request, default_range="24h")
-    halls = _halls(organization, filters)
+    halls = halls_in(organization, filters)
     headroom = hall_headroom(organization, halls)
     return render(request, "telemetry/hall_list.html", {"filters": filters, "rows": headroom})
 
@@ -263,20 +288,13 @@ def hall_detail(request, pk):
     halls = Hall.objects.for_org(organization).select_related("site").annotate(unit_count=Count("cooling_units"))
     hall = get_object_or_404(halls, pk=pk)
     filters = parse_filters(request, default_range="7d")
-    now = timezone.now()
-    start, end = filters.start, filters.end
     (headroom,) = hall_headroom(organization, [hall])
+    data = hall_chart_data(organization, hall, filters.start, filters.end, timezone.now())
 
     load = figure(title="IT load and cooling load (kW)", yaxis_title="kW", height=340)
-    it = query.hall_series([hall.id], "it_power_w", start, end, now=now)
-    load.add_scatter(x=_list(it["ts"]), y=_list(it["value"] / 1000), name="IT load", mode="lines")
-    cooling_series = list(
-        Series.objects.for_org(organization).filter(hall=hall, metric="cooling_load").values_list("id", flat=True)
-    )
-    cooling = query.point_series(cooling_series, start, end, now=now)
-    if not cooling.empty:
-        total = cooling.groupby("ts")["value"].sum()
-        load.add_scatter(x=_list(total.index), y=_list(total / 1000), name="cooling load", mode="lines")
+    load.add_scatter(x=_list(data.it_kw.index), y=_list(data.it_kw), name="IT load", mode="lines")
+    if not data.cooling_kw.empty:
+        load.add_scatter(x=_list(data.cooling_kw.index), y=_list(data.cooling_kw), name="cooling load", mode="lines")
     load.add_hline(y=hall.it_power_capacity_kw, line_dash="dash", line_color=PALETTE[0], annotation_text="IT capacity")
     load.add_hline(
         y=hall.cooling_capacity_kw, line_dash="dash", line_color=PALETTE[1], annotation_text="cooling installed"
@@ -289,8 +307,7 @@ def hall_detail(request, pk):
     )
 
     inlet_fig = figure(title="Hottest rack inlet (°C)", yaxis_title="°C", height=300)
-    inlet = query.hall_series([hall.id], "inlet_temp_max", start, end, now=now)
-    inlet_fig.add_scatter(x=_list(inlet["ts"]), y=_list(inlet["value"]), name="max inlet", mode="lines")
+    inlet_fig.add_scatter(x=_list(data.inlet_c.index), y=_list(data.inlet_c), name="max inlet", mode="lines")
     inlet_fig.add_hline(
         y=ASHRAE_RECOMMENDED_C, line_dash="dash", line_color=PALETTE[1], annotation_text="ASHRAE recommended 27 °C"
     )
@@ -299,8 +316,7 @@ def hall_detail(request, pk):
         y=allowable, line_dash="dot", line_color=PALETTE[3], annotation_text=f"{hall.ashrae_class} allowable"
     )
 
-    power_map, inlet_map = rack_heatmaps(organization, hall, start, end, now)
-    pue = site_pue_figure(organization, hall.site, start, end, now)
+    power_map, inlet_map = rack_heatmaps(hall, data.racks)
     return render(
         request,
         "telemetry/hall_detail.html",
@@ -312,8 +328,35 @@ def hall_detail(request, pk):
             "inlet_figure": inlet_fig,
             "power_map": power_map,
             "inlet_map": inlet_map,
-            "pue_figure": pue,
+            "pue_figure": site_pue_figure(hall.site, data.pue),
         },
+    )
+
+
+@dataclass(frozen=True)
+class HallChartData:
+    """What the hall page charts, over one range: pandas Series indexed by ts, and one row per rack."""
+
+    it_kw: pd.Series
+    cooling_kw: pd.Series  # empty without cooling_load series
+    inlet_c: pd.Series
+    racks: list  # [{"rack", "position", "power_kw", "inlet_max_c"}] in floor order; None where unmeasured
+    pue: pd.DataFrame | None  # columns facility_kw, it_kw, pue; None without facility power at the site
+
+
+def hall_chart_data(organization, hall, start, end, now):
+    it = query.hall_series([hall.id], "it_power_w", start, end, now=now)
+    cooling_series = list(
+        Series.objects.for_org(organization).filter(hall=hall, metric="cooling_load").values_list("id", flat=True)
+    )
+    cooling = query.point_series(cooling_series, start, end, now=now)
+    inlet = query.hall_series([hall.id], "inlet_temp_max", start, end, now=now)
+    return HallChartData(
+        it_kw=it.set_index("ts")["value"] / 1000,
+        cooling_kw=cooling.groupby("ts")["value"].sum() / 1000 if not cooling.empty else pd.Series(dtype=float),
+        inlet_c=inlet.set_index("ts")["value"],
+        racks=rack_means(organization, hall, start, end, now),
+        pue=site_pue(organization, hall.site, start, end, now),
     )
 
 
@@ -332,8 +375,8 @@ def _series_means(series_ids, start, end, now):
     return means
 
 
-def rack_heatmaps(organization, hall, start, end, now):
-    """Two heatmaps of the hall floor: mean rack power (kW) and hottest node inlet (°C) over the range."""
+def rack_means(organization, hall, start, end, now):
+    """Per rack of the hall, in floor order: mean rack power (kW) and hottest node inlet (°C, mean per node)."""
     racks = list(Rack.objects.filter(hall=hall).order_by("position", "name"))
     series = list(
         Series.objects.for_org(organization)
@@ -348,22 +391,33 @@ def rack_heatmaps(organization, hall, start, end, now):
         if metric == "node_inlet_temp" and means.get(i) is not None and entity in node_rack:
             rack = node_rack[entity]
             inlet[rack] = max(inlet.get(rack, float("-inf")), means[i])
+    return [
+        {
+            "rack": rack.name,
+            "position": rack.position or n + 1,
+            "power_kw": None if rack_power.get(rack.name) is None else rack_power[rack.name] / 1000,
+            "inlet_max_c": inlet.get(rack.name),
+        }
+        for n, rack in enumerate(racks)
+    ]
+
+
+def rack_heatmaps(hall, racks):
+    """Two heatmaps of the hall floor from `rack_means`: rack power (kW) and hottest node inlet (°C)."""
     positions = hall.floor_positions or len(racks)
     rows, per_row = floor_grid(max(positions, 1))
     figures = []
-    for title, values, unit, scale in (
-        ("Rack power (kW, mean over the range)", rack_power, "kW", "YlOrRd"),
-        ("Hottest node inlet per rack (°C, mean over the range)", inlet, "°C", "RdYlBu_r"),
+    for title, key, unit, scale in (
+        ("Rack power (kW, mean over the range)", "power_kw", "kW", "YlOrRd"),
+        ("Hottest node inlet per rack (°C, mean over the range)", "inlet_max_c", "°C", "RdYlBu_r"),
     ):
         z = [[None] * per_row for _ in range(rows)]
         text = [[""] * per_row for _ in range(rows)]
-        for n, rack in enumerate(racks):
-            position = (rack.position or n + 1) - 1
-            r, c = divmod(position, per_row)
+        for rack in racks:
+            r, c = divmod(rack["position"] - 1, per_row)
             if r < rows:
-                value = values.get(rack.name)
-                z[r][c] = None if value is None else (value / 1000 if unit == "kW" else value)
-                text[r][c] = rack.name
+                z[r][c] = rack[key]
+                text[r][c] = rack["rack"]
         fig = figure(title=title, height=120 + 60 * rows)
         fig.add_heatmap(
             z=z,
@@ -380,7 +434,7 @@ def rack_heatmaps(organization, hall, start, end, now):
     return figures
 
 
-def site_pue_figure(organization, site, start, end, now):
+def site_pue(organization, site, start, end, now):
     """PUE over time (facility power / IT power of the site's halls), or None without facility power."""
     facility_ids = list(
         Series.objects.for_org(organization)
@@ -396,22 +450,42 @@ def site_pue_figure(organization, site, start, end, now):
         return None
     it_total = it.groupby("ts")["value"].sum()
     joined = facility.set_index("ts")["value"].to_frame("facility").join(it_total.rename("it"), how="inner")
-    joined = joined[joined["it"] > 0]
+    joined = joined[joined["it"] > 0] / 1000
+    return pd.DataFrame(
+        {"facility_kw": joined["facility"], "it_kw": joined["it"], "pue": joined["facility"] / joined["it"]}
+    )
+
+
+def site_pue_figure(site, pue):
+    if pue is None:
+        return None
     fig = figure(title=f"PUE at {site.name}", yaxis_title="PUE", height=280)
-    fig.add_scatter(x=_list(joined.index), y=_list(joined["facility"] / joined["it"]), name="PUE", mode="lines")
+    fig.add_scatter(x=_list(pue.index), y=_list(pue["pue"]), name="PUE", mode="lines")
     return fig
 
 
 def source_list(request):
     organization = require_organization(request.user)
     sources = list(Source.objects.for_org(organization).order_by("name"))
+    runs = recent_runs(organization, sources)
+    rows = [{"source": s, "health": source_health(s), "runs": runs.get(s.id, [])} for s in sources]
+    return render(request, "telemetry/source_list.html", {"rows": rows, "now": timezone.now()})
+
+
+def source_health(source):
+    if source.healthy:
+        return "ok"
+    return "failing" if source.last_success_at else "never succeeded"
+
+
+def recent_runs(organization, sources, per_source=10):
+    """{source id: its newest `per_source` collector runs}, in one query."""
     runs = {}
     recent = CollectorRun.objects.filter(source__organization=organization).order_by("-started")[
-        : 20 * max(len(sources), 1)
+        : 2 * per_source * max(len(sources), 1)
     ]
     for run in recent:
         runs.setdefault(run.source_id, [])
-        if len(runs[run.source_id]) < 10:
+        if len(runs[run.source_id]) < per_source:
             runs[run.source_id].append(run)
-    rows = [{"source": s, "runs": runs.get(s.id, [])} for s in sources]
-    return render(request, "telemetry/source_list.html", {"rows": rows, "now": timezone.now()})
+    return runs

@@ -7,7 +7,8 @@ export every row (ExportPagination switches pagination off for these formats, up
 What a view returns decides the tables (see `tables_from`):
 - a list of flat dicts (a serializer's `many=True` data, paginated or not) -> one table named after the view;
 - `{"tables": {"Sheet name": [row, ...], ...}, ...}` -> one sheet per table (a chart endpoint returns its
-  traces this way beside whatever JSON it also shows); CSV takes the first table, or `?table=<name>`;
+  traces this way beside whatever JSON it also shows); CSV takes the first table; `?table=<name>` picks one
+  table for CSV and XLSX alike;
 - any other dict -> one row.
 
 Cells are typed: numbers stay numbers (DecimalField strings become numbers), date-times become real XLSX
@@ -163,25 +164,31 @@ def _view_name(renderer_context):
     return "data"
 
 
+def _wanted_tables(tables, renderer_context):
+    """Only the table `?table=<name>` names, else all; an unknown name answers 400 listing the names."""
+    request = (renderer_context or {}).get("request")
+    wanted = request.query_params.get("table") if request is not None else None
+    if wanted is None:
+        return tables
+    if wanted in tables:
+        return {wanted: tables[wanted]}
+    # Renderers run after the view: answer the 400 here, as a table a spreadsheet can show.
+    response = (renderer_context or {}).get("response")
+    if response is not None:
+        response.status_code = 400
+    return {"error": [{"detail": f"table={wanted!r} is not one of: {', '.join(tables)}"}]}
+
+
 class CSVRenderer(BaseRenderer):
-    """UTF-8 CSV with a header row; one table (the first, or `?table=<name>`)."""
+    """UTF-8 CSV with a header row; one table (`?table=<name>`, else the first)."""
 
     media_type = "text/csv"
     format = "csv"
     charset = "utf-8"
 
     def render(self, data, accepted_media_type=None, renderer_context=None):
-        tables = tables_from(data, _view_name(renderer_context))
-        request = (renderer_context or {}).get("request")
-        wanted = request.query_params.get("table") if request is not None else None
-        if wanted is not None and wanted not in tables:
-            # Renderers run after the view: answer the 400 here, as a CSV a spreadsheet can show.
-            response = (renderer_context or {}).get("response")
-            if response is not None:
-                response.status_code = 400
-            tables = {"error": [{"detail": f"table={wanted!r} is not one of: {', '.join(tables)}"}]}
-            wanted = None
-        rows = tables[wanted] if wanted else next(iter(tables.values()), [])
+        tables = _wanted_tables(tables_from(data, _view_name(renderer_context)), renderer_context)
+        rows = next(iter(tables.values()), [])
         columns = _columns(rows, _field_kinds(renderer_context))
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\r\n")
@@ -196,7 +203,8 @@ class CSVRenderer(BaseRenderer):
 
 
 class XLSXRenderer(BaseRenderer):
-    """An XLSX workbook, a sheet per table, typed cells, frozen bold header row, sized columns."""
+    """An XLSX workbook, a sheet per table (or only `?table=<name>`), typed cells, frozen bold header row, sized
+    columns."""
 
     media_type = XLSX_MEDIA_TYPE
     format = "xlsx"
@@ -204,7 +212,7 @@ class XLSXRenderer(BaseRenderer):
     render_style = "binary"
 
     def render(self, data, accepted_media_type=None, renderer_context=None):
-        tables = tables_from(data, _view_name(renderer_context))
+        tables = _wanted_tables(tables_from(data, _view_name(renderer_context)), renderer_context)
         kinds = _field_kinds(renderer_context)
         workbook = Workbook()
         workbook.remove(workbook.active)

@@ -1,7 +1,8 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
-from ..models import CoolingUnit, Gpu, GpuModel, Hall, Node, Pdu, Rack, Site
+from ..models import CoolingUnit, Gpu, GpuModel, Hall, Node, Pdu, Rack, Site, Source
+from ..pages import source_health
 from ..tenancy import user_organization
 
 
@@ -89,3 +90,32 @@ class PduSerializer(OrgScopedSerializer):
     class Meta:
         model = Pdu
         fields = "__all__"
+
+
+class SourceSerializer(serializers.ModelSerializer):
+    """A collector source's health as the sources page shows it; never its endpoint or credentials."""
+
+    health = serializers.SerializerMethodField()
+    lag_s = serializers.SerializerMethodField(label="Lag (s)")
+
+    class Meta:
+        model = Source
+        fields = [
+            "id",
+            "name",
+            "kind",
+            "enabled",
+            "health",
+            "last_success_at",
+            "lag_s",
+            "last_run_samples",
+            "consecutive_failures",
+            "last_error_at",
+            "last_error",
+        ]
+
+    def get_health(self, source) -> str:
+        return source_health(source)
+
+    def get_lag_s(self, source) -> float | None:
+        return source.lag.total_seconds() if source.lag else None

@@ -12,6 +12,7 @@ router.register("gpus", views.GpuViewSet)
 router.register("gpu-models", views.GpuModelViewSet)
 router.register("cooling-units", views.CoolingUnitViewSet)
 router.register("pdus", views.PduViewSet)
+router.register("sources", views.SourceViewSet, basename="api-source")  # "source-list" is the page
 
 urlpatterns = router.urls
 
