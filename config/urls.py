@@ -4,6 +4,7 @@ from django.urls import include, path
 from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from planner import export_link_views
 from telemetry import views as telemetry_views
 
 urlpatterns = [
@@ -18,5 +19,7 @@ urlpatterns = [
     path("help/", TemplateView.as_view(template_name="help.html"), name="help"),
     path("api/planner/", include("planner.api.urls")),
     path("planner/", include("planner.urls")),
+    path("account/export-links/", export_link_views.export_links, name="export-links"),
+    path("account/export-links/<int:pk>/revoke/", export_link_views.revoke_export_link, name="export-link-revoke"),
     path("", include("telemetry.urls")),
 ]

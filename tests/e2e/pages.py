@@ -54,5 +54,6 @@ PAGES = [
     Page("gpus", "/gpus/"),
     Page("gpu", lambda w: f"/gpus/{simulated(w).a.gpu.pk}/", charts=8),
     Page("sources", "/sources/"),
+    Page("export-links", "/account/export-links/"),
     Page("forecast-hall", lambda w: f"/planner/forecasts/halls/{forecasted(w).a.hall.pk}/?range=7d", charts=3),
 ]
