@@ -199,12 +199,18 @@ TELEMETRY_PARTITION_DAYS_AHEAD = env.int("TELEMETRY_PARTITION_DAYS_AHEAD", defau
 TELEMETRY_ROLLUP_LAG_S = env.int("TELEMETRY_ROLLUP_LAG_S", default=120)
 TELEMETRY_PUSH_MAX_BYTES = env.int("TELEMETRY_PUSH_MAX_BYTES", default=16 * 1024 * 1024)
 TELEMETRY_CSV_MAX_BYTES = env.int("TELEMETRY_CSV_MAX_BYTES", default=200 * 1024 * 1024)  # one CSV upload
+# How often beat looks for due sources: the shortest collection interval that takes effect.
+TELEMETRY_COLLECTION_TICK_S = env.float("TELEMETRY_COLLECTION_TICK_S", default=10.0)
 TELEMETRY_COLLECTOR_FAILURE_EVENT_AFTER = env.int("TELEMETRY_COLLECTOR_FAILURE_EVENT_AFTER", default=3)
 # Collector module per Source.kind when it is not telemetry.collectors.<kind> (e.g. a test's own collector).
 TELEMETRY_COLLECTOR_MODULES = env.dict("HEADROOM_COLLECTOR_MODULES", default={})
 CELERY_BEAT_SCHEDULE.update(
     {
-        "telemetry-collection-tick": {"task": "telemetry.collection_tick", "schedule": 10.0, "options": {"expires": 9}},
+        "telemetry-collection-tick": {
+            "task": "telemetry.collection_tick",
+            "schedule": TELEMETRY_COLLECTION_TICK_S,
+            "options": {"expires": TELEMETRY_COLLECTION_TICK_S * 0.9},
+        },
         "telemetry-refresh-rollups": {
             "task": "telemetry.refresh_rollups",
             "schedule": 60.0,

@@ -29,10 +29,12 @@ from __future__ import annotations
 import argparse
 import csv
 import ctypes
+import fcntl
 import functools
 import hashlib
 import json
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -395,21 +397,42 @@ def poll_events(
 
 class NvmlSession:
     """NVML initialised once per worker process, with one event set kept open so that XID and
-    ECC events queue between collections instead of being missed."""
+    ECC events queue between collections instead of being missed.
 
-    def __init__(self, nvml):
+    Every event set on a host receives every event, so with several worker processes on the host each
+    XID would be stored once per process. Only the process holding ``event_lock`` (an exclusive flock,
+    released by the kernel when its holder dies) opens the event set; the others read samples alone and
+    try for the lock again at each collection, so a successor takes over when the holder exits."""
+
+    def __init__(self, nvml, event_lock: str | None = None):
         self.nvml = nvml
+        self.event_lock = event_lock
+        self._lock_file = None
+        self.event_set: NvmlEventSet | None = None
         nvml.nvmlInit()
-        self.event_set = open_event_set(nvml)
+
+    def _hold_event_lock(self) -> bool:
+        if self.event_lock is None:
+            return True
+        if self._lock_file is None:
+            lock_file = open(self.event_lock, "a")  # noqa: SIM115 - held open for the process's life
+            try:
+                fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                lock_file.close()
+                return False
+            self._lock_file = lock_file
+        return True
 
     def collect(self, ts: datetime, poll_timeout_ms: int = 0) -> Batch:
-        return Batch(
-            gpu_readings=read_gpus(self.nvml, ts),
-            events=poll_events(self.nvml, self.event_set, poll_timeout_ms),
-        )
+        if self.event_set is None and self._hold_event_lock():
+            self.event_set = open_event_set(self.nvml)
+        events = [] if self.event_set is None else poll_events(self.nvml, self.event_set, poll_timeout_ms)
+        return Batch(gpu_readings=read_gpus(self.nvml, ts), events=events)
 
 
 _session: NvmlSession | None = None
+EVENT_LOCK = Path(tempfile.gettempdir()) / "headroom-nvml-events.lock"
 
 
 def collect(source) -> Batch:
@@ -418,7 +441,7 @@ def collect(source) -> Batch:
     if _session is None:
         import pynvml
 
-        _session = NvmlSession(pynvml)
+        _session = NvmlSession(pynvml, event_lock=source.options.get("event_lock", str(EVENT_LOCK)))
     return _session.collect(_utcnow(), poll_timeout_ms=int(source.options.get("poll_timeout_ms", 0)))
 
 

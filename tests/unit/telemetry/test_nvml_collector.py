@@ -12,6 +12,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pynvml
 import pytest
 
@@ -503,3 +504,31 @@ def test_session_collects_readings_and_queued_events():
     assert [r.gpu_uuid for r in batch.gpu_readings] == ["GPU-fake-0", "GPU-fake-1"]
     assert [(e.kind, e.gpu_uuid, e.code) for e in batch.events] == [("xid", "GPU-fake-0", 48)]
     assert session.collect(T0).events == []
+
+
+def test_one_session_per_host_reads_events(tmp_path):
+    """Worker processes on one host share the lock: an XID is reported once, and a survivor takes over."""
+    lock = tmp_path / "events.lock"
+    fake = FakeNvml()
+    fake.nvmlInit = lambda: None
+    first, second = col.NvmlSession(fake, event_lock=lock), col.NvmlSession(fake, event_lock=lock)
+    fake._queued = [(0, pynvml.nvmlEventTypeXidCriticalError, 31)]
+    assert [e.code for e in first.collect(T0).events] == [31]
+    batch = second.collect(T0)
+    assert batch.events == [] and len(batch.gpu_readings) == 2  # samples still read
+    assert second.event_set is None
+
+    first._lock_file.close()  # the holder's process exits; the kernel drops its lock
+    fake._queued = [(1, pynvml.nvmlEventTypeXidCriticalError, 79)]
+    assert [(e.gpu_uuid, e.code) for e in second.collect(T0).events] == [("GPU-fake-1", 79)]
+
+
+def test_samples_stored_on_the_gpu_host_keep_power_and_energy_consistent():
+    """What the real H100 collection stored (collect_on_gpu.sh): energy counter delta = integral of power."""
+    import pandas as pd
+
+    stored = pd.read_csv(Path(__file__).parents[2] / "fixtures" / "nvml-recording" / "h100-collected-samples.csv")
+    seconds = (pd.to_datetime(stored.ts) - pd.to_datetime(stored.ts[0])).dt.total_seconds().to_numpy()
+    integral_j = np.trapezoid(stored.gpu_power.to_numpy(), seconds)
+    assert integral_j == pytest.approx(stored.gpu_energy.iloc[-1] - stored.gpu_energy.iloc[0], rel=0.01)
+    assert stored.gpu_power.max() > 600 and stored.gpu_retired_pages.isna().all()
