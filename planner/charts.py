@@ -61,18 +61,20 @@ def gpus_vs_capacity(report):
     return fig
 
 
-def runway(report):
-    """Months until each chosen hall runs out of power, cooling or space (horizon + 1 = lasts)."""
+def runway(report, runways=None):
+    """Months until each chosen hall (or each of `runways`) runs out of power, cooling or space
+    (horizon + 1 = lasts)."""
     horizon = report.inputs.horizon_months
+    runways = report.runways if runways is None else runways
     fig = figure(
         title="Runway per hall",
         xaxis_title=f"month the limit is reached ({horizon + 1} = lasts the horizon)",
         barmode="group",
     )
-    halls = [str(r.hall) for r in report.runways]
+    halls = [str(r.hall) for r in runways]
     for resource in ("power", "cooling", "space"):
         values = []
-        for r in report.runways:
+        for r in runways:
             month = getattr(r.runway, f"{resource}_month")
             tracked = r.space_tracked or resource != "space"
             values.append(horizon + 1 if month is None or not tracked else month)

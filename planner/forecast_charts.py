@@ -1,9 +1,9 @@
 """Plotly figures for the forecast pages: history + forecast with 80/95% bands and limit lines, and a
-GPU's signals over time."""
+GPU's signals over time; time axes in the timezone they are given (the site's), named on the axis."""
 
 import plotly.graph_objects as go
 
-from telemetry.charts import PALETTE, figure
+from telemetry.charts import PALETTE, figure, local_times, time_axis
 
 BAND_95 = "rgba(0, 114, 178, 0.12)"
 BAND_80 = "rgba(0, 114, 178, 0.25)"
@@ -15,16 +15,22 @@ def _band(fig, x, lo, hi, fill, name):
     fig.add_trace(go.Scatter(x=x, y=lo, mode="lines", line={"width": 0}, fill="tonexty", fillcolor=fill, name=name))
 
 
-def forecast_figure(title, unit, history, forecast, target, limits=()):
+def forecast_figure(title, unit, history, forecast, target, limits=(), *, tz):
     """History (solid) and forecast (dashed) of `target`, its 95% and 80% bands, and horizontal limit
-    lines given as (label, value, colour key)."""
-    fig = figure(title=title, yaxis_title=unit, hovermode="x unified")
+    lines given as (label, value, colour key); times in `tz`."""
+    fig = figure(title=title, yaxis_title=unit, hovermode="x unified", xaxis=time_axis(tz))
     if history is not None and target in history and history[target].notna().any():
         fig.add_trace(
-            go.Scatter(x=history.index, y=history[target], mode="lines", name="measured", line={"color": PALETTE[7]})
+            go.Scatter(
+                x=local_times(history.index, tz),
+                y=history[target],
+                mode="lines",
+                name="measured",
+                line={"color": PALETTE[7]},
+            )
         )
     if forecast is not None:
-        x = forecast.index
+        x = local_times(forecast.index, tz)
         _band(fig, x, forecast[f"{target}_lo95"], forecast[f"{target}_hi95"], BAND_95, "95% interval")
         _band(fig, x, forecast[f"{target}_lo80"], forecast[f"{target}_hi80"], BAND_80, "80% interval")
         fig.add_trace(
@@ -42,24 +48,25 @@ def forecast_figure(title, unit, history, forecast, target, limits=()):
     return fig
 
 
-def gpu_signals_figure(hourly, scores):
-    """A GPU's hourly temperature and power, its corrected-error counter, and its stored risk over time."""
+def gpu_signals_figure(hourly, scores, *, tz):
+    """A GPU's hourly temperature and power, its corrected-error counter, and its stored risk over time,
+    times in `tz`."""
     fig = figure(
         title="Signals over time",
         hovermode="x unified",
+        xaxis=time_axis(tz),
         yaxis={"title": "°C / W÷10"},
         yaxis2={"title": "SBE count / risk %", "overlaying": "y", "side": "right"},
     )
     if hourly is not None and not hourly.empty:
-        fig.add_trace(go.Scatter(x=hourly.index, y=hourly["temp_max"], mode="lines", name="max temperature (°C)"))
-        fig.add_trace(go.Scatter(x=hourly.index, y=hourly["power_avg"] / 10, mode="lines", name="power (W÷10)"))
-        fig.add_trace(
-            go.Scatter(x=hourly.index, y=hourly["sbe_max"], mode="lines", name="single-bit ECC (count)", yaxis="y2")
-        )
+        x = local_times(hourly.index, tz)
+        fig.add_trace(go.Scatter(x=x, y=hourly["temp_max"], mode="lines", name="max temperature (°C)"))
+        fig.add_trace(go.Scatter(x=x, y=hourly["power_avg"] / 10, mode="lines", name="power (W÷10)"))
+        fig.add_trace(go.Scatter(x=x, y=hourly["sbe_max"], mode="lines", name="single-bit ECC (count)", yaxis="y2"))
     if scores:
         fig.add_trace(
             go.Scatter(
-                x=[s[0] for s in scores],
+                x=local_times([s[0] for s in scores], tz),
                 y=[100 * s[1] for s in scores],
                 mode="lines+markers",
                 name="30-day risk (%)",

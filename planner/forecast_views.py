@@ -1,12 +1,14 @@
 """Forecast pages: halls' cooling forecasts with backtest scores, alerts, GPU failure risk (table,
 detail, fleet expectation and spares). Login required (middleware); everything scoped to the user's
-organization, another organization's hall or GPU answers 404."""
+organization, another organization's hall or GPU answers 404. The dashboard filters (telemetry.timerange)
+narrow the lists to a site or hall, the range picks the time window, and times are shown in the site's
+timezone (a hall's or GPU's own site on its page)."""
 
 from datetime import timedelta
 
 import pandas as pd
 from django.core.paginator import Paginator
-from django.db.models import Count, F
+from django.db.models import Count, F, Q
 from django.shortcuts import get_object_or_404, render
 
 from planner.domain import cooling_forecast, failure_risk
@@ -19,6 +21,7 @@ from .models import Alert, ForecastRun, GpuRiskScore, HallForecast
 
 MAX_HISTORY_SHOWN = timedelta(days=90)
 RISK_PAGE_SIZE = 100
+ALERT_SHOWS = ("active", "all")
 RISK_SORTS = {
     "risk": "-probability_30d",
     "-risk": "probability_30d",
@@ -32,13 +35,20 @@ TARGET_LABELS = {"it_load_kw": "IT load (kW)", "cooling_load_kw": "Cooling load 
 
 def forecast_index(request):
     organization = require_organization(request.user)
-    outlook = forecasting.cooling_outlook(organization)
+    filters = parse_filters(request, default_range="7d")
+    outlook = forecasting.cooling_outlook(organization, filters=filters)
     alerts = Alert.objects.for_org(organization).active().values("hall").annotate(n=Count("pk"))
     open_by_hall = {row["hall"]: row["n"] for row in alerts}
     for row in outlook:
         row["alerts"] = open_by_hall.get(row["hall"].pk, 0)
-    runs = ForecastRun.objects.for_org(organization).select_related("hall")[:20]
-    return render(request, "planner/forecasts/index.html", {"outlook": outlook, "runs": runs})
+    # Runs in the range: each hall's in the filters' site or hall, and the organization-wide risk runs.
+    halls = filters.narrow(Hall.objects.for_org(organization))
+    runs = (
+        ForecastRun.objects.for_org(organization)
+        .filter(Q(hall=None) | Q(hall__in=halls), started__gte=filters.start, started__lte=filters.end)
+        .select_related("hall")[:20]
+    )
+    return render(request, "planner/forecasts/index.html", {"filters": filters, "outlook": outlook, "runs": runs})
 
 
 def _backtest_rows(backtest):
@@ -60,7 +70,7 @@ def hall_forecast(request, pk):
     forecast = forecasting.frame_from_json(latest.frame) if latest else None
     end = latest.as_of if latest else None
     # The filter bar's range sets how much measured history leads up to the forecast (default a week).
-    filters = parse_filters(request, default_range="7d")
+    filters = parse_filters(request, default_range="7d", zone_site=hall.site)
     history = None
     if end is not None:
         shown = min(filters.duration, MAX_HISTORY_SHOWN)
@@ -91,12 +101,13 @@ def hall_forecast(request, pk):
                     forecast,
                     "it_load_kw",
                     [(f"IT capacity {hall.it_power_capacity_kw:.0f} kW", hall.it_power_capacity_kw, "capacity")],
+                    tz=filters.tz,
                 ),
             ),
             (
                 "cooling",
                 forecast_charts.forecast_figure(
-                    "Cooling load", "kW", history, forecast, "cooling_load_kw", cooling_limits
+                    "Cooling load", "kW", history, forecast, "cooling_load_kw", cooling_limits, tz=filters.tz
                 ),
             ),
             (
@@ -115,6 +126,7 @@ def hall_forecast(request, pk):
                         ),
                         (f"class {hall.ashrae_class} allowable {allowable:g} °C", allowable, "allowable"),
                     ],
+                    tz=filters.tz,
                 ),
             ),
         ]
@@ -141,45 +153,47 @@ def hall_forecast(request, pk):
 
 
 def alert_list(request):
+    """Alerts open at some time in the range (all of them, or only those still active), of the filters'
+    site or hall."""
     organization = require_organization(request.user)
-    alerts = Alert.objects.for_org(organization).select_related("hall__site")
+    filters = parse_filters(request, default_range="7d")
     show = request.GET.get("show", "active")
+    if show not in ALERT_SHOWS:
+        filters.errors.append(f"Unknown show={show!r}; choose one of {', '.join(ALERT_SHOWS)}.")
+        show = "active"
+    alerts = filters.narrow(Alert.objects.for_org(organization), "hall").select_related("hall__site")
+    alerts = alerts.filter(Q(resolved_at=None) | Q(resolved_at__gte=filters.start), first_seen__lte=filters.end)
     if show == "active":
         alerts = alerts.active()
-    hall = request.GET.get("hall")
-    if hall and hall.isdigit():
-        alerts = alerts.filter(hall_id=int(hall))
     alerts = alerts.order_by(F("resolved_at").desc(nulls_first=True), "-severity", "start")[:500]
-    halls = Hall.objects.for_org(organization).select_related("site")
-    return render(
-        request, "planner/forecasts/alerts.html", {"alerts": alerts, "show": show, "halls": halls, "hall": hall}
-    )
+    return render(request, "planner/forecasts/alerts.html", {"filters": filters, "alerts": alerts, "show": show})
 
 
-def _risk_filters(request, scores):
+def _risk_filters(request, scores, filters):
+    """The risk table's own filters (model, lowest risk in %) on top of the dashboard's site/hall."""
     model = request.GET.get("model", "")
-    hall = request.GET.get("hall", "")
     min_risk = request.GET.get("min_risk", "")
+    scores = filters.narrow(scores, "gpu__node__rack__hall")
     if model:
         scores = scores.filter(gpu__model__name=model)
-    if hall.isdigit():
-        scores = scores.filter(gpu__node__rack__hall_id=int(hall))
-    try:
-        if min_risk:
+    if min_risk:
+        try:
             scores = scores.filter(probability_30d__gte=float(min_risk) / 100)
-    except ValueError:
-        min_risk = ""
-    return scores, {"model": model, "hall": hall, "min_risk": min_risk}
+        except ValueError:
+            filters.errors.append(f"min_risk={min_risk!r} is not a number (a percentage, e.g. 2.5).")
+            min_risk = ""
+    return scores, {"model": model, "min_risk": min_risk}
 
 
 def risk_table(request):
     organization = require_organization(request.user)
+    filters = parse_filters(request)
     run = forecasting.latest_risk_run(organization)
     scores = GpuRiskScore.objects.none()
-    filters = {"model": "", "hall": "", "min_risk": ""}
+    risk_filters = {"model": "", "min_risk": ""}
     if run:
         scores = GpuRiskScore.objects.filter(run=run).select_related("gpu__model", "gpu__node__rack__hall")
-        scores, filters = _risk_filters(request, scores)
+        scores, risk_filters = _risk_filters(request, scores, filters)
     sort = request.GET.get("sort", "risk")
     scores = scores.order_by(RISK_SORTS.get(sort, RISK_SORTS["risk"]), "gpu_id")
     page = Paginator(scores, RISK_PAGE_SIZE).get_page(request.GET.get("page"))
@@ -191,41 +205,47 @@ def risk_table(request):
         request,
         "planner/forecasts/risk.html",
         {
+            "filters": filters,
             "run": run,
             "page": page,
             "sort": sort,
-            "risk_filters": filters,
+            "risk_filters": risk_filters,
             "query": query.urlencode(),
             "sort_query": sort_query.urlencode(),
             "models": Gpu.objects.for_org(organization)
             .values_list("model__name", flat=True)
             .distinct()
             .order_by("model__name"),
-            "halls": Hall.objects.for_org(organization).select_related("site"),
         },
     )
 
 
 def risk_detail(request, pk):
+    """One GPU's risk: its latest score and drivers, and over the range its hourly signals, stored scores
+    and events."""
     organization = require_organization(request.user)
     gpu = get_object_or_404(Gpu.objects.for_org(organization).select_related("model", "node__rack__hall__site"), pk=pk)
-    history = list(GpuRiskScore.objects.filter(gpu=gpu).order_by("as_of").values_list("as_of", "probability_30d"))
+    filters = parse_filters(request, default_range="30d", zone_site=gpu.node.rack.hall.site)
+    start, end = filters.start, filters.end
+    history = list(
+        GpuRiskScore.objects.filter(gpu=gpu, as_of__gte=start, as_of__lte=end)
+        .order_by("as_of")
+        .values_list("as_of", "probability_30d")
+    )
     latest = GpuRiskScore.objects.filter(gpu=gpu).order_by("-as_of").select_related("run").first()
-    end = latest.as_of if latest else None
-    hourly = None
-    if end is not None:
-        rows = GpuRollup.objects.filter(
-            resolution=Resolution.HOUR, gpu=gpu, ts__gte=end - timedelta(days=30), ts__lt=end
-        ).values_list("ts", "gpu_temp_max", "gpu_power_avg", "gpu_ecc_sbe_max")
-        hourly = pd.DataFrame(list(rows), columns=["ts", "temp_max", "power_avg", "sbe_max"]).set_index("ts")
-    events = Event.objects.filter(gpu=gpu).order_by("-ts")[:50]
+    rows = GpuRollup.objects.filter(resolution=Resolution.HOUR, gpu=gpu, ts__gte=start, ts__lt=end).values_list(
+        "ts", "gpu_temp_max", "gpu_power_avg", "gpu_ecc_sbe_max"
+    )
+    hourly = pd.DataFrame(list(rows), columns=["ts", "temp_max", "power_avg", "sbe_max"]).set_index("ts")
+    events = Event.objects.filter(gpu=gpu, ts__gte=start, ts__lte=end).order_by("-ts")[:50]
     return render(
         request,
         "planner/forecasts/risk_detail.html",
         {
+            "filters": filters,
             "gpu": gpu,
             "score": latest,
-            "figure": forecast_charts.gpu_signals_figure(hourly, history),
+            "figure": forecast_charts.gpu_signals_figure(hourly, history, tz=filters.tz),
             "events": events,
             "feature_names": failure_risk.FEATURE_COLUMNS,
         },
@@ -233,30 +253,34 @@ def risk_detail(request, pk):
 
 
 def fleet_risk(request):
+    """Expected failures and spares from the latest scores of the GPUs in the filters' site or hall."""
     organization = require_organization(request.user)
+    filters = parse_filters(request)
     run = forecasting.latest_risk_run(organization)
-    context = {"run": run}
+    context = {"filters": filters, "run": run}
     if run:
-        rows = GpuRiskScore.objects.filter(run=run).values_list(
-            "gpu_id", "probability_30d", "gpu__model__name", "gpu__node__rack__hall__name"
-        )
+        scores = filters.narrow(GpuRiskScore.objects.filter(run=run), "gpu__node__rack__hall")
+        rows = scores.values_list("gpu_id", "probability_30d", "gpu__model__name", "gpu__node__rack__hall__name")
         frame = pd.DataFrame(list(rows), columns=["gpu", "probability_30d", "model", "hall"]).set_index("gpu")
-        risk = failure_risk.RiskScores(pd.Timestamp(run.as_of), frame, pd.DataFrame(index=frame.index))
+        backtest = (run.scores or {}).get("backtest")  # of the whole fleet: the filters do not narrow it
         context |= {
-            "by_model": _expected_table(risk, ("model",)),
-            "by_hall": _expected_table(risk, ("hall",)),
-            "spares": failure_risk.spares_needed(risk).reset_index().to_dict(orient="records"),
-            "backtest": (run.scores or {}).get("backtest"),
-            "reliability_figure": forecast_charts.reliability_figure(
-                ((run.scores or {}).get("backtest") or {}).get("reliability")
-            ),
+            "backtest": backtest,
+            "reliability_figure": forecast_charts.reliability_figure((backtest or {}).get("reliability")),
         }
+        if not frame.empty:
+            risk = failure_risk.RiskScores(pd.Timestamp(run.as_of), frame, pd.DataFrame(index=frame.index))
+            context |= {
+                "by_model": _expected_table(risk, ("model",)),
+                "by_hall": _expected_table(risk, ("hall",)),
+                "spares": failure_risk.spares_needed(risk).reset_index().to_dict(orient="records"),
+            }
     return render(request, "planner/forecasts/fleet.html", context)
 
 
 def _expected_table(risk, by):
     d30 = failure_risk.expected_failures(risk, 30, by)
     d90 = failure_risk.expected_failures(risk, 90, by)
-    table = d30.join(d90.drop(columns="gpus"), lsuffix="_30", rsuffix="_90").reset_index()
+    d30 = d30.rename(columns=lambda c: c if c == "gpus" else f"{c}_30")
+    table = d30.join(d90.drop(columns="gpus").add_suffix("_90")).reset_index()
     table.columns = ["group", *table.columns[1:]]
     return table.to_dict(orient="records")

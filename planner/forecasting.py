@@ -501,11 +501,13 @@ def frame_from_json(data):
     return pd.DataFrame(columns, index=pd.DatetimeIndex(data["hour"], name="hour"), dtype=float)
 
 
-def cooling_outlook(organization, hours=24):
+def cooling_outlook(organization, hours=24, *, filters=None):
     """Per hall, what the newest forecast says about the next `hours` after it was made: peak IT and
-    cooling load, peak inlet (upper 95% bound) and the margins to the limits. For the overview page."""
+    cooling load, peak inlet (upper 95% bound) and the margins to the limits. For the overview page.
+    `filters` (telemetry.timerange.DashboardFilters) narrow it to their site or hall."""
     forecasts = latest_hall_forecasts(organization)
     halls = Hall.objects.for_org(organization).select_related("site").annotate(units=Count("cooling_units"))
+    halls = filters.narrow(halls) if filters else halls
     outlook = []
     for hall in halls:
         forecast = forecasts.get(hall.pk)
@@ -533,13 +535,15 @@ def cooling_outlook(organization, hours=24):
     return outlook
 
 
-def overview_context(organization):
-    """What the fleet overview shows from forecasts: the next-24-hour outlook and the open alerts."""
+def overview_context(organization, filters=None):
+    """What the fleet overview shows from forecasts: the next-24-hour outlook and the open alerts (of the
+    filters' site or hall when given)."""
     if organization is None:
         return {}
+    alerts = Alert.objects.for_org(organization).active().select_related("hall__site")
     return {
-        "cooling_outlook": cooling_outlook(organization),
-        "active_alerts": list(Alert.objects.for_org(organization).active().select_related("hall__site")),
+        "cooling_outlook": cooling_outlook(organization, filters=filters),
+        "active_alerts": list(filters.narrow(alerts, "hall") if filters else alerts),
     }
 
 

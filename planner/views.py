@@ -5,9 +5,11 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from telemetry.tenancy import require_organization
+from telemetry.timerange import PARAMETERS, parse_filters
 
 from . import charts, services
 from .forms import ScenarioEditor
@@ -27,6 +29,17 @@ def _require(request, action):
         raise PermissionDenied("Only planners and admins can change scenarios.")
 
 
+def _filters(request):
+    """The dashboard filters, and the query string that keeps them in links between the planner pages
+    (empty when the URL set none, so plain links stay plain)."""
+    filters = parse_filters(request)
+    return filters, filters.query_string() if request.GET.keys() & set(PARAMETERS) else ""
+
+
+def _url(name, link_query, *args):
+    return reverse(name, args=args) + (f"?{link_query}" if link_query else "")
+
+
 def _report(scenario):
     """(report, error message): a saved scenario that no longer evaluates is shown with the reason."""
     try:
@@ -36,29 +49,54 @@ def _report(scenario):
 
 
 def scenario_list(request):
-    scenarios = (
+    """Every scenario; its chosen halls listed as far as the filters' site or hall takes them in."""
+    filters, link_query = _filters(request)
+    scenarios = list(
         Scenario.objects.for_org(require_organization(request.user))
         .select_related("gpu_model")
         .annotate(workload_count=Count("workloads"))
     )
+    halls = {}
+    for link in filters.narrow(Scenario.halls.through.objects.filter(scenario__in=scenarios), "hall").select_related(
+        "hall__site"
+    ):
+        halls.setdefault(link.scenario_id, []).append(link.hall)
+    for scenario in scenarios:
+        scenario.shown_halls = sorted(halls.get(scenario.pk, []), key=str)
     return render(
         request,
         "planner/scenario_list.html",
-        {"scenarios": scenarios, "can_edit": request.user.has_perm("planner.change_scenario")},
+        {
+            "filters": filters,
+            "link_query": link_query,
+            "scenarios": scenarios,
+            "can_edit": request.user.has_perm("planner.change_scenario"),
+        },
     )
 
 
 def scenario_detail(request, pk):
+    """Every chart of one scenario; the runway chart shows the chosen halls in the filters' site or hall."""
     scenario = _scenario(request, pk)
+    filters, link_query = _filters(request)
     report, error = _report(scenario)
-    context = {"scenario": scenario, "error": error, "can_edit": request.user.has_perm("planner.change_scenario")}
+    context = {
+        "filters": filters,
+        "link_query": link_query,
+        "scenario": scenario,
+        "error": error,
+        "can_edit": request.user.has_perm("planner.change_scenario"),
+    }
     if report:
+        shown = set(filters.narrow(scenario.halls.all()).values_list("pk", flat=True))
+        runways = [r for r in report.runways if r.hall.pk in shown]
         context |= {
             "report": report,
+            "runways": runways,
             "summary": services.summary(report),
             "cost_figure": charts.cost_curves(report),
             "gpu_figure": charts.gpus_vs_capacity(report),
-            "runway_figure": charts.runway(report) if report.runways else None,
+            "runway_figure": charts.runway(report, runways) if runways else None,
             "tornado_figure": charts.tornado(report),
             "band_figure": charts.bands(report),
         }
@@ -75,16 +113,17 @@ def _editor_results(report):
 
 def _edit(request, scenario=None):
     organization = require_organization(request.user)
+    _, link_query = _filters(request)
     initial_scenario = scenario or Scenario(organization=organization)
     editor = ScenarioEditor(organization, request.POST if request.method == "POST" else None, initial_scenario)
     if request.method == "POST" and editor.is_valid():
         saved = editor.save()
         messages.success(request, f"Saved “{saved.name}”; the results below reflect your changes.")
-        return redirect("planner:scenario-edit", pk=saved.pk)
+        return redirect(_url("planner:scenario-edit", link_query, saved.pk))
     report = error = None
     if scenario is not None and request.method == "GET":
         report, error = _report(scenario)
-    context = {"editor": editor, "scenario": scenario, "report": report, "error": error}
+    context = {"editor": editor, "scenario": scenario, "report": report, "error": error, "link_query": link_query}
     if report:
         context |= _editor_results(report)
     return render(request, "planner/scenario_form.html", context, status=400 if request.method == "POST" else 200)
@@ -125,7 +164,7 @@ def scenario_copy(request, pk):
     _require(request, "add")
     copy = services.copy_scenario(_scenario(request, pk))
     messages.success(request, f"Copied to “{copy.name}”.")
-    return redirect("planner:scenario-edit", pk=copy.pk)
+    return redirect(_url("planner:scenario-edit", _filters(request)[1], copy.pk))
 
 
 @require_POST
@@ -134,18 +173,19 @@ def scenario_delete(request, pk):
     scenario = _scenario(request, pk)
     scenario.delete()
     messages.success(request, f"Deleted “{scenario.name}”.")
-    return redirect("planner:scenario-list")
+    return redirect(_url("planner:scenario-list", _filters(request)[1]))
 
 
 def scenario_compare(request):
     """Two or more scenarios side by side: ?ids=1&ids=2..."""
+    _, link_query = _filters(request)
     ids = [i for i in request.GET.getlist("ids") if i.isdigit()][:MAX_COMPARED]
     scenarios = list(
         Scenario.objects.for_org(require_organization(request.user)).select_related("gpu_model").filter(pk__in=ids)
     )
     if len(scenarios) < 2:
         messages.error(request, "Pick at least two scenarios to compare.")
-        return redirect("planner:scenario-list")
+        return redirect(_url("planner:scenario-list", link_query))
     reports, errors = [], []
     for scenario in scenarios:
         report, error = _report(scenario)
@@ -157,6 +197,7 @@ def scenario_compare(request):
         request,
         "planner/scenario_compare.html",
         {
+            "link_query": link_query,
             "reports": reports,
             "summaries": [services.summary(r) for r in reports],
             "errors": errors,

@@ -1,5 +1,6 @@
 """Shared Plotly conventions: one colour-blind-safe palette and layout for every figure."""
 
+import pandas as pd
 import plotly.graph_objects as go
 
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies, readable on dark and light.
@@ -18,3 +19,13 @@ def figure(**layout):
         **layout,
     )
     return fig
+
+
+def local_times(values, tz):
+    """Aware timestamps as ISO strings in `tz` for a date axis. plotly.js draws a date string's wall-clock time
+    and ignores its offset, so the axis reads in `tz`; name the zone on the axis with time_axis(tz)."""
+    return [pd.Timestamp(v).tz_convert(tz).isoformat() for v in values]
+
+
+def time_axis(tz):
+    return {"title": {"text": f"time ({tz})"}}

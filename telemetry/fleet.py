@@ -5,9 +5,11 @@ from django.db.models import Count, F, Sum
 from .models import Gpu, Hall, Rack
 
 
-def hall_summaries(organization):
-    """Per hall: counts of racks/nodes/GPUs, nameplate GPU power and the hall's capacities."""
-    halls = list(Hall.objects.for_org(organization).select_related("site").order_by("site__name", "name"))
+def hall_summaries(organization, filters=None):
+    """Per hall: counts of racks/nodes/GPUs, nameplate GPU power and the hall's capacities; only the halls of
+    the dashboard filters' site or hall when `filters` (telemetry.timerange.DashboardFilters) are given."""
+    halls = Hall.objects.for_org(organization).select_related("site").order_by("site__name", "name")
+    halls = list(filters.narrow(halls) if filters else halls)
     racks = dict(
         Rack.objects.for_org(organization).values_list("hall").annotate(n=Count("id")).values_list("hall", "n")
     )
@@ -33,7 +35,7 @@ def hall_summaries(organization):
     return summaries
 
 
-def gpu_model_mix(organization):
-    return list(
-        Gpu.objects.for_org(organization).values(name=F("model__name")).annotate(count=Count("id")).order_by("-count")
-    )
+def gpu_model_mix(organization, filters=None):
+    gpus = Gpu.objects.for_org(organization)
+    gpus = filters.narrow(gpus, "node__rack__hall") if filters else gpus
+    return list(gpus.values(name=F("model__name")).annotate(count=Count("id")).order_by("-count"))

@@ -65,10 +65,21 @@ class DashboardFilters:
         params.update(changes)
         return urlencode({k: v for k, v in params.items() if v not in (None, "")})
 
+    def narrow(self, queryset, via=""):
+        """`queryset` limited to the picked hall, else the picked site. `via` is the lookup from its model to
+        Hall: "" for halls, "hall" for racks or alerts, "node__rack__hall" for GPUs."""
+        prefix = f"{via}__" if via else ""
+        if self.hall:
+            return queryset.filter(**{f"{prefix}pk": self.hall.pk})
+        if self.site:
+            return queryset.filter(**{f"{prefix}site": self.site})
+        return queryset
 
-def parse_filters(request, *, default_range=DEFAULT_RANGE, now=None):
+
+def parse_filters(request, *, default_range=DEFAULT_RANGE, now=None, zone_site=None):
     """Parse ?range/from/to/site/hall for the user's organization; unknown ids and bad dates are reported
-    in `errors` (and ignored), never raised, so a stale bookmark still opens the page."""
+    in `errors` (and ignored), never raised, so a stale bookmark still opens the page. A page about one
+    hall or GPU passes its site as `zone_site`: times are then read and shown in that site's timezone."""
     now = now or timezone.now()
     organization = user_organization(request.user)
     query = request.GET
@@ -80,7 +91,7 @@ def parse_filters(request, *, default_range=DEFAULT_RANGE, now=None):
     if hall is not None and site is not None and hall.site_id != site.pk:
         errors.append(f"Hall {hall} is not in site {site}; showing the whole site.")
         hall = None
-    zone_site = site or (hall.site if hall else None)
+    zone_site = zone_site or site or (hall.site if hall else None)
     tz = zoneinfo.ZoneInfo(zone_site.timezone) if zone_site else UTC
 
     range_key = query.get("range") or None

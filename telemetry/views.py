@@ -7,14 +7,16 @@ from django.views.decorators.cache import never_cache
 from config.celery import app as celery_app
 from planner.forecasting import overview_context as forecast_overview
 
-from . import fleet
-from .charts import figure
+from . import fleet, query
+from .charts import figure, local_times, time_axis
 from .tenancy import user_organization
+from .timerange import parse_filters
 
 
 def overview(request):
     organization = user_organization(request.user)
-    halls = fleet.hall_summaries(organization) if organization else []
+    filters = parse_filters(request)
+    halls = fleet.hall_summaries(organization, filters) if organization else []
     names = [str(s["hall"]) for s in halls]
     fig = figure(title="Capacity per hall", yaxis_title="kW", barmode="group")
     fig.add_bar(name="IT power capacity (kW)", x=names, y=[s["hall"].it_power_capacity_kw for s in halls])
@@ -26,14 +28,30 @@ def overview(request):
         request,
         "telemetry/overview.html",
         {
+            "filters": filters,
             "halls": halls,
             "sites": sites,
             "totals": totals,
             "capacity_figure": fig,
-            "model_mix": fleet.gpu_model_mix(organization) if organization else [],
-            **forecast_overview(organization),
+            "load_figure": it_load_figure([s["hall"] for s in halls], filters),
+            "model_mix": fleet.gpu_model_mix(organization, filters) if organization else [],
+            **forecast_overview(organization, filters),
         },
     )
+
+
+def it_load_figure(halls, filters):
+    """Measured IT load per hall (kW) over the filters' range, on a time axis in their timezone."""
+    fig = figure(title="Measured IT load per hall (kW)", yaxis_title="kW", xaxis=time_axis(filters.tz), height=300)
+    frame = query.hall_series([h.id for h in halls], "it_power_w", filters.start, filters.end)
+    for hall in halls:
+        rows = frame[frame["hall_id"] == hall.id]
+        if not rows.empty:
+            fig.add_scatter(
+                x=local_times(rows["ts"], filters.tz), y=(rows["value"] / 1000).tolist(), name=str(hall), mode="lines"
+            )
+    fig.update_xaxes(range=local_times([filters.start, filters.end], filters.tz))
+    return fig
 
 
 def _check(probe):

@@ -1,19 +1,26 @@
 """Forecast pages render for the organization's own objects within a query budget; another
-organization's hall or GPU answers 404; the overview shows the 24-hour outlook and active alerts."""
+organization's hall or GPU answers 404; the overview shows the 24-hour outlook and active alerts. The
+dashboard filters narrow every list and chart to a site or hall, the range picks the time window, times are
+in the site's timezone, and bad filter values are reported on the page."""
 
 import json
 import re
+import zoneinfo
 from datetime import timedelta
 from html import unescape
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from planner import forecasting
-from planner.models import ForecastRun
+from planner.models import Alert, ForecastRun
 from telemetry.models import HallRollup
+from tests.integration.sites import add_site, shown
 
 from .helpers import last_hour, seed_hall, write_gpu_hours
+
+BERLIN, NEW_YORK = zoneinfo.ZoneInfo("Europe/Berlin"), zoneinfo.ZoneInfo("America/New_York")
 
 
 @pytest.fixture
@@ -35,12 +42,12 @@ def _get(client, user, url, max_queries, django_assert_max_num_queries):
 @pytest.mark.parametrize(
     ("name", "args", "max_queries", "expect"),
     [
-        ("planner:forecast-index", False, 12, "Cooling outlook"),
-        ("planner:forecast-hall", "hall", 15, "beats its baseline"),
-        ("planner:forecast-alerts", False, 8, "inlet_recommended"),
-        ("planner:forecast-risk", False, 10, "30-day risk"),
-        ("planner:forecast-risk-detail", "gpu", 10, "Signals over time"),
-        ("planner:forecast-fleet", False, 8, "Spares to keep"),
+        ("planner:forecast-index", False, 14, "Cooling outlook"),
+        ("planner:forecast-hall", "hall", 17, "beats its baseline"),
+        ("planner:forecast-alerts", False, 10, "inlet_recommended"),
+        ("planner:forecast-risk", False, 12, "30-day risk"),
+        ("planner:forecast-risk-detail", "gpu", 12, "Signals over time"),
+        ("planner:forecast-fleet", False, 10, "Spares to keep"),
     ],
 )
 def test_page_renders_within_query_budget(
@@ -70,7 +77,7 @@ def test_hall_page_shows_last_good_forecast_after_a_failed_run(client, forecaste
     client.force_login(a.users["viewer"])
     html = client.get(reverse("planner:forecast-hall", args=[a.hall.pk])).content.decode()
     assert "The latest run" in html and "failed" in html and "last good one" in html
-    assert good.as_of.strftime("%Y-%m-%d %H:%M") in html
+    assert good.as_of.astimezone(BERLIN).strftime("%Y-%m-%d %H:%M (Europe/Berlin)") in html
 
 
 def test_overview_shows_outlook_and_alerts(client, forecasted, django_assert_max_num_queries):
@@ -127,3 +134,130 @@ def test_hall_page_history_follows_the_range_picker(client, forecasted):
         return len(trace["x"])
 
     assert measured_points("?range=24h") < measured_points("?range=7d") <= measured_points("")
+
+
+@pytest.fixture
+def two_sites(world, client):
+    """Organization a's Berlin hall and a New York one, both forecast (with cooling alerts) and scored."""
+    world.west = add_site(world.a.org)
+    for hall, gpu in ((world.a.hall, world.a.gpu), (world.west.hall, world.west.gpu)):
+        world.as_of = last_hour(seed_hall(hall, weeks=3, capacity_kw=250.0))
+        forecasting.run_cooling_forecast(hall.pk, as_of=world.as_of, mode=ForecastRun.Mode.REFIT)
+        write_gpu_hours(gpu, world.as_of, hours=48, gpu_temp_max=70.0, gpu_temp_avg=65.0, gpu_ecc_sbe_max=3.0)
+    forecasting.run_risk_scoring(world.a.org.pk, as_of=world.as_of)
+    client.force_login(world.a.users["viewer"])
+    return world
+
+
+def _figure(html, element_id):
+    return json.loads(unescape(re.search(rf'id="{element_id}" [^>]*data-figure="([^"]*)"', html).group(1)))
+
+
+LISTS = ["planner:forecast-index", "planner:forecast-alerts", "planner:forecast-risk", "planner:forecast-fleet"]
+
+
+def test_a_site_or_hall_leaves_the_other_sites_halls_out(client, two_sites):
+    west = two_sites.west
+    for name in LISTS:  # one fixture for all pages: it runs two cooling refits
+        html = shown(client.get(reverse(name), {"show": "all"}))
+        assert "alpha-hall" in html and "west-hall" in html, name
+        for by in ("site", "hall"):
+            html = shown(client.get(reverse(name), {by: getattr(west, by).pk, "show": "all"}))
+            assert "west-hall" in html and "alpha-hall" not in html, (name, by)
+
+
+BAD_FILTERS = [
+    ({"site": "abc"}, "site=&#x27;abc&#x27; is not an id."),
+    ({"hall": "999999"}, "No hall with id 999999 in your organization."),
+    ({"from": "yesterday"}, "&#x27;from&#x27;=&#x27;yesterday&#x27; is not a date"),
+]
+
+
+def test_bad_filter_values_are_reported_not_a_500(client, two_sites):
+    other_hall = two_sites.b.hall.pk
+    for name in LISTS:
+        for query, message in [*BAD_FILTERS, ({"hall": other_hall}, f"No hall with id {other_hall} in your")]:
+            response = client.get(reverse(name), query)
+            assert response.status_code == 200 and message in response.content.decode(), (name, query)
+            assert "west-hall" in shown(response), (name, query)  # the rest of the page as unfiltered
+
+
+@pytest.mark.parametrize(
+    ("name", "query", "message"),
+    [
+        ("planner:forecast-risk", {"min_risk": "high"}, "min_risk=&#x27;high&#x27; is not a number"),
+        ("planner:forecast-alerts", {"show": "some"}, "Unknown show=&#x27;some&#x27;; choose one of active, all."),
+    ],
+)
+def test_bad_page_filters_are_reported_too(client, two_sites, name, query, message):
+    response = client.get(reverse(name), query)
+    assert response.status_code == 200 and message in response.content.decode()
+
+
+def test_fleet_page_says_when_the_selection_has_no_scored_gpu(client, two_sites):
+    empty = add_site(two_sites.a.org, name="east", timezone="Asia/Tokyo")
+    html = shown(client.get(reverse("planner:forecast-fleet"), {"site": empty.site.pk}))
+    assert "No scored GPUs in this selection." in html and "west-hall" not in html
+
+
+def test_risk_times_are_in_the_picked_sites_timezone(client, two_sites):
+    html = shown(client.get(reverse("planner:forecast-risk"), {"site": two_sites.west.site.pk}))
+    assert two_sites.as_of.astimezone(NEW_YORK).strftime("Scored %Y-%m-%d %H:%M (America/New_York)") in html
+    html = shown(client.get(reverse("planner:forecast-fleet"), {"hall": two_sites.a.hall.pk}))
+    assert two_sites.as_of.astimezone(BERLIN).strftime("scores of %Y-%m-%d %H:%M (Europe/Berlin)") in html
+
+
+def test_alert_times_are_in_the_picked_sites_timezone(client, two_sites):
+    alert = Alert.objects.filter(hall=two_sites.west.hall).first()
+    html = shown(client.get(reverse("planner:forecast-alerts"), {"site": two_sites.west.site.pk}))
+    assert "Times in America/New_York" in html
+    assert f"<td>{alert.start.astimezone(NEW_YORK):%Y-%m-%d %H:%M}</td>" in html
+    assert f"<td>{alert.start:%Y-%m-%d %H:%M}</td>" not in html  # UTC is 5 hours off in January
+
+
+def test_hall_forecast_is_in_the_halls_timezone(client, two_sites):
+    forecast = forecasting.latest_hall_forecasts(two_sites.a.org)[two_sites.west.hall.pk]
+    html = shown(client.get(reverse("planner:forecast-hall", args=[two_sites.west.hall.pk])))
+    assert forecast.as_of.astimezone(NEW_YORK).strftime("Made %Y-%m-%d %H:%M (America/New_York)") in html
+    chart = _figure(html, "cooling")
+    assert chart["layout"]["xaxis"]["title"]["text"] == "time (America/New_York)"
+    (line,) = [t for t in chart["data"] if t.get("name") == "forecast"]
+    assert line["x"][0] == (forecast.as_of + timedelta(hours=1)).astimezone(NEW_YORK).isoformat()
+
+
+def test_risk_detail_range_and_timezone(client, two_sites):
+    url = reverse("planner:forecast-risk-detail", args=[two_sites.west.gpu.pk])
+    end = two_sites.as_of
+
+    def chart(days):
+        html = shown(client.get(url, {"from": (end - timedelta(days=days)).isoformat(), "to": end.isoformat()}))
+        return _figure(html, "gpu-signals")
+
+    day, two_days = chart(1), chart(2)
+    assert day["layout"]["xaxis"]["title"]["text"] == "time (America/New_York)"
+    temperature = [t for t in day["data"] if t["name"] == "max temperature (°C)"][0]["x"]
+    assert temperature[-1] == (end - timedelta(hours=1)).astimezone(NEW_YORK).isoformat()
+    assert len(temperature) == 24
+    assert len([t for t in two_days["data"] if t["name"] == "max temperature (°C)"][0]["x"]) == 48
+    risk = [t for t in day["data"] if t["name"] == "30-day risk (%)"][0]["x"]
+    assert risk == [two_sites.as_of.astimezone(NEW_YORK).isoformat()]
+
+
+def test_alert_list_range_keeps_alerts_open_in_it(client, two_sites):
+    now = timezone.now()
+    old = Alert.objects.filter(hall=two_sites.a.hall).first()
+    Alert.objects.filter(pk=old.pk).update(first_seen=now - timedelta(days=12), resolved_at=now - timedelta(days=10))
+    url = reverse("planner:forecast-alerts")
+    link = f"{old.kind}</td>"
+
+    def listed(range_key):
+        return shown(client.get(url, {"show": "all", "range": range_key, "hall": two_sites.a.hall.pk})).count(link)
+
+    assert listed("30d") == listed("7d") + 1
+
+
+def test_index_lists_the_runs_in_the_range(client, two_sites):
+    html = shown(client.get(reverse("planner:forecast-index"), {"from": "2020-01-01", "to": "2020-01-02"}))
+    assert "No forecast runs in this range." in html
+    html = shown(client.get(reverse("planner:forecast-index"), {"site": two_sites.west.site.pk}))
+    assert "<td>west-hall</td>" in html and "<td>all</td>" in html  # the west hall's runs and the risk run

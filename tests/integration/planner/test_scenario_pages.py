@@ -1,10 +1,16 @@
-"""Planner pages: list, detail with every chart, editor with field-level errors, compare, copy; roles and isolation."""
+"""Planner pages: list, detail with every chart, editor with field-level errors, compare, copy; roles and isolation;
+the dashboard's site/hall filter narrows the halls charted and stays in the links between the pages."""
+
+import json
+import re
+from html import unescape
 
 import pytest
 from django.test import Client
 
 from planner.models import Scenario
 from telemetry.models import GpuModel
+from tests.integration.sites import add_site, shown
 
 from .factories import make_scenario
 
@@ -66,7 +72,7 @@ def editor_data(**overrides):
 def test_detail_page_shows_every_chart_within_a_query_cap(world, django_assert_max_num_queries):
     scenario = make_scenario(world.a.org, halls=[world.a.hall])
     client = client_for(world.a.users["viewer"])
-    with django_assert_max_num_queries(15):
+    with django_assert_max_num_queries(18):  # 2 of them for the filter bar's site and hall menus
         response = client.get(f"/planner/scenarios/{scenario.pk}/")
     assert response.status_code == 200
     html = response.content.decode()
@@ -79,7 +85,7 @@ def test_detail_page_shows_every_chart_within_a_query_cap(world, django_assert_m
 def test_list_and_compare_pages_within_query_caps(world, django_assert_max_num_queries):
     scenarios = [make_scenario(world.a.org, name=f"s{i}", halls=[world.a.hall]) for i in range(3)]
     client = client_for(world.a.users["viewer"])
-    with django_assert_max_num_queries(8):
+    with django_assert_max_num_queries(11):
         listing = client.get("/planner/scenarios/")
     assert all(s.name in listing.content.decode() for s in scenarios)
     with django_assert_max_num_queries(30):
@@ -196,3 +202,77 @@ def test_live_preview_needs_the_right_to_edit_and_the_organization(world):
     assert client_for(world.a.users["viewer"]).post("/planner/scenarios/preview/", editor_data()).status_code == 403
     other = client_for(world.b.users["planner"])
     assert other.post(f"/planner/scenarios/{scenario.pk}/preview/", editor_data()).status_code == 404
+
+
+@pytest.fixture
+def two_site_scenario(world):
+    """A scenario planning on organization a's Berlin hall and a New York one."""
+    world.west = add_site(world.a.org)
+    world.scenario = make_scenario(world.a.org, halls=[world.a.hall, world.west.hall])
+    return world
+
+
+def runway_halls(html):
+    figure = json.loads(unescape(re.search(r'id="runway" [^>]*data-figure="([^"]*)"', html).group(1)))
+    return sorted({hall for trace in figure["data"] for hall in trace["y"]})
+
+
+def test_detail_runway_shows_the_filtered_halls(two_site_scenario):
+    w = two_site_scenario
+    client = client_for(w.a.users["viewer"])
+    url = f"/planner/scenarios/{w.scenario.pk}/"
+    assert runway_halls(shown(client.get(url))) == ["alpha-site / alpha-hall", "west-site / west-hall"]
+    for by in ("site", "hall"):
+        html = shown(client.get(url, {by: getattr(w.west, by).pk}))
+        assert runway_halls(html) == ["west-site / west-hall"] and "alpha-hall" not in html, by
+    east = add_site(w.a.org, name="east", timezone="Asia/Tokyo")
+    html = shown(client.get(url, {"site": east.site.pk}))
+    assert 'id="runway"' not in html and "None of this scenario's halls is at east-site" in html
+
+
+def test_list_names_the_filtered_halls_and_links_keep_the_filter(two_site_scenario):
+    w = two_site_scenario
+    client = client_for(w.a.users["planner"])
+    html = shown(client.get("/planner/scenarios/"))
+    assert "alpha-site / alpha-hall, west-site / west-hall" in html
+    assert f'href="/planner/scenarios/{w.scenario.pk}/"' in html  # no filter set: plain links
+    query = f"site={w.west.site.pk}"
+    html = shown(client.get(f"/planner/scenarios/?{query}"))
+    assert "west-site / west-hall" in html and "alpha-hall" not in html
+    assert f'href="/planner/scenarios/{w.scenario.pk}/?range=24h&amp;{query}"' in html
+    assert f'href="/planner/scenarios/new/?range=24h&amp;{query}"' in html
+    assert f'<input type="hidden" name="site" value="{w.west.site.pk}">' in html  # the compare form keeps it
+    detail = shown(client.get(f"/planner/scenarios/{w.scenario.pk}/?{query}"))
+    for target in ("", f"{w.scenario.pk}/edit/", f"{w.scenario.pk}/copy/"):
+        assert f'"/planner/scenarios/{target}?range=24h&amp;{query}"' in detail, target
+
+
+def test_redirects_keep_the_filter(two_site_scenario):
+    w = two_site_scenario
+    client = client_for(w.a.users["planner"])
+    query = f"range=24h&hall={w.west.hall.pk}"
+    one = client.get(f"/planner/scenarios/compare/?ids={w.scenario.pk}&{query}")
+    assert one.status_code == 302 and one["Location"] == f"/planner/scenarios/?{query}"
+    copied = client.post(f"/planner/scenarios/{w.scenario.pk}/copy/?{query}")
+    copy = Scenario.objects.get(name=f"{w.scenario.name} (copy)")
+    assert copied["Location"] == f"/planner/scenarios/{copy.pk}/edit/?{query}"
+    saved = client.post(f"/planner/scenarios/new/?{query}", editor_data())
+    assert saved["Location"] == f"/planner/scenarios/{Scenario.objects.get(name='Edited').pk}/edit/?{query}"
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ({"site": "abc"}, "site=&#x27;abc&#x27; is not an id."),
+        ({"hall": "999999"}, "No hall with id 999999 in your organization."),
+        ({"range": "forever"}, "Unknown range &#x27;forever&#x27;"),
+    ],
+)
+def test_bad_filter_values_are_reported_not_a_500(two_site_scenario, query, message):
+    w = two_site_scenario
+    client = client_for(w.a.users["viewer"])
+    for url in ("/planner/scenarios/", f"/planner/scenarios/{w.scenario.pk}/"):
+        response = client.get(url, query)
+        assert response.status_code == 200 and message in response.content.decode(), url
+    html = shown(client.get(f"/planner/scenarios/{w.scenario.pk}/", query))
+    assert runway_halls(html) == ["alpha-site / alpha-hall", "west-site / west-hall"]  # as without the filter
