@@ -1,8 +1,33 @@
 // Renders every [data-figure] element with the locally served plotly.js, marks it data-rendered="true"
 // (the browser tests wait for that), shows an empty state when a figure has no points, and follows the
-// colour scheme. Also wires the filter bar: changing a control reloads with the new query string.
+// colour scheme: backgrounds, text and grid come from the CSS palette (static/css/headroom.css), and charts
+// are drawn again when the scheme changes. Also wires the filter bar: changing a control reloads with the
+// new query string.
 (() => {
-  const dark = window.matchMedia && window.matchMedia("(prefers-color-scheme: dark)").matches;
+  // The figure's own layout, on the page's colours. The colour-blind-safe colourway stays; its black
+  // ("ink", Okabe-Ito's last colour) becomes the text colour, so it stays visible on a dark background.
+  function themed(fig) {
+    const css = getComputedStyle(document.documentElement);
+    const v = (name) => css.getPropertyValue(name).trim();
+    const [fg, panel, line, grid] = [v("--fg"), v("--panel"), v("--line"), v("--grid")];
+    const ink = (x) => Array.isArray(x) ? x.map(ink)
+      : x && typeof x === "object" ? Object.fromEntries(Object.entries(x).map(([k, y]) => [k, ink(y)]))
+      : typeof x === "string" && x.toLowerCase() === "#000000" ? fg : x;
+    const data = ink(fig.data || []);
+    const layout = ink(fig.layout || {});
+    Object.assign(layout, {
+      paper_bgcolor: "rgba(0,0,0,0)",
+      plot_bgcolor: "rgba(0,0,0,0)",
+      font: Object.assign({}, layout.font, { color: fg }),
+      hoverlabel: Object.assign({ bgcolor: panel, bordercolor: line, font: { color: fg } }, layout.hoverlabel),
+      legend: Object.assign({}, layout.legend, { bgcolor: "rgba(0,0,0,0)" }),
+    });
+    const axes = new Set(["xaxis", "yaxis", ...Object.keys(layout).filter((k) => /^[xy]axis\d*$/.test(k))]);
+    for (const key of axes) {
+      layout[key] = Object.assign({}, layout[key], { gridcolor: grid, linecolor: line, zerolinecolor: line });
+    }
+    return { data, layout };
+  }
   // Plotly's JSON sends numeric arrays as typed arrays ({dtype: "f8", bdata: base64, shape?}), others as lists.
   const length = (v) => {
     if (Array.isArray(v)) return v.length;
@@ -15,17 +40,12 @@
   const points = (trace) => ["x", "y", "z", "values", "r"].reduce((n, k) => Math.max(n, length(trace[k])), 0);
 
   function render(el) {
-    const fig = JSON.parse(el.dataset.figure);
-    const layout = Object.assign({}, fig.layout || {});
-    if (dark) {
-      Object.assign(layout, { paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)", font: Object.assign({}, layout.font, { color: "#e6edf3" }) });
-      delete layout.template;
-    }
+    const { data, layout } = themed(JSON.parse(el.dataset.figure));
     el.innerHTML = "";
-    const empty = !(fig.data || []).some((t) => points(t) > 0);
-    return Plotly.newPlot(el, fig.data || [], layout, { responsive: true, displaylogo: false }).then(() => {
+    const empty = !data.some((t) => points(t) > 0);
+    return Plotly.newPlot(el, data, layout, { responsive: true, displaylogo: false }).then(() => {
       el.setAttribute("data-rendered", "true");
-      el.setAttribute("data-points", String((fig.data || []).reduce((n, t) => n + points(t), 0)));
+      el.setAttribute("data-points", String(data.reduce((n, t) => n + points(t), 0)));
       if (empty) {
         const note = document.createElement("p");
         note.className = "chart-empty";
@@ -55,5 +75,8 @@
   document.addEventListener("DOMContentLoaded", () => {
     window.headroomRenderCharts(document);
     document.querySelectorAll("form[data-autosubmit]").forEach(wireFilters);
+    window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => {
+      if (window.Plotly) document.querySelectorAll("[data-figure]").forEach((el) => { Plotly.purge(el); render(el); });
+    });
   });
 })();
