@@ -234,6 +234,10 @@ CELERY_BEAT_SCHEDULE.update(
 HEADROOM_CHROMIUM = env("CHROMIUM_PATH", default="/usr/bin/chromium")
 HEADROOM_SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
 REPORT_RETRY_BASE_S = env.float("REPORT_RETRY_BASE_S", default=60.0)
+# A delivery still 'sending' this long after its claim lost its worker and is sent again (longer than
+# the send task's 240 s time limit); an SMTP server that stops answering times out after EMAIL_TIMEOUT.
+REPORT_SEND_LEASE_S = env.float("REPORT_SEND_LEASE_S", default=900.0)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=60)
 CELERY_BEAT_SCHEDULE["planner-report-tick"] = {
     "task": "planner.reports.tick",
     "schedule": 60.0,

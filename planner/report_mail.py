@@ -2,29 +2,41 @@
 
 Sending is idempotent per ReportDelivery: a delivery is claimed by one atomic status change
 (queued/failed -> sending) before any mail leaves, and a sent delivery is never sent again, so a
-retried task, a doubled beat tick or a second click cannot produce a second email.
+retried task, a doubled beat tick or a second click cannot produce a second email. The one duplicate
+that cannot be ruled out: a worker that dies after the SMTP server took the message but before the row
+says 'sent'. requeue_lost() sends such a delivery again once its lease has run out, with the same
+Message-ID, so mail clients can recognise the copy.
 """
 
 import logging
+import re
 import smtplib
 import zoneinfo
+from datetime import timedelta
 from email.mime.image import MIMEImage
 from email.mime.multipart import MIMEMultipart
-from email.utils import make_msgid
+from urllib.parse import urlsplit
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from planner import reports
-from planner.models import ReportDelivery, ReportSubscription
+from planner.models import ReportDelivery, ReportDeliveryAttempt, ReportSubscription
 from telemetry.api.renderers import XLSX_MEDIA_TYPE
 
 logger = logging.getLogger(__name__)
 
-# Worth retrying: the SMTP server refused, dropped or timed out, or nothing listens (connection refused).
-RETRYABLE = (smtplib.SMTPException, OSError)
+# Worth retrying: the SMTP server refused, dropped or timed out, nothing listens (connection refused),
+# or the attempt ran into the task's soft time limit.
+RETRYABLE = (smtplib.SMTPException, OSError, SoftTimeLimitExceeded)
+MAX_ATTEMPTS = 7  # with the 60 s default base the retries wait 1, 2, 4, 8, 16, 32 minutes: ~1 h in all
+# planner.reports.send's hard time limit: an attempt ends (or its worker is killed) before the lease runs out.
+SEND_TIME_LIMIT_S = 240
 
 
 class RelatedEmail(EmailMultiAlternatives):
@@ -49,8 +61,9 @@ class RelatedEmail(EmailMultiAlternatives):
         return related
 
 
-def compose_message(subscription, as_of, *, connection=None):
-    """Build the report email (HTML with inline charts, optional XLSX) for a subscription as of a time."""
+def compose_message(delivery, *, connection=None):
+    """Build a delivery's email (HTML with inline charts, optional XLSX) as of its scheduled time."""
+    subscription, as_of = delivery.subscription, delivery.scheduled_for
     report = reports.build_report(subscription.organization, subscription.sections, as_of)
     images = reports.render_images(report.figures)
     cids = {name: f"{name}@headroom" for name in images}
@@ -62,7 +75,7 @@ def compose_message(subscription, as_of, *, connection=None):
         to=subscription.recipients,
         connection=connection,
         inline_images={cids[name]: png for name, png in images.items()},
-        headers={"Message-ID": make_msgid(domain="headroom")},
+        headers={"Message-ID": message_id(delivery.pk)},
     )
     message.attach_alternative(reports.render_html(report, subscription=subscription, inline_images=cids), "text/html")
     if subscription.attaches_xlsx:
@@ -101,38 +114,114 @@ def queue_now(subscription):
     return ReportDelivery.objects.create(subscription=subscription, scheduled_for=timezone.now())
 
 
+def message_id(delivery_id):
+    """The delivery's Message-ID, the same on every attempt, so mail clients see a resend after an
+    uncertain attempt as the same message. Its right part is the site's host name (not the worker's)."""
+    host = urlsplit(settings.HEADROOM_SITE_URL).hostname or ""
+    if not re.fullmatch(r"[\w.-]+", host):  # e.g. an IPv6 address, not allowed there
+        host = "headroom"
+    return f"<report-delivery-{delivery_id}@{host}>"
+
+
+def retry_delay_s(attempts):
+    """Backoff after `attempts` failed attempts: REPORT_RETRY_BASE_S x 2^(attempts - 1)."""
+    return settings.REPORT_RETRY_BASE_S * 2 ** (attempts - 1)
+
+
+class RetryLater(Exception):
+    """The attempt failed in a way worth retrying; the delivery is queued again for `delay_s` from now."""
+
+    def __init__(self, delay_s):
+        super().__init__(f"retry in {delay_s:g} s")
+        self.delay_s = delay_s
+
+
 def claim(delivery_id):
-    """Mark a delivery as being sent by us; False when it is already sent or another worker has it."""
-    claimed = ReportDelivery.objects.filter(
-        pk=delivery_id, status__in=[ReportDelivery.Status.QUEUED, ReportDelivery.Status.FAILED]
-    ).update(status=ReportDelivery.Status.SENDING)
-    return claimed == 1
+    """Mark a delivery as being sent by us and open its next attempt; the attempt number, or None when it
+    is already sent or another worker has it."""
+    now = timezone.now()
+    with transaction.atomic():
+        claimed = ReportDelivery.objects.filter(
+            pk=delivery_id, status__in=[ReportDelivery.Status.QUEUED, ReportDelivery.Status.FAILED]
+        ).update(
+            status=ReportDelivery.Status.SENDING,
+            claimed_at=now,
+            attempts=F("attempts") + 1,
+            message_id=message_id(delivery_id),
+        )
+        if not claimed:
+            return None
+        number = ReportDelivery.objects.values_list("attempts", flat=True).get(pk=delivery_id)
+        ReportDeliveryAttempt.objects.create(delivery_id=delivery_id, number=number, started_at=now)
+    return number
 
 
-def deliver(delivery_id, *, final_attempt=False):
+def _finish(delivery_id, number, status, outcome, error="", now=None):
+    """Record how attempt `number` ended, on the attempt and (while it is the latest) the delivery."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        # A later attempt (after requeue_lost) owns the delivery's status.
+        ReportDelivery.objects.filter(pk=delivery_id, attempts=number).update(
+            status=status, last_error=error, **({"sent_at": now} if status == ReportDelivery.Status.SENT else {})
+        )
+        ReportDeliveryAttempt.objects.filter(delivery_id=delivery_id, number=number).update(
+            outcome=outcome, finished_at=now, error=error
+        )
+
+
+def deliver(delivery_id):
     """Send one delivery. Returns True when sent, False when there was nothing to do (already sent or
-    claimed elsewhere). On failure the error is recorded and the exception re-raised; an SMTP/network
-    failure leaves the delivery 'queued' for the caller's retry, anything else (or the final attempt)
-    leaves it 'failed'."""
-    if not claim(delivery_id):
+    claimed elsewhere). A failure is recorded on the delivery and its attempt; an SMTP/network failure
+    before the last attempt leaves it 'queued' and raises RetryLater, anything else leaves it 'failed'
+    and re-raises."""
+    number = claim(delivery_id)
+    if number is None:
         return False
     delivery = ReportDelivery.objects.select_related("subscription__organization").get(pk=delivery_id)
-    ReportDelivery.objects.filter(pk=delivery_id).update(attempts=delivery.attempts + 1)
     try:
-        message = compose_message(delivery.subscription, delivery.scheduled_for, connection=get_connection())
+        message = compose_message(delivery, connection=get_connection())
         message.send()
     except Exception as exc:
-        will_retry = isinstance(exc, RETRYABLE) and not final_attempt
+        error = f"{exc.__class__.__name__}: {exc}"[:2000]
+        will_retry = isinstance(exc, RETRYABLE) and number < MAX_ATTEMPTS
         status = ReportDelivery.Status.QUEUED if will_retry else ReportDelivery.Status.FAILED
-        ReportDelivery.objects.filter(pk=delivery_id).update(
-            status=status, last_error=f"{exc.__class__.__name__}: {exc}"[:2000]
-        )
-        logger.warning("report delivery %s failed (attempt %s): %s", delivery_id, delivery.attempts + 1, exc)
+        _finish(delivery_id, number, status, ReportDeliveryAttempt.Outcome.ERROR, error)
+        logger.warning("report delivery %s failed (attempt %s of %s): %s", delivery_id, number, MAX_ATTEMPTS, exc)
+        if will_retry:
+            raise RetryLater(retry_delay_s(number)) from exc
         raise
-    ReportDelivery.objects.filter(pk=delivery_id).update(
-        status=ReportDelivery.Status.SENT,
-        sent_at=timezone.now(),
-        last_error="",
-        message_id=message.extra_headers["Message-ID"],
-    )
+    _finish(delivery_id, number, ReportDelivery.Status.SENT, ReportDeliveryAttempt.Outcome.SENT)
     return True
+
+
+def requeue_lost(now=None):
+    """Deliveries left 'sending' longer than REPORT_SEND_LEASE_S: their worker died mid-attempt (killed,
+    out of memory, past its time limit). The message may or may not have reached the SMTP server, so each
+    is queued again (same Message-ID) with the usual backoff, or failed after MAX_ATTEMPTS.
+    Returns [(delivery id, seconds until the retry)] for the caller to queue."""
+    lease_s = settings.REPORT_SEND_LEASE_S
+    if lease_s <= SEND_TIME_LIMIT_S:
+        raise ImproperlyConfigured(
+            f"REPORT_SEND_LEASE_S={lease_s:g} must be longer than the send task's time limit ({SEND_TIME_LIMIT_S} s), "
+            "or deliveries still being sent would be sent again."
+        )
+    now = now or timezone.now()
+    requeued = []
+    with transaction.atomic():
+        lost = ReportDelivery.objects.select_for_update(skip_locked=True).filter(
+            status=ReportDelivery.Status.SENDING, claimed_at__lt=now - timedelta(seconds=lease_s)
+        )
+        for delivery in lost:
+            gives_up = delivery.attempts >= MAX_ATTEMPTS
+            error = (
+                f"Worker lost during attempt {delivery.attempts} (claimed {delivery.claimed_at:%Y-%m-%d %H:%M:%S} "
+                f"UTC, not finished within {lease_s:g} s): the message may or may not have been delivered."
+            )
+            if gives_up:
+                error += f" Gave up after {delivery.attempts} attempts."
+            status = ReportDelivery.Status.FAILED if gives_up else ReportDelivery.Status.QUEUED
+            _finish(delivery.pk, delivery.attempts, status, ReportDeliveryAttempt.Outcome.WORKER_LOST, error, now)
+            logger.warning("report delivery %s: %s %s", delivery.pk, error, "" if gives_up else "Sending it again.")
+            if not gives_up:
+                requeued.append((delivery.pk, retry_delay_s(delivery.attempts)))
+    return requeued

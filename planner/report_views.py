@@ -79,6 +79,7 @@ def delivery_log(request):
         ReportDelivery.objects.for_org(require_organization(request.user))
         .filter(scheduled_for__gte=filters.start, scheduled_for__lte=filters.end)
         .select_related("subscription")
+        .prefetch_related("attempt_log")
         .order_by("-scheduled_for")[:500]
     )
     return render(

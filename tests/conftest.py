@@ -55,46 +55,61 @@ def _database_url(settings_dict):
 
 
 @pytest.fixture
-def celery_worker(transactional_db, redis_url, tmp_path):
-    """A real Celery worker process on the Redis broker, using the test database."""
+def start_celery_worker(transactional_db, redis_url, tmp_path):
+    """Starts real Celery worker processes on the Redis broker, using the test database (a test that kills
+    one can start the next); each is stopped at the end unless the test ended it."""
     from django.db import connection
 
     from config.celery import app
 
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "TEST_DATABASE_URL": _database_url(connection.settings_dict),
-        "CELERY_BROKER_URL": redis_url,
-        "CELERY_RESULT_BACKEND": redis_url,
-    }
-    log = open(tmp_path / "worker.log", "w+")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--pool=solo",
-            "--without-gossip",
-            "--without-mingle",
-            "--loglevel=INFO",
-            f"--hostname=test-{os.getpid()}@localhost",
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=settings.BASE_DIR,
-    )
-    deadline = time.monotonic() + 60
-    while not app.control.ping(timeout=0.5):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            log.seek(0)
-            pytest.fail(f"Celery worker did not start:\n{log.read()[-3000:]}")
-    yield proc
-    proc.terminate()
-    proc.wait(timeout=30)
-    log.close()
+    started = []
 
+    def start():
+        env = {
+            **os.environ,  # read now: a test may set what the worker reads (e.g. TEST_EMAIL_URL) before
+            "DJANGO_SETTINGS_MODULE": "tests.settings",
+            "TEST_DATABASE_URL": _database_url(connection.settings_dict),
+            "CELERY_BROKER_URL": redis_url,
+            "CELERY_RESULT_BACKEND": redis_url,
+        }
+        hostname = f"test-{os.getpid()}-{len(started)}@localhost"
+        log = open(tmp_path / f"worker-{len(started)}.log", "w+")
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "--pool=solo",
+                "--without-gossip",
+                "--without-mingle",
+                "--loglevel=INFO",
+                f"--hostname={hostname}",
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=settings.BASE_DIR,
+        )
+        started.append((proc, log))
+        deadline = time.monotonic() + 60
+        while not app.control.ping(destination=[hostname], timeout=0.5):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                log.seek(0)
+                pytest.fail(f"Celery worker did not start:\n{log.read()[-3000:]}")
+        return proc
+
+    yield start
+    for proc, log in started:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=30)
+        log.close()
+
+
+@pytest.fixture
+def celery_worker(start_celery_worker):
+    """A real Celery worker process on the Redis broker, using the test database."""
+    return start_celery_worker()

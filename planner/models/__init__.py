@@ -4,7 +4,7 @@ Add an area with one import line below (e.g. `from .scenarios import Scenario, .
 """
 
 from .forecasts import Alert, ForecastRun, GpuRiskScore, HallForecast
-from .reports import ExportLink, ReportDelivery, ReportSubscription, Section
+from .reports import ExportLink, ReportDelivery, ReportDeliveryAttempt, ReportSubscription, Section
 from .scenarios import CloudOffer, Scenario, Workload
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "CloudOffer",
     "ExportLink",
     "ReportDelivery",
+    "ReportDeliveryAttempt",
     "ReportSubscription",
     "Scenario",
     "Section",

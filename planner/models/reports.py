@@ -160,9 +160,12 @@ class ReportDelivery(models.Model):
     scheduled_for = models.DateTimeField(help_text="The run this delivery belongs to (UTC).")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    claimed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the latest attempt claimed it; a 'sending' lease runs from here."
+    )
     last_error = models.TextField(blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
-    message_id = models.CharField(max_length=255, blank=True)
+    message_id = models.CharField(max_length=255, blank=True, help_text="The same on every attempt.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = OrgQuerySet.as_manager()
@@ -176,6 +179,30 @@ class ReportDelivery(models.Model):
 
     def __str__(self):
         return f"{self.subscription} @ {self.scheduled_for:%Y-%m-%d %H:%M} ({self.status})"
+
+
+class ReportDeliveryAttempt(models.Model):
+    """One try at sending a delivery (the history under a delivery in the log)."""
+
+    class Outcome(models.TextChoices):
+        SENDING = "sending", "sending"
+        SENT = "sent", "sent"
+        ERROR = "error", "error"
+        WORKER_LOST = "worker_lost", "worker lost, outcome unknown"
+
+    delivery = models.ForeignKey(ReportDelivery, on_delete=models.CASCADE, related_name="attempt_log")
+    number = models.PositiveSmallIntegerField()
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True, help_text="For a lost worker: when that was noticed.")
+    outcome = models.CharField(max_length=12, choices=Outcome.choices, default=Outcome.SENDING)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["delivery", "number"]
+        constraints = [models.UniqueConstraint(fields=["delivery", "number"], name="one_row_per_delivery_attempt")]
+
+    def __str__(self):
+        return f"{self.delivery} attempt {self.number} ({self.outcome})"
 
 
 def hash_export_token(token):

@@ -37,15 +37,29 @@ def browser():
 
 @pytest.fixture
 def e2e_world(world):
-    """The fixture world plus what the report pages show: a subscription with two past deliveries."""
-    from planner.models import ReportDelivery, ReportSubscription
+    """The fixture world plus what the report pages show: a subscription with two past deliveries, the
+    failed one with its attempts (a lost worker, then a dropped connection)."""
+    from planner.models import ReportDelivery, ReportDeliveryAttempt, ReportSubscription
 
     world.subscription = ReportSubscription.objects.create(
         organization=world.a.org, name="Weekly fleet", recipients=["ops@example.com"], sections=["fleet_summary"]
     )
     now = timezone.now()
-    for age, status in ((timedelta(hours=3), "sent"), (timedelta(days=12), "failed")):
-        ReportDelivery.objects.create(subscription=world.subscription, scheduled_for=now - age, status=status)
+    ReportDelivery.objects.create(
+        subscription=world.subscription, scheduled_for=now - timedelta(hours=3), status="sent"
+    )
+    failed = ReportDelivery.objects.create(
+        subscription=world.subscription,
+        scheduled_for=now - timedelta(days=12),
+        status="failed",
+        attempts=2,
+        last_error="SMTPServerDisconnected: Connection unexpectedly closed",
+    )
+    lost = "Worker lost during attempt 1 (not finished within 900 s): the message may or may not have been delivered."
+    for number, outcome, error in ((1, "worker_lost", lost), (2, "error", failed.last_error)):
+        ReportDeliveryAttempt.objects.create(
+            delivery=failed, number=number, started_at=failed.scheduled_for, outcome=outcome, error=error
+        )
     return world
 
 
