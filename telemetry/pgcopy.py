@@ -23,22 +23,26 @@ def encode(types, columns, present=None):
 
     types: PostgreSQL type per column; columns: arrays of equal length (values of NULL fields are ignored);
     present: per column a bool array (False = NULL) or None (never NULL)."""
+    return SIGNATURE + tuples(types, columns, present) + TRAILER
+
+
+def tuples(types, columns, present=None):
+    """The rows alone, without signature and trailer: pieces of one COPY sent as they are made."""
     present = present or [None] * len(columns)
     count = len(columns[0]) if columns else 0
     masked = [i for i, mask in enumerate(present) if mask is not None and not mask.all()]
     if not masked:
-        return SIGNATURE + _tuples(types, columns, [True] * len(columns)) + TRAILER
+        return _tuples(types, columns, [True] * len(columns))
     pattern = np.zeros(count, dtype=np.int64)
     for bit, i in enumerate(masked):
         pattern |= present[i].astype(np.int64) << bit
-    parts = [SIGNATURE]
+    parts = []
     for code in np.unique(pattern):
         rows = np.flatnonzero(pattern == code)
         fields = [True] * len(columns)
         for bit, i in enumerate(masked):
             fields[i] = bool(code >> bit & 1)
         parts.append(_tuples(types, [c[rows] for c in columns], fields))
-    parts.append(TRAILER)
     return b"".join(parts)
 
 

@@ -110,6 +110,7 @@ class _PushView(APIView):
 
     @staticmethod
     def _body(request):
+        """The payload as bytes (JSON is decoded from them directly; text formats go through _text)."""
         limit = settings.TELEMETRY_PUSH_MAX_BYTES
         declared = request.META.get("CONTENT_LENGTH") or "0"
         if declared.isdigit() and int(declared) > limit:
@@ -119,10 +120,14 @@ class _PushView(APIView):
         body = request._request.read(limit + 1)  # not request.body: its limit is Django's 2.5 MB
         if len(body) > limit:
             raise PayloadTooLarge(f"Payload exceeds the limit of {limit} bytes; send smaller batches.")
-        try:
-            return body.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise ParseError(f"Payload is not UTF-8 (byte {exc.start}).") from None
+        return body
+
+
+def _text(body):
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ParseError(f"Payload is not UTF-8 (byte {exc.start}).") from None
 
 
 @contextmanager
@@ -343,12 +348,12 @@ class JsonIngestView(_PushView):
 
     def parse(self, body, request, now):
         try:
-            payload = orjson.loads(body)
+            payload = orjson.loads(body)  # from the bytes: orjson checks the UTF-8 itself, no decoded copy
         except orjson.JSONDecodeError:
             # orjson refuses what the standard module takes (NaN/Infinity literals, integers beyond 64 bits):
             # those items then get their own errors instead of failing the payload. Its message, too.
             try:
-                payload = json.loads(body)
+                payload = json.loads(_text(body))
             except (ValueError, RecursionError) as exc:
                 raise ParseError(f"Payload is not JSON: {exc}") from None
         return _parse_json_items(payload)
@@ -367,7 +372,7 @@ class PrometheusIngestView(_PushView):
 
     def parse(self, body, request, now):
         try:
-            batch = parse_exposition(body, now, node=request.query_params.get("node", ""))
+            batch = parse_exposition(_text(body), now, node=request.query_params.get("node", ""))
         except (ValueError, TypeError, KeyError, IndexError) as exc:
             raise ParseError(f"Not the Prometheus text exposition format: {exc}") from None
         origin = {item: list(range(len(getattr(batch, item)))) for item in ("gpu_readings", "point_readings", "events")}
@@ -392,7 +397,7 @@ class CsvIngestView(_PushView):
         return super().post(request)
 
     def parse(self, body, request, now):
-        reader = csv.reader(io.StringIO(body))
+        reader = csv.reader(io.StringIO(_text(body)))
         header = [h.strip() for h in next(reader, [])]
         if tuple(header) != CSV_COLUMNS:
             raise ParseError(f"CSV header must be {','.join(CSV_COLUMNS)}; got {','.join(header)[:200]}")

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db import connection
 
-from telemetry.ingest import ingest
+from telemetry.ingest import GPU_PIECE, ingest
 from telemetry.models import Event, GpuSample, Sample, Series, Source
 from telemetry.vocabulary import GPU_METRICS, Batch, EventReading, GpuReading, PointReading
 
@@ -170,3 +170,22 @@ def test_a_none_value_is_an_error_not_a_missing_field(world):
     result = ingest(world.a.org, Batch(gpu_readings=batch), now=NOW)
     assert (result.accepted, result.rejected) == (0, 1) and result.errors[0]["field"] == "gpu_util"
     assert not GpuSample.objects.exists()
+
+
+def test_a_batch_of_several_pieces_keeps_indices_and_starts_over_whole(world):
+    """Readings go to the server piece by piece (GPU_PIECE) while the next is checked: an error's index is
+    still its place in the batch, and a COPY that must start over (a stored row, a day without a partition,
+    both met only in a later piece) sends every piece again, nothing lost, nothing doubled."""
+    n = 2 * GPU_PIECE + 10
+    start = NOW.replace(hour=0) - timedelta(seconds=10 * 2 * GPU_PIECE)  # only the last piece is on NOW's day
+    batch = [GpuReading(world.a.gpu.uuid, start + timedelta(seconds=10 * i), {"gpu_util": i % 100}) for i in range(n)]
+    batch[GPU_PIECE + 3] = GpuReading(world.a.gpu.uuid, batch[GPU_PIECE + 3].ts, {"gpu_util": -1.0})
+    stored = batch[-1]
+    assert ingest(world.a.org, Batch(gpu_readings=[stored]), now=NOW).accepted == 1
+
+    result = ingest(world.a.org, Batch(gpu_readings=batch), now=NOW)
+    assert (result.accepted, result.duplicate, result.rejected) == (n - 2, 1, 1)
+    assert [(e["index"], e["field"]) for e in result.errors] == [(GPU_PIECE + 3, "gpu_util")]
+    assert GpuSample.objects.count() == n - 1
+    again = ingest(world.a.org, Batch(gpu_readings=batch), now=NOW)
+    assert (again.accepted, again.duplicate, again.rejected) == (0, n - 1, 1)
