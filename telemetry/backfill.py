@@ -12,11 +12,11 @@ import math
 
 import numpy as np
 import pandas as pd
-from django.db import connection, transaction
+from django.db import transaction
 
 from .ingest import resolve_series
 from .models import HALL_ROLLUP_FIELDS, Event, Gpu, GpuRollup, Hall, HallRollup, RollupWatermark, SeriesRollup
-from .rollups import LEVELS, STATS
+from .rollups import LEVELS, STATS, upsert_rows
 from .vocabulary import GPU_METRICS
 
 BATCH_SIZE = 5000
@@ -81,7 +81,7 @@ def hall_rollups(sim, hall_ids, resolution):
 
 def write_hall_rollups(sim, hall_ids, resolution):
     rows = hall_rollups(sim, hall_ids, resolution)
-    return _upsert(HallRollup, ["resolution", "hall_id", "ts"], HALL_ROLLUP_FIELDS, rows)
+    return upsert_rows(HallRollup, ["resolution", "hall_id", "ts"], HALL_ROLLUP_FIELDS, rows)
 
 
 def write_series_rollups(organization, times, columns, resolutions):
@@ -104,7 +104,7 @@ def write_series_rollups(organization, times, columns, resolutions):
                 for b, ts in enumerate(stamps)
                 if n[b]
             )
-    return _upsert(SeriesRollup, ["resolution", "series_id", "ts"], SERIES_COLUMNS, rows)
+    return upsert_rows(SeriesRollup, ["resolution", "series_id", "ts"], SERIES_COLUMNS, rows)
 
 
 def write_gpu_rollups(sim, gpu_ids, columns, resolutions):
@@ -128,33 +128,7 @@ def write_gpu_rollups(sim, gpu_ids, columns, resolutions):
                         for stat in STATS
                     ]
                     rows.append((int(resolution), gpu_id, ts, *fields))
-    return _upsert(GpuRollup, ["resolution", "gpu_id", "ts"], names, rows)
-
-
-def _upsert(model, key, columns, rows):
-    """INSERT ... ON CONFLICT (key) DO UPDATE in batches (same SQL on PostgreSQL and SQLite): the ORM's
-    bulk_create spends ~100 µs a row building model instances, too slow for weeks of history."""
-    if not rows:
-        return 0
-    quote = connection.ops.quote_name
-    names = ", ".join(quote(c) for c in [*key, *columns])
-    updates = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in columns)
-    sql = (
-        f"INSERT INTO {model._meta.db_table} ({names}) VALUES ({', '.join(['%s'] * (len(key) + len(columns)))}) "
-        f"ON CONFLICT ({', '.join(quote(c) for c in key)}) DO UPDATE SET {updates}"
-    )
-    ts_at = key.index("ts")
-    adapt = {}
-    with transaction.atomic(), connection.cursor() as cursor:
-        for first in range(0, len(rows), BATCH_SIZE):
-            chunk = []
-            for row in rows[first : first + BATCH_SIZE]:
-                ts = row[ts_at]
-                if ts not in adapt:
-                    adapt[ts] = connection.ops.adapt_datetimefield_value(ts)
-                chunk.append((*row[:ts_at], adapt[ts], *row[ts_at + 1 :]))
-            cursor.executemany(sql, chunk)
-    return len(rows)
+    return upsert_rows(GpuRollup, ["resolution", "gpu_id", "ts"], names, rows)
 
 
 def write_events(organization, events, gpu_ids):
