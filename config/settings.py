@@ -199,6 +199,7 @@ TELEMETRY_PARTITION_DAYS_AHEAD = env.int("TELEMETRY_PARTITION_DAYS_AHEAD", defau
 TELEMETRY_ROLLUP_LAG_S = env.int("TELEMETRY_ROLLUP_LAG_S", default=120)
 TELEMETRY_PUSH_MAX_BYTES = env.int("TELEMETRY_PUSH_MAX_BYTES", default=16 * 1024 * 1024)
 TELEMETRY_CSV_MAX_BYTES = env.int("TELEMETRY_CSV_MAX_BYTES", default=200 * 1024 * 1024)  # one CSV upload
+TELEMETRY_CSV_UPLOAD_DAYS = env.int("TELEMETRY_CSV_UPLOAD_DAYS", default=7)  # finished uploads' files kept
 # How often beat looks for due sources: the shortest collection interval that takes effect.
 TELEMETRY_COLLECTION_TICK_S = env.float("TELEMETRY_COLLECTION_TICK_S", default=10.0)
 TELEMETRY_COLLECTOR_FAILURE_EVENT_AFTER = env.int("TELEMETRY_COLLECTOR_FAILURE_EVENT_AFTER", default=3)
@@ -253,6 +254,13 @@ CELERY_BEAT_SCHEDULE["planner-forecasts-hourly"] = {
 CELERY_BEAT_SCHEDULE["planner-forecasts-nightly"] = {
     "task": "planner.forecasts_nightly",
     "schedule": crontab(hour=2, minute=17),
+    "options": {"expires": 6 * 3600},
+}
+# GPU risk scores (one row per GPU per nightly run) older than this go, except each organization's newest run.
+PLANNER_RISK_SCORE_DAYS = env.int("PLANNER_RISK_SCORE_DAYS", default=365)
+CELERY_BEAT_SCHEDULE["planner-apply-retention"] = {
+    "task": "planner.apply_retention",
+    "schedule": crontab(hour=3, minute=37),
     "options": {"expires": 6 * 3600},
 }
 

@@ -1,13 +1,18 @@
 """Thin Celery tasks over planner.forecasting: beat fans out a nightly refit (with backtests and risk
-scoring) and an hourly update of every hall's cooling forecast (see CELERY_BEAT_SCHEDULE)."""
+scoring) and an hourly update of every hall's cooling forecast, and daily drops expired risk scores (see
+CELERY_BEAT_SCHEDULE)."""
+
+from datetime import timedelta
 
 from celery import shared_task
+from django.conf import settings
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from telemetry.models import Hall, Organization
 
 from . import forecasting
-from .models import ForecastRun
+from .models import ForecastRun, GpuRiskScore
 
 
 def _as_of(value):
@@ -48,3 +53,13 @@ def forecasts_nightly():
     for organization_id in organizations:
         score_gpu_risk.apply_async((organization_id,), expires=6 * 3600)
     return {"halls": len(halls), "organizations": len(organizations)}
+
+
+@shared_task(name="planner.apply_retention", time_limit=600, soft_time_limit=540)
+def apply_retention():
+    """Delete GPU risk scores older than PLANNER_RISK_SCORE_DAYS (0 keeps them forever)."""
+    days = settings.PLANNER_RISK_SCORE_DAYS
+    if not days:
+        return {"risk_scores": 0}
+    cutoff = timezone.now() - timedelta(days=days)
+    return {"risk_scores": GpuRiskScore.objects.expired(cutoff).delete()[0]}

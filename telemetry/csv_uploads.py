@@ -11,6 +11,7 @@ Public API
     csv_path(upload_id), save_state(state)
     mapping_from_state(state) / mapping_to_dict(mapping)
     run_import(upload_id, organization_id, *, chunksize) -> state            reads, ingests chunk by chunk
+    remove_expired(now, days) -> count                                       retention of finished uploads
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from .sources import record_failure, record_success
 CSV_SOURCE_NAME = "CSV import"
 ERRORS_KEPT = 50  # the page shows the first ones; the counts cover all
 _ID = re.compile(r"^[A-Za-z0-9_-]{20,40}$")
+IN_PROGRESS = ("queued", "running")  # kept whatever their age; "uploaded" but never confirmed is abandoned
 
 
 class TooLarge(ValueError):
@@ -187,3 +189,33 @@ def run_import(upload_id, organization_id, *, chunksize=50_000):
 def _counted(run, total, cell_errors):
     run.accepted, run.duplicate, run.rejected = total.accepted, total.duplicate, total.rejected + cell_errors
     return run
+
+
+def remove_expired(*, now, days):
+    """Delete the uploads (CSV and state) last touched more than `days` ago, except imports queued or running,
+    and stray files of that age (a CSV whose state was never written, a temporary state). Returns how many
+    uploads went."""
+    cutoff = now.timestamp() - days * 86400
+    removed = 0
+    for path in upload_dir().iterdir():
+        try:
+            if path.stat().st_mtime >= cutoff:
+                continue
+            if path.suffix == ".json":
+                if _status(path) in IN_PROGRESS:
+                    continue
+                path.with_suffix(".csv").unlink(missing_ok=True)
+                removed += 1
+            elif path.suffix == ".csv" and path.with_suffix(".json").exists():
+                continue  # goes with its state
+            path.unlink()
+        except FileNotFoundError:
+            continue  # removed meanwhile by a concurrent run
+    return removed
+
+
+def _status(state_path):
+    try:
+        return json.loads(state_path.read_text()).get("status")
+    except ValueError:
+        return None  # unreadable: nothing can resume it

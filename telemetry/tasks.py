@@ -62,7 +62,10 @@ def ensure_partitions():
 
 @shared_task(name="telemetry.apply_retention", time_limit=1800, soft_time_limit=1700)
 def apply_retention():
-    return rollups.apply_retention(now=timezone.now())
+    now = timezone.now()
+    removed = rollups.apply_retention(now=now)
+    removed["csv_uploads"] = csv_uploads.remove_expired(now=now, days=settings.TELEMETRY_CSV_UPLOAD_DAYS)
+    return removed
 
 
 @shared_task(name="telemetry.refresh_rollups", time_limit=600, soft_time_limit=540)

@@ -131,6 +131,18 @@ class Alert(models.Model):
         return self.resolved_at is None
 
 
+class GpuRiskScoreQuerySet(OrgQuerySet):
+    def expired(self, cutoff):
+        """Scores made before `cutoff`, except those of each organization's newest risk run: a fleet whose
+        scoring stopped still shows its last scores."""
+        newest = (
+            ForecastRun.objects.filter(kind=ForecastRun.Kind.RISK, organization=models.OuterRef("organization"))
+            .order_by("-as_of", "-started")
+            .values("pk")[:1]
+        )
+        return self.filter(as_of__lt=cutoff).exclude(run=models.Subquery(newest))
+
+
 class GpuRiskScore(models.Model):
     """One GPU's 30-day failure probability from one risk run, with the signals that drive it."""
 
@@ -144,7 +156,7 @@ class GpuRiskScore(models.Model):
     top_signal = models.CharField(max_length=24, blank=True)
     signals = models.JSONField(default=list, help_text="[{signal, log_odds, why}], largest first.")
     features = models.JSONField(default=dict, help_text="The signal values scored (counts over 30 days).")
-    objects = OrgQuerySet.as_manager()
+    objects = GpuRiskScoreQuerySet.as_manager()
 
     class Meta:
         ordering = ["-probability_30d"]
