@@ -3,7 +3,7 @@ GPU's signals over time; time axes in the timezone they are given (the site's), 
 
 import plotly.graph_objects as go
 
-from telemetry.charts import PALETTE, figure, local_times, time_axis
+from telemetry.charts import PALETTE, figure, local_times, name_time_zone
 
 BAND_95 = "rgba(0, 114, 178, 0.12)"
 BAND_80 = "rgba(0, 114, 178, 0.25)"
@@ -18,7 +18,7 @@ def _band(fig, x, lo, hi, fill, name):
 def forecast_figure(title, unit, history, forecast, target, limits=(), *, tz):
     """History (solid) and forecast (dashed) of `target`, its 95% and 80% bands, and horizontal limit
     lines given as (label, value, colour key); times in `tz`."""
-    fig = figure(title=title, yaxis_title=unit, hovermode="x unified", xaxis=time_axis(tz))
+    fig = name_time_zone(figure(title=title, yaxis_title=unit, hovermode="x unified"), tz)
     if history is not None and target in history and history[target].notna().any():
         fig.add_trace(
             go.Scatter(
@@ -48,16 +48,17 @@ def forecast_figure(title, unit, history, forecast, target, limits=(), *, tz):
     return fig
 
 
-def gpu_signals_figure(hourly, scores, *, tz):
-    """A GPU's hourly temperature and power, its corrected-error counter, and its stored risk over time,
-    times in `tz`."""
+def gpu_signals_figure(hourly, scores, window, *, tz):
+    """A GPU's hourly temperature and power, its corrected-error counter, and its stored risk over the
+    `window` (start, end), times in `tz`."""
     fig = figure(
         title="Signals over time",
         hovermode="x unified",
-        xaxis=time_axis(tz),
+        xaxis={"range": local_times(window, tz)},
         yaxis={"title": "°C / W÷10"},
         yaxis2={"title": "SBE count / risk %", "overlaying": "y", "side": "right"},
     )
+    name_time_zone(fig, tz)
     if hourly is not None and not hourly.empty:
         x = local_times(hourly.index, tz)
         fig.add_trace(go.Scatter(x=x, y=hourly["temp_max"], mode="lines", name="max temperature (°C)"))

@@ -245,7 +245,7 @@ def risk_detail(request, pk):
             "filters": filters,
             "gpu": gpu,
             "score": latest,
-            "figure": forecast_charts.gpu_signals_figure(hourly, history, tz=filters.tz),
+            "figure": forecast_charts.gpu_signals_figure(hourly, history, (start, end), tz=filters.tz),
             "events": events,
             "feature_names": failure_risk.FEATURE_COLUMNS,
         },

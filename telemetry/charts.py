@@ -23,9 +23,11 @@ def figure(**layout):
 
 def local_times(values, tz):
     """Aware timestamps as ISO strings in `tz` for a date axis. plotly.js draws a date string's wall-clock time
-    and ignores its offset, so the axis reads in `tz`; name the zone on the axis with time_axis(tz)."""
+    and ignores its offset, so the axis reads in `tz`; name the zone on the axis with name_time_zone."""
     return [pd.Timestamp(v).tz_convert(tz).isoformat() for v in values]
 
 
-def time_axis(tz):
-    return {"title": {"text": f"time ({tz})"}}
+def name_time_zone(fig, tz):
+    """Title the date axis with the zone its times are in, the legend moved down below that title."""
+    fig.update_layout(xaxis_title_text=f"time ({tz})", legend={"yanchor": "top", "y": -0.3})
+    return fig

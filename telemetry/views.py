@@ -8,7 +8,7 @@ from config.celery import app as celery_app
 from planner.forecasting import overview_context as forecast_overview
 
 from . import fleet, query
-from .charts import figure, local_times, time_axis
+from .charts import figure, local_times, name_time_zone
 from .tenancy import user_organization
 from .timerange import parse_filters
 
@@ -42,7 +42,7 @@ def overview(request):
 
 def it_load_figure(halls, filters):
     """Measured IT load per hall (kW) over the filters' range, on a time axis in their timezone."""
-    fig = figure(title="Measured IT load per hall (kW)", yaxis_title="kW", xaxis=time_axis(filters.tz), height=300)
+    fig = name_time_zone(figure(title="Measured IT load per hall (kW)", yaxis_title="kW", height=300), filters.tz)
     frame = query.hall_series([h.id for h in halls], "it_power_w", filters.start, filters.end)
     for hall in halls:
         rows = frame[frame["hall_id"] == hall.id]

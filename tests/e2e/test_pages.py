@@ -5,6 +5,8 @@ import io
 
 import openpyxl
 import pytest
+from django.conf import settings
+from django.test import Client
 
 from .conftest import DESKTOP, PHONE, SCREENSHOTS
 from .pages import PAGES
@@ -16,8 +18,18 @@ CHART_STATE = """() => [...document.querySelectorAll('[data-figure]')].map(el =>
     points: Number(el.dataset.points || 0), xs: (el.data || []).map(t => (t.x || []).length) }))"""
 
 
+def switch_user(page, user):
+    """Give the browser a session of `user` (the page fixture logged in the planner)."""
+    client = Client()
+    client.force_login(user)
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+    page.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": page.base}])
+
+
 @pytest.mark.parametrize("spec", PAGES, ids=[p.name for p in PAGES])
 def test_page_renders_with_charts_and_no_console_errors(page, e2e_world, spec):
+    if spec.role != "planner":
+        switch_user(page, e2e_world.a.users[spec.role])
     response = page.goto(page.base + spec.path(e2e_world))
     assert response.status == 200, f"{spec.name}: HTTP {response.status}"
     page.wait_for_load_state("networkidle")
