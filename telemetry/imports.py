@@ -181,8 +181,6 @@ class PushSourceForm(forms.ModelForm):
     class Meta:
         model = Source
         fields = ["name", "unknown_device"]
-        # Its longest choice is wider than a phone: the select may shrink, the page must not scroll sideways.
-        widgets = {"unknown_device": forms.Select(attrs={"style": "max-width: 100%"})}
 
     def clean_name(self):
         # The unique (organization, name) constraint is not checked by the form: organization is not a field.
