@@ -14,6 +14,7 @@ inventory knows the name; under the source's `auto_register` policy unknown enti
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import repeat
 
 import numpy as np
 import psycopg
@@ -224,7 +225,10 @@ def _gpu_rows(readings, gpu_ids, now, oldest, result, offset=0):
     per-reading rules, which give the messages and convert exactly what they accept. `offset`: the index
     of readings[0] in the batch, for the errors."""
     n = len(readings)
-    ids = np.fromiter((gpu_ids.get(u, -1) if type(u) is str else -1 for u in readings.uuids), np.int64, n)
+    try:  # one C-level pass; a UUID that is not a string (a list from JSON: unhashable) takes the slow one
+        ids = np.fromiter(map(gpu_ids.get, readings.uuids, repeat(-1, n)), np.int64, n)
+    except TypeError:
+        ids = np.fromiter((gpu_ids.get(u, -1) if type(u) is str else -1 for u in readings.uuids), np.int64, n)
     micros, ok = timestamp_column(readings.stamps, now, oldest)
     values, present, good = gpu_value_columns(readings.values, GPU_DTYPES)
     ok &= good & (ids >= 0)
