@@ -47,6 +47,10 @@ HOUR_S = 3_600
 SERVER_OVERHEAD_SHARE = 0.82
 SERVER_OVERHEAD_MIN_W = 1_200.0
 SERVER_FIXED_SHARE, SERVER_LOAD_SHARE = 0.35, 0.45
+# Racks with extra hot-aisle recirculation (C at the inlet): in the demo a row-end rack of hall A1 with missing
+# blanking panels, the hall's hottest, whose inlet crosses ASHRAE's recommended 27 C on busy afternoons, so
+# that the cooling forecast raises an inlet alert.
+RECIRCULATION_HOT_SPOTS_C = {"A1-R16": 1.0}
 # The H100 thermal fit's intercept was measured in a rented server of unknown inlet; take 25 C (ASHRAE's
 # upper recommended 27 C less a margin) as its reference and move the curve with the node's inlet.
 THERMAL_REFERENCE_INLET_C = 25.0
@@ -440,18 +444,15 @@ def run(fleet, start, end, step, seed=0):
     ratio = cooling_load / available_w
     # Supply air rises once the units run out of margin; liquid halls supply warm water (W32) to cold
     # plates and the room air only carries the rest (~20%) of the heat.
-    setpoint = (
-        np.array([21.0 if h.cooling_type != "liquid" and h.site_name_hint == "old" else 20.0 for _, h in hall_list])
-        if False
-        else np.where(liquid, 21.0, 20.5)
-    )
+    setpoint = np.where(liquid, 21.0, 20.5)
     supply_air = setpoint + 1.5 * ratio + 8 * (ratio - 0.9).clip(0) + 0.06 * (hall_outdoor - 15).clip(0)
     rack_keys = np.array([stable_key(r.name) for _, r in rack_list], dtype=np.uint64)
     rack_offset = 2.2 * uniform(seed, 61, rack_keys)
     per_row = np.array([floor_grid(h.floor_positions or len(h.racks))[1] for h, _ in rack_list])
     pos = np.array([(r.position or i + 1) for i, (_, r) in enumerate(rack_list)])
     row_end = ((pos - 1) % per_row == 0) | (pos % per_row == 0)
-    rack_offset = rack_offset + 0.8 * row_end
+    hot_spot = np.array([RECIRCULATION_HOT_SPOTS_C.get(r.name, 0.0) for _, r in rack_list])
+    rack_offset = rack_offset + 0.8 * row_end + hot_spot
     rack_kw = rack_power / 1000
     recirc = np.where(liquid[node_hall], 0.3, 1.0)
     inlet = (
