@@ -81,4 +81,5 @@ def record_failure(source, run, error, *, now):
 def due_sources(now):
     """Enabled, collectable sources whose interval has passed since their last run."""
     candidates = Source.objects.filter(enabled=True).exclude(kind=Source.Kind.PUSH)
-    return [s for s in candidates.only("id", "interval_s", "last_run_at") if s.is_due(now)]
+    fields = ("id", "kind", "endpoint", "options", "interval_s", "last_run_at")
+    return [s for s in candidates.only(*fields) if s.is_due(now)]

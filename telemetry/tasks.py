@@ -51,7 +51,7 @@ def collection_tick():
     due = sources.due_sources(now)
     for source in due:
         Source.objects.filter(pk=source.pk).update(last_run_at=now)  # not due again until its interval passes
-        collect_source.apply_async((source.pk,), expires=max(source.interval_s, 5))
+        collect_source.apply_async((source.pk,), expires=max(source.interval_s, 5), queue=source.queue)
     return len(due)
 
 

@@ -54,6 +54,11 @@ def _gpu_metric_field(name):
     return field_class(null=True, blank=True, help_text=f"{metric.help} ({metric.unit})")
 
 
+def nvml_queue(hostname):
+    """Celery queue of a GPU host's NVML collections (`celery worker -Q nvml.<hostname>` runs there)."""
+    return f"nvml.{hostname}"
+
+
 class Source(models.Model):
     """A configured collector (or a push client): where data comes from, how often, and how it is doing."""
 
@@ -129,6 +134,16 @@ class Source(models.Model):
 
     def is_due(self, now):
         return self.last_run_at is None or now - self.last_run_at >= timedelta(seconds=self.interval_s * 0.9)
+
+    @property
+    def queue(self):
+        """The Celery queue its collections go to: `options["queue"]`, else for NVML the queue of the GPU host
+        it reads (`nvml.<hostname>`, served by a worker on that host only), else the default queue."""
+        if self.options.get("queue"):
+            return self.options["queue"]
+        if self.kind == self.Kind.NVML:
+            return nvml_queue(self.endpoint)
+        return None
 
     @property
     def lag(self):

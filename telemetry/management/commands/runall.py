@@ -4,6 +4,7 @@ Prepares the database first (migrate, demo data when empty, static files). Ctrl-
 """
 
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -14,6 +15,7 @@ from django.core.management.base import BaseCommand
 
 from telemetry import demo
 from telemetry.models import Organization
+from telemetry.models.samples import nvml_queue
 
 
 class Command(BaseCommand):
@@ -45,7 +47,19 @@ class Command(BaseCommand):
                 "--access-logfile",
                 "-",
             ],
-            "worker": [python, "-m", "celery", "-A", "config", "worker", "--loglevel=INFO", "--concurrency=2"],
+            # The default queue, and this host's NVML collections (register_gpu_host names them after it).
+            "worker": [
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "--loglevel=INFO",
+                "--concurrency=2",
+                "--queues",
+                f"celery,{nvml_queue(socket.gethostname())}",
+            ],
             "beat": [
                 python,
                 "-m",

@@ -126,3 +126,26 @@ def test_a_refused_connection_is_retried_up_to_max_retries_and_a_404_not_at_all(
     outcome = collect_source.apply((missing.pk,))
     assert not outcome.successful() and isinstance(outcome.result, CollectorError)
     assert _statuses(missing) == ["failed"] and hits == ["/metric"]
+
+
+def test_nvml_collections_go_to_the_queue_of_the_gpu_host_they_read(world, redis_url):
+    """Only a worker on the GPU host can read its NVML: the tick routes each NVML source to nvml.<hostname>
+    (what runall's worker and a GPU host's `celery worker -Q nvml.<hostname>` consume), the rest stay on the
+    default queue or the one their options name."""
+    import redis
+
+    org = world.a.org
+    Source.objects.create(organization=org, name="nvml a", kind="nvml", endpoint="gpu-host-a", interval_s=10)
+    Source.objects.create(organization=org, name="nvml b", kind="nvml", endpoint="gpu-host-b", interval_s=10)
+    Source.objects.create(organization=org, name="scrape", kind="prometheus", endpoint="http://x:9400/metrics")
+    Source.objects.create(
+        organization=org, name="site", kind="redfish", endpoint="https://bmc", options={"queue": "collect.site-1"}
+    )
+    assert collection_tick() == 4  # run here; it only enqueues
+    queued = redis.Redis.from_url(redis_url)
+    assert {q: queued.llen(q) for q in ("nvml.gpu-host-a", "nvml.gpu-host-b", "celery", "collect.site-1")} == {
+        "nvml.gpu-host-a": 1,
+        "nvml.gpu-host-b": 1,
+        "celery": 1,
+        "collect.site-1": 1,
+    }
