@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from telemetry.charts import figure
+from telemetry.charts import figure, name_time_zone
 from telemetry.tenancy import require_organization
 from telemetry.timerange import parse_filters
 
@@ -73,7 +73,8 @@ def subscription_send(request, pk):
 
 
 def delivery_log(request):
-    """The delivery log within the dashboard's time range, with a chart of deliveries per day by status."""
+    """The delivery log within the dashboard's time range, with a chart of deliveries per day by status (days in
+    the filters' zone); the table shows each delivery's times in its report's own zone."""
     filters = parse_filters(request, default_range="30d")
     deliveries = list(
         ReportDelivery.objects.for_org(require_organization(request.user))
@@ -101,6 +102,7 @@ def delivery_log(request):
 def _deliveries_figure(deliveries, filters):
     days = [(filters.start + timedelta(days=i)).astimezone(filters.tz).date() for i in range(filters.duration.days + 1)]
     fig = figure(title="Report deliveries per day", yaxis_title="deliveries", barmode="stack", height=300)
+    name_time_zone(fig, filters.tz)
     fig.update_xaxes(range=[filters.start.astimezone(filters.tz), filters.end.astimezone(filters.tz)])
     for status in ReportDelivery.Status:
         counts = dict.fromkeys(days, 0)

@@ -1,7 +1,8 @@
 """Telemetry pages: GPU explorer and detail, halls (headroom, rack heatmap, PUE) and collector sources.
 
 Views stay thin: scope to the user's organization, read the URL filters (telemetry.timerange), read
-through telemetry.query, and hand Plotly figures to the templates.
+through telemetry.query, and hand Plotly figures to the templates. Times show in `filters.tz`: a GPU's or
+hall's own site's zone on its page, the picked site's (else UTC) on lists.
 """
 
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
 from . import query
-from .charts import PALETTE, figure
+from .charts import PALETTE, figure, local_times, name_time_zone
 from .collectors.simulator import floor_grid
 from .models import (
     CollectorRun,
@@ -61,7 +62,7 @@ EVENT_COLOURS = {"xid": PALETTE[3], "ecc_dbe": PALETTE[5], "remap_failure": PALE
 
 def _list(values):
     """Plain lists for Plotly: numpy arrays would be sent as typed binary that charts.js does not count."""
-    return [v.isoformat() if hasattr(v, "isoformat") else v for v in values.tolist()]
+    return values.tolist()
 
 
 def _none_last(value):
@@ -169,21 +170,22 @@ def _stitched_gpu_series(gpu_id, metric, start, end, now):
 def gpu_detail(request, pk):
     organization = require_organization(request.user)
     gpu = get_object_or_404(Gpu.objects.for_org(organization).select_related("model", "node__rack__hall__site"), pk=pk)
-    filters = parse_filters(request, default_range="24h")
+    filters = parse_filters(request, default_range="24h", zone_site=gpu.node.rack.hall.site)
+    tz = filters.tz
     now = timezone.now()
     events = gpu_events(organization, gpu, filters)
+    event_times = local_times([e.ts for e in events], tz)
     frames = gpu_metric_frames(gpu.id, filters.start, filters.end, now)
     figures = []
     for n, (title, unit, metrics) in enumerate(GPU_CHARTS):
         fig = figure(title=f"{title} ({unit})", yaxis_title=unit, height=260, showlegend=len(metrics) > 1)
+        name_time_zone(fig, tz)
         for metric in metrics:
             frame = frames[metric]
-            fig.add_scatter(x=_list(frame["ts"]), y=_list(frame["value"]), name=metric, mode="lines")
-        for event in events:
-            fig.add_vline(
-                x=event.ts, line_width=1, line_dash="dot", line_color=EVENT_COLOURS.get(event.kind, PALETTE[1])
-            )
-        fig.update_xaxes(range=[filters.start, filters.end])
+            fig.add_scatter(x=local_times(frame["ts"], tz), y=_list(frame["value"]), name=metric, mode="lines")
+        for event, x in zip(events, event_times, strict=True):
+            fig.add_vline(x=x, line_width=1, line_dash="dot", line_color=EVENT_COLOURS.get(event.kind, PALETTE[1]))
+        fig.update_xaxes(range=local_times([filters.start, filters.end], tz))
         figures.append((f"gpu-chart-{n}", fig, title))
     return render(
         request,
@@ -287,14 +289,17 @@ def hall_detail(request, pk):
     organization = require_organization(request.user)
     halls = Hall.objects.for_org(organization).select_related("site").annotate(unit_count=Count("cooling_units"))
     hall = get_object_or_404(halls, pk=pk)
-    filters = parse_filters(request, default_range="7d")
+    filters = parse_filters(request, default_range="7d", zone_site=hall.site)
+    tz = filters.tz
     (headroom,) = hall_headroom(organization, [hall])
     data = hall_chart_data(organization, hall, filters.start, filters.end, timezone.now())
 
-    load = figure(title="IT load and cooling load (kW)", yaxis_title="kW", height=340)
-    load.add_scatter(x=_list(data.it_kw.index), y=_list(data.it_kw), name="IT load", mode="lines")
+    load = name_time_zone(figure(title="IT load and cooling load (kW)", yaxis_title="kW", height=340), tz)
+    load.add_scatter(x=local_times(data.it_kw.index, tz), y=_list(data.it_kw), name="IT load", mode="lines")
     if not data.cooling_kw.empty:
-        load.add_scatter(x=_list(data.cooling_kw.index), y=_list(data.cooling_kw), name="cooling load", mode="lines")
+        load.add_scatter(
+            x=local_times(data.cooling_kw.index, tz), y=_list(data.cooling_kw), name="cooling load", mode="lines"
+        )
     load.add_hline(y=hall.it_power_capacity_kw, line_dash="dash", line_color=PALETTE[0], annotation_text="IT capacity")
     load.add_hline(
         y=hall.cooling_capacity_kw, line_dash="dash", line_color=PALETTE[1], annotation_text="cooling installed"
@@ -306,8 +311,8 @@ def hall_detail(request, pk):
         annotation_text=f"cooling with {hall.redundancy}",
     )
 
-    inlet_fig = figure(title="Hottest rack inlet (°C)", yaxis_title="°C", height=300)
-    inlet_fig.add_scatter(x=_list(data.inlet_c.index), y=_list(data.inlet_c), name="max inlet", mode="lines")
+    inlet_fig = name_time_zone(figure(title="Hottest rack inlet (°C)", yaxis_title="°C", height=300), tz)
+    inlet_fig.add_scatter(x=local_times(data.inlet_c.index, tz), y=_list(data.inlet_c), name="max inlet", mode="lines")
     inlet_fig.add_hline(
         y=ASHRAE_RECOMMENDED_C, line_dash="dash", line_color=PALETTE[1], annotation_text="ASHRAE recommended 27 °C"
     )
@@ -328,7 +333,7 @@ def hall_detail(request, pk):
             "inlet_figure": inlet_fig,
             "power_map": power_map,
             "inlet_map": inlet_map,
-            "pue_figure": site_pue_figure(hall.site, data.pue),
+            "pue_figure": site_pue_figure(hall.site, data.pue, tz),
         },
     )
 
@@ -456,20 +461,22 @@ def site_pue(organization, site, start, end, now):
     )
 
 
-def site_pue_figure(site, pue):
+def site_pue_figure(site, pue, tz):
     if pue is None:
         return None
-    fig = figure(title=f"PUE at {site.name}", yaxis_title="PUE", height=280)
-    fig.add_scatter(x=_list(pue.index), y=_list(pue["pue"]), name="PUE", mode="lines")
+    fig = name_time_zone(figure(title=f"PUE at {site.name}", yaxis_title="PUE", height=280), tz)
+    fig.add_scatter(x=local_times(pue.index, tz), y=_list(pue["pue"]), name="PUE", mode="lines")
     return fig
 
 
 def source_list(request):
     organization = require_organization(request.user)
+    # Sources serve the whole organization: the filters only pick the zone times are shown in.
+    filters = parse_filters(request)
     sources = list(Source.objects.for_org(organization).order_by("name"))
     runs = recent_runs(organization, sources)
     rows = [{"source": s, "health": source_health(s), "runs": runs.get(s.id, [])} for s in sources]
-    return render(request, "telemetry/source_list.html", {"rows": rows, "now": timezone.now()})
+    return render(request, "telemetry/source_list.html", {"filters": filters, "rows": rows, "now": timezone.now()})
 
 
 def source_health(source):
