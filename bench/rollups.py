@@ -9,7 +9,8 @@ BENCH_FILL_HOURS of older raw samples and 1-minute rollups (copies of the seeded
 the tables are not tiny, then for BENCH_TICKS simulated minutes crossing an hour boundary: ingests one round of
 simulator readings (as the collection task does) and times `telemetry.rollups.refresh_rollups(now=)` (the
 once-a-minute task). Baseline, in the same tick: one `SELECT count(*), avg(...)` over the raw GPU and series
-rows of the minutes the 1-minute level recomputes (the least a refresh has to read). Prints each tick's
+rows of the minutes the 1-minute level recomputes (the least a refresh has to read), by the path the refresh
+reads them. Prints each tick's
 refresh and baseline time, their ratio, and the median and worst tick.
 """
 
@@ -58,11 +59,12 @@ def setup_database():
 
 def fill_older(cursor, raw_start, raw_end):
     """Copies of the seeded raw window [raw_start, raw_end) and its 1-minute GPU and series rollups, shifted back
-    window by window over FILL_HOURS (already present rows are kept)."""
+    window by window over FILL_HOURS (already present rows are kept), oldest first as collection writes them
+    (PostgreSQL's BRIN index on ts relies on that order)."""
     from telemetry import partitions
 
     width = raw_end - raw_start
-    shifts = [width * k for k in range(1, int(timedelta(hours=FILL_HOURS) / width) + 1)]
+    shifts = [width * k for k in range(int(timedelta(hours=FILL_HOURS) / width), 0, -1)]
     if shifts:
         partitions.ensure_partitions({(raw_start - s).date() for s in shifts} | {raw_start.date()})
     for shift in shifts:
@@ -89,16 +91,20 @@ def fill_older(cursor, raw_start, raw_end):
 
 
 def baseline(cursor, start, end):
-    """count/avg over the raw rows of [start, end), by the same primary-key path the refresh reads them."""
+    """count/avg over the raw rows of [start, end), read as the refresh reads them: on PostgreSQL by time (day
+    partitions, BRIN), on SQLite per entity in the primary key."""
+    sqlite = BACKEND == "sqlite"
     cursor.execute(
-        "SELECT count(*), avg(gpu_power), avg(gpu_util), avg(gpu_temp) FROM telemetry_gpusample "
-        "WHERE gpu_id IN (SELECT id FROM telemetry_gpu) AND ts >= %s AND ts < %s",
+        "SELECT count(*), avg(gpu_power), avg(gpu_util), avg(gpu_temp) FROM telemetry_gpusample WHERE "
+        + ("gpu_id IN (SELECT id FROM telemetry_gpu) AND " if sqlite else "")
+        + "ts >= %s AND ts < %s",
         [start, end],
     )
     gpu_rows = cursor.fetchone()[0]
     cursor.execute(
-        "SELECT count(*), avg(value) FROM telemetry_sample "
-        "WHERE series_id IN (SELECT id FROM telemetry_series) AND ts >= %s AND ts < %s",
+        "SELECT count(*), avg(value) FROM telemetry_sample WHERE "
+        + ("series_id IN (SELECT id FROM telemetry_series) AND " if sqlite else "")
+        + "ts >= %s AND ts < %s",
         [start, end],
     )
     return gpu_rows + cursor.fetchone()[0]

@@ -13,8 +13,6 @@ import logging
 import time
 from datetime import UTC, datetime, timedelta
 
-from django.db import connection
-
 from . import backfill, rollups
 from .collectors import simulator
 from .ingest import ingest
@@ -117,18 +115,8 @@ def seed_history(organization, *, now=None, weeks=10, seed=0, echo=lambda messag
         raise RuntimeError(f"demo history rejected by ingest: {result.errors[:3]}")
     counts["raw"] = result.accepted
     echo(f"raw data since {raw_start:%H:%M} through ingest ({time.monotonic() - started:.0f} s)")
-    if connection.vendor == "postgresql":
-        for resolution in rollups.LEVELS:
-            rollups.rollup_range(resolution, raw_start, now + timedelta(minutes=1))
-    else:
-        # The same aggregation from the same simulated values: telemetry.rollups' pandas path (SQLite)
-        # loops per GPU and bucket in Python and would take minutes for a whole fleet.
-        levels = [MINUTE, FIVE, HOUR]
-        for resolution in levels:
-            counts["hall_rollups"] += backfill.write_hall_rollups(sim, hall_ids, resolution)
-        columns = point_columns(sim, nodes=True)
-        counts["series_rollups"] += backfill.write_series_rollups(organization, sim.times, columns, levels)
-        counts["gpu_rollups"] += backfill.write_gpu_rollups(sim, gpu_ids, range(len(sim.gpus)), levels)
+    for resolution in rollups.LEVELS:
+        rollups.rollup_range(resolution, raw_start, now + timedelta(minutes=1))
     backfill.mark_rollups_complete(now)
     echo(f"rolled up ({time.monotonic() - started:.0f} s)")
     log.info("demo history written in %.1f s: %s", time.monotonic() - started, counts)

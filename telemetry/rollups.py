@@ -5,7 +5,8 @@ INSERT ... ON CONFLICT DO UPDATE: a re-run (after a crash, or twice) writes the 
 raw samples, 5m from 1m, 1h from 5m (averages weighted by counts, so every level equals a direct
 aggregation of the raw samples). Hall aggregates (IT power, GPU utilization, hottest inlet/GPU) are built at
 each level from that level's GPU and series rollups. On PostgreSQL all of it is SQL; on SQLite (the embedded
-demo) the same aggregation runs in pandas.
+demo) the same aggregation runs in pandas, vectorised per (entity, bucket). Reads search each entity's buckets
+in the primary keys, so a refresh costs what the recomputed buckets hold, not what the tables hold.
 """
 
 from datetime import UTC, datetime, timedelta
@@ -108,6 +109,12 @@ def _upsert(table, key, columns, select_sql, params):
         return cursor.rowcount
 
 
+# Rollup reads name the entities so that the primary key (resolution, entity, ts) is searched per entity for the
+# time range; `resolution = x AND ts ...` alone walks every row of the level (weeks of 1-minute rows).
+_EACH_GPU = "gpu_id IN (SELECT id FROM telemetry_gpu)"
+_EACH_SERIES = "series_id IN (SELECT id FROM telemetry_series)"
+
+
 def _bucket(resolution):
     return f"date_bin('{int(resolution)} seconds', ts, TIMESTAMPTZ '2000-01-01 00:00+00')"
 
@@ -135,7 +142,7 @@ def _gpu_sql(resolution, start, end):
                 f"(array_agg({m}_last ORDER BY ts DESC) FILTER (WHERE {m}_n > 0))[1]",
                 f"sum({m}_n)",
             ]
-        source = "telemetry_gpurollup WHERE resolution = %s AND ts >= %s AND ts < %s"
+        source = f"telemetry_gpurollup WHERE resolution = %s AND {_EACH_GPU} AND ts >= %s AND ts < %s"
         params = [int(SOURCE_LEVEL[resolution]), start, end]
     select = (
         f"SELECT {int(resolution)}, gpu_id, {_bucket(resolution)} AS bucket, {', '.join(parts)} "
@@ -153,7 +160,7 @@ def _series_sql(resolution, start, end):
             'min("min"), max("max"), sum("avg" * "count") / sum("count"), sum("count"), '
             '(array_agg("last" ORDER BY ts DESC))[1]'
         )
-        source = "telemetry_seriesrollup WHERE resolution = %s AND ts >= %s AND ts < %s"
+        source = f"telemetry_seriesrollup WHERE resolution = %s AND {_EACH_SERIES} AND ts >= %s AND ts < %s"
         params = [int(SOURCE_LEVEL[resolution]), start, end]
     select = (
         f"SELECT {int(resolution)}, series_id, {_bucket(resolution)} AS bucket, {stats} "
@@ -163,14 +170,15 @@ def _series_sql(resolution, start, end):
     return _upsert("telemetry_seriesrollup", ["resolution", "series_id", "ts"], columns, select, params)
 
 
-# Per node: its measured input power when it reports one, else the sum of its GPUs' power.
+# Per node: its measured input power when it reports one, else the sum of its GPUs' power. `place` is
+# materialised so that each GPU's buckets are one index search and no join runs per rollup row.
 _HALL_SELECT = """
-WITH g AS (
-    SELECT r.ts, k.hall_id, n.hostname, r.gpu_util_avg, r.gpu_power_avg, r.gpu_temp_max
-    FROM telemetry_gpurollup r
-    JOIN telemetry_gpu gp ON gp.id = r.gpu_id
-    JOIN telemetry_node n ON n.id = gp.node_id
-    JOIN telemetry_rack k ON k.id = n.rack_id
+WITH place AS MATERIALIZED (
+    SELECT gp.id, k.hall_id, n.hostname
+    FROM telemetry_gpu gp JOIN telemetry_node n ON n.id = gp.node_id JOIN telemetry_rack k ON k.id = n.rack_id
+), g AS (
+    SELECT r.ts, place.hall_id, place.hostname, r.gpu_util_avg, r.gpu_power_avg, r.gpu_temp_max
+    FROM place JOIN telemetry_gpurollup r ON r.gpu_id = place.id
     WHERE r.resolution = %(res)s AND r.ts >= %(start)s AND r.ts < %(end)s
 ), s AS (
     SELECT r.ts, se.hall_id, se.entity, se.metric, r."avg", r."max"
@@ -211,9 +219,9 @@ def _hall_sql(resolution, start, end):
 
 # --- SQLite (the embedded default): the same aggregation in pandas ----------------------------------------
 #
-# Reads name the entity ids (`gpu_id IN (SELECT id ...)`) so that SQLite seeks each entity's time range in the
-# primary key (entity, ts) instead of scanning the table, and return ts as epoch seconds `t` (no per-row
-# datetime parsing) in key order: chronological within each (entity, bucket), which `last` relies on.
+# Raw reads name the entities too (SQLite has no time index on raw samples, only the primary key (entity, ts)).
+# Reads return ts as epoch seconds `t` (no per-row datetime parsing) in key order: chronological within each
+# (entity, bucket), which `last` relies on.
 
 UPSERT_BATCH = 5000
 _T = "CAST(strftime('%%s', {}) AS INTEGER) AS t"
@@ -300,9 +308,9 @@ def _write(model, entity, resolution, frame, columns):
     return upsert_rows(model, ["resolution", entity, "ts"], columns, rows)
 
 
-def _source_rows(resolution, raw_table, rollup_table, entity, entity_table, columns, start, end):
+def _source_rows(resolution, raw_table, rollup_table, entity, each, columns, start, end):
     """The rows a level aggregates: raw samples for 1m, else the finer level's rollups."""
-    where = f"{entity} IN (SELECT id FROM {entity_table}) AND ts >= %s AND ts < %s"
+    where = f"{each} AND ts >= %s AND ts < %s"
     if resolution == Resolution.MINUTE:
         sql, params = f"SELECT {entity}, {_T.format('ts')}, {{}} FROM {raw_table} WHERE {where}", [start, end]
     else:
@@ -316,7 +324,7 @@ def _gpu_sqlite(resolution, start, end):
     raw = resolution == Resolution.MINUTE
     columns = list(GPU_METRICS) if raw else GPU_ROLLUP_COLUMNS
     frame = _source_rows(
-        resolution, "telemetry_gpusample", "telemetry_gpurollup", "gpu_id", "telemetry_gpu", columns, start, end
+        resolution, "telemetry_gpusample", "telemetry_gpurollup", "gpu_id", _EACH_GPU, columns, start, end
     )
     if frame.empty:
         return 0
@@ -331,7 +339,7 @@ def _series_sqlite(resolution, start, end):
     raw = resolution == Resolution.MINUTE
     columns = ["value"] if raw else list(SERIES_STATS.values())
     frame = _source_rows(
-        resolution, "telemetry_sample", "telemetry_seriesrollup", "series_id", "telemetry_series", columns, start, end
+        resolution, "telemetry_sample", "telemetry_seriesrollup", "series_id", _EACH_SERIES, columns, start, end
     )
     if frame.empty:
         return 0
