@@ -18,26 +18,30 @@ def make_user(username, organization, role):
     return user
 
 
-def build_org(slug):
-    org = Organization.objects.create(name=f"Org {slug}", slug=slug)
-    site = Site.objects.create(organization=org, name=f"{slug}-site", timezone="Europe/Berlin")
-    hall = Hall.objects.create(site=site, name=f"{slug}-hall", it_power_capacity_kw=500, cooling_capacity_kw=600)
-    rack = Rack.objects.create(hall=hall, name=f"{slug}-r1", power_budget_kw=40)
-    node = Node.objects.create(rack=rack, hostname=f"{slug}-n1")
+def build_site(organization, name, timezone="Europe/Berlin", it_kw=500, cooling_kw=600, uuid_group="0000"):
+    """A site with one hall, rack, node and H100 named after `name`."""
+    site = Site.objects.create(organization=organization, name=f"{name}-site", timezone=timezone)
+    hall = Hall.objects.create(
+        site=site, name=f"{name}-hall", it_power_capacity_kw=it_kw, cooling_capacity_kw=cooling_kw
+    )
+    rack = Rack.objects.create(hall=hall, name=f"{name}-r1", power_budget_kw=40)
+    node = Node.objects.create(rack=rack, hostname=f"{name}-n1")
     gpu = Gpu.objects.create(
         node=node,
         index=0,
-        uuid=f"GPU-{abs(hash(slug)) % 10**8:08d}-0000-0000-0000-000000000000",
+        uuid=f"GPU-{abs(hash(name)) % 10**8:08d}-{uuid_group}-0000-0000-000000000000",
         model=GpuModel.objects.get(name="H100 SXM 80GB"),
     )
+    return SimpleNamespace(site=site, hall=hall, rack=rack, node=node, gpu=gpu)
+
+
+def build_org(slug):
+    org = Organization.objects.create(name=f"Org {slug}", slug=slug)
+    place = build_site(org, slug)
     users = {role: make_user(f"{slug}-{role}", org, role) for role in ("viewer", "planner", "admin")}
     return SimpleNamespace(
         org=org,
-        site=site,
-        hall=hall,
-        rack=rack,
-        node=node,
-        gpu=gpu,
+        **vars(place),
         users=users,
         tokens={role: Token.objects.create(user=u).key for role, u in users.items()},
     )

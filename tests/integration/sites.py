@@ -2,25 +2,14 @@
 dashboard's site/hall filters have something to leave out; and a helper reading a page without its filter bar."""
 
 import re
-from types import SimpleNamespace
 
-from telemetry.models import Gpu, GpuModel, Hall, Node, Rack, Site
+from tests.base import build_site
 
 FILTER_BAR = re.compile(r'<form class="filters" method="get".*?</form>', re.S)
 
 
 def add_site(organization, name="west", timezone="America/New_York"):
-    site = Site.objects.create(organization=organization, name=f"{name}-site", timezone=timezone)
-    hall = Hall.objects.create(site=site, name=f"{name}-hall", it_power_capacity_kw=400, cooling_capacity_kw=450)
-    rack = Rack.objects.create(hall=hall, name=f"{name}-r1", power_budget_kw=40)
-    node = Node.objects.create(rack=rack, hostname=f"{name}-n1")
-    gpu = Gpu.objects.create(
-        node=node,
-        index=0,
-        uuid=f"GPU-{abs(hash(name)) % 10**8:08d}-1111-0000-0000-000000000000",
-        model=GpuModel.objects.get(name="H100 SXM 80GB"),
-    )
-    return SimpleNamespace(site=site, hall=hall, rack=rack, node=node, gpu=gpu)
+    return build_site(organization, name, timezone, it_kw=400, cooling_kw=450, uuid_group="1111")
 
 
 def shown(response):
