@@ -409,8 +409,12 @@ def _write_gpu(pieces):
 def _write(model, columns, types, rows):
     """Write rows (tuples in `columns` order, the timestamp second); returns how many were new."""
     if connection.vendor == "postgresql":
-        stamps = [row[1] for row in rows]
-        return copy_insert(model._meta.db_table, columns, types, rows, days=lambda: _days(min(stamps), max(stamps)))
+
+        def days():  # only asked when a partition is missing
+            stamps = [row[1] for row in rows]
+            return _days(min(stamps), max(stamps))
+
+        return copy_insert(model._meta.db_table, columns, types, rows, days=days)
     return _bulk_insert(model, columns, rows)
 
 

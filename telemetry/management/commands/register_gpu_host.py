@@ -1,7 +1,7 @@
 """Register the GPU host this runs on: its node, its GPUs as NVML reports them, and its NVML source.
 
-Run once on each GPU host (where the worker of the host's queue runs); running it again updates the GPUs
-(a replaced board gets its new UUID at the same index) and leaves the rest as it is.
+Run once on each GPU host (where the worker of the host's queue runs); running it again updates the GPUs'
+serials and models and leaves the rest as it is. A board swapped at an index stops it with an error.
 """
 
 import socket
@@ -45,7 +45,14 @@ class Command(BaseCommand):
         with transaction.atomic():
             node, _ = Node.objects.get_or_create(rack=rack_obj, hostname=hostname)
             for board in inventory:
-                Gpu.objects.filter(node=node, index=board.index).exclude(uuid=board.uuid).delete()
+                # A swapped board: the old GPU's samples and events (its failure history) must not go with it.
+                held = Gpu.objects.filter(node=node, index=board.index).exclude(uuid=board.uuid).first()
+                if held is not None:
+                    raise CommandError(
+                        f"{node.hostname}/gpu{board.index} is registered as {held.uuid}, NVML now reports "
+                        f"{board.uuid}: a swapped board. Move or retire the old GPU's record first (admin), "
+                        "so its history stays; nothing was changed."
+                    )
                 gpu = Gpu.objects.filter(uuid=board.uuid).first() or Gpu(uuid=board.uuid)
                 verb = "updated" if gpu.pk else "registered"
                 gpu.node, gpu.index, gpu.serial, gpu.model = node, board.index, board.serial, models[board.uuid]

@@ -6,7 +6,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from telemetry.collectors import nvml
-from telemetry.models import Gpu, Source
+from telemetry.models import Gpu, Node, Source
 
 RECORDING = Path(__file__).resolve().parents[2] / "fixtures" / "nvml-recording" / "h100-load.jsonl"
 
@@ -35,3 +35,17 @@ def test_an_unknown_rack_or_model_is_a_clear_error(world, h100):
     with pytest.raises(CommandError, match="no GPU model named 'Z9000'"):
         call_command("register_gpu_host", rack=world.a.rack.name, model="Z9000", nvml=h100)
     assert not Gpu.objects.filter(node__hostname__startswith="gpu-host").exists()
+
+
+def test_a_swapped_board_stops_it_and_the_old_gpu_keeps_its_history(world, h100):
+    """Another GPU at the recorded board's index: no silent delete of the old GPU with its samples."""
+    old = Gpu.objects.create(
+        node=Node.objects.create(rack=world.a.rack, hostname="gpu-host-1"),
+        index=0,
+        uuid="GPU-11111111-2222-3333-4444-555555555555",
+        model=world.a.gpu.model,
+    )
+    with pytest.raises(CommandError, match="gpu0 is registered as GPU-11111111-2222-3333-4444-555555555555"):
+        call_command("register_gpu_host", rack=world.a.rack.name, hostname="gpu-host-1", nvml=h100)
+    assert list(Gpu.objects.filter(node__hostname="gpu-host-1")) == [old]
+    assert not Source.objects.filter(kind=Source.Kind.NVML).exists()
