@@ -72,11 +72,7 @@ def _none_last(value):
 def halls_in(organization, filters):
     """The organization's halls narrowed to the filters' site or hall, with their cooling unit count."""
     halls = Hall.objects.for_org(organization).select_related("site").annotate(unit_count=Count("cooling_units"))
-    if filters.hall:
-        halls = halls.filter(pk=filters.hall.pk)
-    elif filters.site:
-        halls = halls.filter(site=filters.site)
-    return list(halls)
+    return list(filters.narrow(halls))
 
 
 def current_gpu_values(gpu_ids, now):
@@ -92,11 +88,9 @@ def current_gpu_values(gpu_ids, now):
 def explorer_rows(organization, filters, *, model="", status="", sort="name", now):
     """The GPU explorer's rows, every GPU of the filters' site/hall (and `model` id, `status`) sorted by `sort`:
     ([{"gpu", "util", "power", "temp", "last_seen"}], the sort applied, how many reported recently)."""
-    gpus = Gpu.objects.for_org(organization).select_related("model", "node__rack__hall__site")
-    if filters.hall:
-        gpus = gpus.filter(node__rack__hall=filters.hall)
-    elif filters.site:
-        gpus = gpus.filter(node__rack__hall__site=filters.site)
+    gpus = filters.narrow(Gpu.objects.for_org(organization), "node__rack__hall").select_related(
+        "model", "node__rack__hall__site"
+    )
     if model.isdigit():
         gpus = gpus.filter(model_id=int(model))
     if status in Gpu.Status.values:
