@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.utils import timezone
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 SCREENSHOTS = Path(settings.BASE_DIR) / "test-artifacts" / "screenshots"
@@ -81,3 +82,13 @@ def page(browser, live_server, e2e_world):
     page.wait_for_url(f"{live_server.url}/")
     yield page
     context.close()
+
+
+def settle_layout(page, width):
+    """Plotly redraws responsive charts some time after a resize (longer on a busy machine): wait up to 5 s
+    for the page to fit the new width, then let the caller's check judge what it measures."""
+    page.wait_for_timeout(300)
+    try:
+        page.wait_for_function(f"document.documentElement.scrollWidth <= {width + 1}", timeout=5000)
+    except PlaywrightTimeoutError:
+        pass

@@ -4,7 +4,7 @@ screenshots go beside the others in test-artifacts/screenshots/."""
 
 import pytest
 
-from .conftest import DESKTOP, PHONE, SCREENSHOTS
+from .conftest import DESKTOP, PHONE, SCREENSHOTS, settle_layout
 from .pages import PAGES
 from .test_pages import CHART_STATE
 
@@ -81,5 +81,5 @@ def test_page_follows_the_colour_scheme_with_readable_text(page, e2e_world, spec
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         for label, size in (("desktop", DESKTOP), ("phone", PHONE)):
             page.set_viewport_size(size)
-            page.wait_for_timeout(300)  # let Plotly's responsive resize settle before the picture
+            settle_layout(page, size["width"])
             page.screenshot(path=SCREENSHOTS / f"{spec.name}-dark-{label}.png", full_page=True)

@@ -7,9 +7,8 @@ import openpyxl
 import pytest
 from django.conf import settings
 from django.test import Client
-from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from .conftest import DESKTOP, PHONE, SCREENSHOTS
+from .conftest import DESKTOP, PHONE, SCREENSHOTS, settle_layout
 from .pages import PAGES
 
 pytestmark = pytest.mark.e2e
@@ -25,16 +24,6 @@ def switch_user(page, user):
     client.force_login(user)
     cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
     page.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": page.base}])
-
-
-def settle_layout(page, width):
-    """Plotly redraws responsive charts some time after a resize (longer on a busy machine): wait up to 5 s
-    for the page to fit the new width, then let the caller's check judge what it measures."""
-    page.wait_for_timeout(300)
-    try:
-        page.wait_for_function(f"document.documentElement.scrollWidth <= {width + 1}", timeout=5000)
-    except PlaywrightTimeoutError:
-        pass
 
 
 @pytest.mark.parametrize("spec", PAGES, ids=[p.name for p in PAGES])
