@@ -22,9 +22,27 @@ from .samples import (
     SeriesRollup,
     Source,
 )
+from .serving import (
+    SERVING_FIELDS,
+    Anomaly,
+    AnomalyMute,
+    Deployment,
+    Engine,
+    Replica,
+    ServingRollup,
+    ServingSample,
+)
 from .tenancy import Membership, Organization, OrgQuerySet
 
 __all__ = [
+    "SERVING_FIELDS",
+    "Anomaly",
+    "AnomalyMute",
+    "Deployment",
+    "Engine",
+    "Replica",
+    "ServingRollup",
+    "ServingSample",
     "Source",
     "SeriesRollup",
     "Series",

@@ -72,6 +72,7 @@ class Source(models.Model):
         SNMP = "snmp", "SNMP PDU"
         CSV = "csv", "CSV import"
         SIMULATOR = "simulator", "Simulator (demo)"
+        SERVING = "serving", "Serving engine /metrics (vLLM, SGLang, Triton)"
         PUSH = "push", "Push API client"
 
     class UnknownDevice(models.TextChoices):
