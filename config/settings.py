@@ -154,6 +154,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "telemetry.api.renderers.ExportPagination",
     "PAGE_SIZE": 100,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "telemetry.api.errors.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Headroom API",

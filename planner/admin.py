@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from telemetry.admin import OrgScopedAdmin
+from telemetry.admin import CatalogAdmin, OrgScopedAdmin
 
 from .models import CloudOffer, Scenario, Workload
 
@@ -20,7 +20,7 @@ class ScenarioAdmin(OrgScopedAdmin):
 
 
 @admin.register(CloudOffer)
-class CloudOfferAdmin(admin.ModelAdmin):
-    list_display = ["provider", "instance", "gpu_model", "term", "usd_per_gpu_hour", "usd_per_gpu_hour_high", "as_of"]
-    list_filter = ["term", "provider", "gpu_model"]
+class CloudOfferAdmin(CatalogAdmin):
+    list_display = ["provider", "instance", "gpu_model", "term", "usd_per_gpu_hour", "organization", "as_of"]
+    list_filter = ["term", "provider", "organization"]
     search_fields = ["provider", "instance", "source"]

@@ -63,7 +63,7 @@ def seed_scenarios(organization, start=date(2026, 1, 1)):
                 "description": spec["description"],
                 "start_month": start,
                 "horizon_months": 36,
-                "gpu_model": GpuModel.objects.get(name=spec["gpu"]),
+                "gpu_model": GpuModel.objects.effective_for(organization).get(name=spec["gpu"]),
                 "precision": "FP8",
                 "on_demand_usd_per_gpu_hour": prices["on_demand"],
                 "committed_1y_usd_per_gpu_hour": prices["committed_1y"],

@@ -4,7 +4,7 @@ model that does not fit, a latency target out of reach or a demand of zero is re
 from django import forms
 from django.db import transaction
 
-from telemetry.models import Hall
+from telemetry.models import GpuModel, Hall
 
 from . import services
 from .models import Scenario, Workload
@@ -31,6 +31,7 @@ class ScenarioForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.instance.organization = organization
         self.fields["halls"].queryset = Hall.objects.for_org(organization).select_related("site")
+        self.fields["gpu_model"].queryset = GpuModel.objects.for_org(organization)
 
     def _get_validation_exclusions(self):
         # The organization is not a form field but the name must be unique within it.

@@ -450,10 +450,11 @@ def copy_scenario(scenario: Scenario, *, name: str | None = None) -> Scenario:
     return copy
 
 
-def suggested_rent_prices(gpu_model) -> dict[str, float]:
-    """Median catalog price per term for a GPU model (USD/GPU-hour), for pre-filling the editor."""
+def suggested_rent_prices(organization, gpu_model) -> dict[str, float]:
+    """Median price per term for a GPU model (USD/GPU-hour) in the organization's catalog, for pre-filling
+    the editor."""
     by_term: dict[str, list[float]] = {}
-    for offer in CloudOffer.objects.filter(gpu_model=gpu_model):
+    for offer in CloudOffer.objects.effective_for(organization).filter(gpu_model=gpu_model):
         by_term.setdefault(offer.term, []).append(offer.usd_per_gpu_hour_mid)
     fields = {
         "on-demand": "on_demand_usd_per_gpu_hour",

@@ -12,7 +12,7 @@ from .models import (
     Rack,
     Site,
 )
-from .tenancy import user_organization
+from .tenancy import may_edit_shared_catalog, user_organization
 
 
 class OrgScopedAdmin(admin.ModelAdmin):
@@ -76,9 +76,47 @@ class GpuAdmin(OrgScopedAdmin):
     raw_id_fields = ["node"]
 
 
+class CatalogAdmin(admin.ModelAdmin):
+    """Shared catalog rows (no organization) are read-only except to superusers; other staff see them and
+    their own organization's rows, and what they add belongs to their organization."""
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        return qs if request.user.is_superuser else qs.for_org(user_organization(request.user))
+
+    def get_exclude(self, request, obj=None):
+        return None if request.user.is_superuser else ["organization"]
+
+    def _may_write(self, request, obj):
+        return obj is None or obj.organization_id is not None or may_edit_shared_catalog(request.user)
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and self._may_write(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and self._may_write(request, obj)
+
+    def has_add_permission(self, request):
+        return super().has_add_permission(request) and (
+            request.user.is_superuser or user_organization(request.user) is not None
+        )
+
+    def save_model(self, request, obj, form, change):
+        if not request.user.is_superuser:
+            obj.organization = user_organization(request.user)
+        super().save_model(request, obj, form, change)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if not request.user.is_superuser and hasattr(db_field.related_model, "ORG_LOOKUP"):
+            field.queryset = field.queryset.for_org(user_organization(request.user))
+        return field
+
+
 @admin.register(GpuModel)
-class GpuModelAdmin(admin.ModelAdmin):
-    list_display = ["name", "memory_gb", "memory_bandwidth_tbps", "bf16_tflops", "fp8_tflops", "tdp_w"]
+class GpuModelAdmin(CatalogAdmin):
+    list_display = ["name", "organization", "memory_gb", "memory_bandwidth_tbps", "bf16_tflops", "tdp_w"]
+    list_filter = ["organization"]
 
 
 @admin.register(CoolingUnit)

@@ -24,9 +24,11 @@ def catalog_rows(path=CATALOG_CSV):
 
 def load_catalog(gpu_model_cls):
     """Insert or update every catalog row; returns the number of rows."""
+    # The shared rows only; the historical model of migration 0002 has no organization yet.
+    shared = {"organization": None} if any(f.name == "organization" for f in gpu_model_cls._meta.fields) else {}
     count = 0
     for row in catalog_rows():
-        gpu_model_cls.objects.update_or_create(name=row.pop("name"), defaults=row)
+        gpu_model_cls.objects.update_or_create(name=row.pop("name"), **shared, defaults=row)
         count += 1
     return count
 

@@ -159,7 +159,7 @@ def seed_inventory(progress=lambda iterable, **kw: iterable):
                 defaults={"kind": plan.cooling_kind, "capacity_kw": plan.cooling_unit_kw},
             )
         halls[plan.name] = hall
-    models = {m.name: m for m in GpuModel.objects.all()}
+    models = {m.name: m for m in GpuModel.objects.effective_for(org)}
     for plan, group, number in progress(list(rack_plan()), desc="racks", unit="rack"):
         _seed_rack(halls[plan.name], group, number, models[group.gpu_model])
     _seed_users(org)

@@ -62,3 +62,48 @@ class RolePermissions(DjangoModelPermissions):
         "HEAD": ["%(app_label)s.view_%(model_name)s"],
         "OPTIONS": [],
     }
+
+
+SHARED_CATALOG_MESSAGE = (
+    "{obj} is in the shared catalog, which only Headroom's operators (superusers) change; "
+    "add your own entry with the same identity to override it for your organization."
+)
+
+
+def may_edit_shared_catalog(user):
+    return user.is_superuser
+
+
+class CatalogPermissions(RolePermissions):
+    """Role permissions, and shared catalog rows (GpuModel, CloudOffer without organization) read-only to
+    tenants: one organization must not change what every other organization plans with."""
+
+    def has_object_permission(self, request, view, obj):
+        if request.method in ("GET", "HEAD", "OPTIONS"):
+            return True
+        if obj.organization_id is None and not may_edit_shared_catalog(request.user):
+            self.message = SHARED_CATALOG_MESSAGE.format(obj=f"“{obj}”")
+            return False
+        return True
+
+
+class CatalogMixin:
+    """For DRF viewsets over a CatalogQuerySet model: the caller's effective catalog (its own rows and the
+    shared rows it did not override); what it creates is its organization's own row (a superuser without
+    organization creates shared rows)."""
+
+    permission_classes = [CatalogPermissions]
+
+    def get_queryset(self):
+        user = self.request.user
+        organization = user_organization(user)
+        if organization is None and not may_edit_shared_catalog(user):
+            require_organization(user)
+        return super().get_queryset().effective_for(organization)
+
+    def perform_create(self, serializer):
+        user = self.request.user
+        organization = user_organization(user)
+        if organization is None and not may_edit_shared_catalog(user):
+            require_organization(user)
+        serializer.save(organization=organization)

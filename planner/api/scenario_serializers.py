@@ -90,9 +90,10 @@ class ScenarioSerializer(OrgScopedSerializer):
         return instance
 
 
-class CloudOfferSerializer(serializers.ModelSerializer):
+class CloudOfferSerializer(OrgScopedSerializer):
     gpu_model_name = serializers.CharField(source="gpu_model.name", read_only=True)
 
     class Meta:
         model = CloudOffer
         fields = "__all__"
+        read_only_fields = ["organization"]

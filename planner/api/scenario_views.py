@@ -5,7 +5,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from telemetry.tenancy import OrgScopedMixin
+from telemetry.tenancy import CatalogMixin, OrgScopedMixin
 
 from .. import services
 from ..models import CloudOffer, Scenario
@@ -50,8 +50,10 @@ class ScenarioViewSet(OrgScopedMixin, viewsets.ModelViewSet):
         )
 
 
-class CloudOfferViewSet(viewsets.ModelViewSet):
-    """The shared catalog of published cloud GPU prices, with source and date on each row."""
+class CloudOfferViewSet(CatalogMixin, viewsets.ModelViewSet):
+    """Published cloud GPU prices with source and date on each row: the shared catalog (read-only, superusers
+    edit it) and your organization's own rows, which override a shared row of the same provider, instance
+    and term."""
 
     queryset = CloudOffer.objects.select_related("gpu_model")
     serializer_class = serializers.CloudOfferSerializer

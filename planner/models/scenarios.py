@@ -9,7 +9,7 @@ from django.db import models
 
 from planner.domain.reference import load_llms
 from planner.domain.throughput import Precision
-from telemetry.models import GpuModel, Hall, Organization, OrgQuerySet
+from telemetry.models import CatalogQuerySet, GpuModel, Hall, Organization, OrgQuerySet
 
 
 def above_zero(value):
@@ -300,7 +300,12 @@ class Workload(models.Model):
 
 
 class CloudOffer(models.Model):
-    """A published cloud GPU price (shared catalog, like GpuModel); admins keep it current."""
+    """A published cloud GPU price. Like GpuModel: shared rows (no organization) edited by superusers only,
+    plus an organization's own rows (a negotiated price, a provider missing here), seen only by it; one with
+    a shared row's provider, instance and term overrides it for that organization."""
+
+    ORG_LOOKUP = "organization"
+    CATALOG_IDENTITY = ("provider", "instance", "term")
 
     class Term(models.TextChoices):
         ON_DEMAND = "on-demand", "on-demand"
@@ -309,6 +314,14 @@ class CloudOffer(models.Model):
         ONE_YEAR = "1-year", "1-year committed"
         THREE_YEAR = "3-year", "3-year committed"
 
+    organization = models.ForeignKey(
+        Organization,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="cloud_offers",
+        help_text="Empty for the shared catalog; else the one organization this row belongs to.",
+    )
     provider = models.CharField(max_length=60)
     instance = models.CharField(max_length=120, help_text="Instance type or offer name.")
     gpu_model = models.ForeignKey(GpuModel, on_delete=models.PROTECT, related_name="cloud_offers")
@@ -324,15 +337,31 @@ class CloudOffer(models.Model):
     )
     as_of = models.CharField(max_length=20, help_text="When the price was read, as printed (e.g. 2024-12).")
     source = models.TextField(help_text="Where the price comes from.")
+    objects = CatalogQuerySet.as_manager()
 
     class Meta:
         ordering = ["gpu_model__name", "term", "usd_per_gpu_hour"]
         constraints = [
-            models.UniqueConstraint(fields=["provider", "instance", "term", "as_of"], name="cloud_offer_identity")
+            models.UniqueConstraint(
+                fields=["provider", "instance", "term", "as_of"],
+                condition=models.Q(organization__isnull=True),
+                name="cloud_offer_identity",
+                violation_error_message="The shared catalog already has this offer for this date.",
+            ),
+            models.UniqueConstraint(
+                fields=["organization", "provider", "instance", "term", "as_of"],
+                name="cloud_offer_identity_per_org",
+                violation_error_message="Your organization already has this offer for this date.",
+            ),
         ]
 
     def __str__(self):
         return f"{self.provider} {self.instance} ({self.term}, {self.as_of})"
+
+    def clean(self):
+        model_org = self.gpu_model.organization_id if self.gpu_model_id else None
+        if model_org is not None and model_org != self.organization_id:
+            raise ValidationError({"gpu_model": "This GPU model belongs to another organization's catalog."})
 
     @property
     def usd_per_gpu_hour_mid(self):

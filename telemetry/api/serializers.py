@@ -66,10 +66,11 @@ class NodeSerializer(OrgScopedSerializer):
         fields = "__all__"
 
 
-class GpuModelSerializer(serializers.ModelSerializer):
+class GpuModelSerializer(OrgScopedSerializer):
     class Meta:
         model = GpuModel
         fields = "__all__"
+        read_only_fields = ["organization"]
 
 
 class GpuSerializer(OrgScopedSerializer):

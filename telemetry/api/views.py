@@ -8,7 +8,7 @@ from rest_framework.response import Response
 
 from .. import pages
 from ..models import CoolingUnit, Gpu, GpuModel, Hall, Node, Pdu, Rack, Site, Source
-from ..tenancy import OrgScopedMixin, require_organization
+from ..tenancy import CatalogMixin, OrgScopedMixin, require_organization
 from ..timerange import PRESETS, parse_filters
 from . import page_exports, serializers
 
@@ -139,8 +139,9 @@ class PduViewSet(OrgScopedViewSet):
     filterset_fields = ["rack"]
 
 
-class GpuModelViewSet(viewsets.ModelViewSet):
-    """The shared catalog: everyone reads it, admins edit it."""
+class GpuModelViewSet(CatalogMixin, viewsets.ModelViewSet):
+    """GPU models: the shared catalog (read-only, superusers edit it) and your organization's own rows,
+    which override a shared row of the same name."""
 
     queryset = GpuModel.objects.all()
     serializer_class = serializers.GpuModelSerializer

@@ -32,7 +32,7 @@ from .serving import (
     ServingRollup,
     ServingSample,
 )
-from .tenancy import Membership, Organization, OrgQuerySet
+from .tenancy import CatalogQuerySet, Membership, Organization, OrgQuerySet
 
 __all__ = [
     "SERVING_FIELDS",
@@ -63,6 +63,7 @@ __all__ = [
     "Node",
     "Organization",
     "OrgQuerySet",
+    "CatalogQuerySet",
     "Pdu",
     "Rack",
     "Site",

@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 
-from .tenancy import Organization, OrgQuerySet
+from .tenancy import CatalogQuerySet, Organization, OrgQuerySet
 
 non_negative = MinValueValidator(0)
 positive = MinValueValidator(0.001)
@@ -161,9 +161,22 @@ class Node(models.Model):
 
 
 class GpuModel(models.Model):
-    """Catalog of GPU models with published specs (dense tensor figures); shared by all organizations."""
+    """Catalog of GPU models with published specs (dense tensor figures): shared rows (no organization) that
+    only superusers edit, plus an organization's own rows, seen only by it; one named like a shared row
+    overrides it for that organization."""
 
-    name = models.CharField(max_length=60, unique=True)
+    ORG_LOOKUP = "organization"
+    CATALOG_IDENTITY = ("name",)
+
+    organization = models.ForeignKey(
+        Organization,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="gpu_models",
+        help_text="Empty for the shared catalog; else the one organization this row belongs to.",
+    )
+    name = models.CharField(max_length=60)
     memory_gb = models.FloatField("HBM (GB)", validators=[positive])
     memory_bandwidth_tbps = models.FloatField("memory bandwidth (TB/s)", validators=[positive])
     bf16_tflops = models.FloatField("dense BF16 (TFLOP/s)", validators=[positive])
@@ -174,9 +187,23 @@ class GpuModel(models.Model):
         "list price (USD)", max_digits=10, decimal_places=2, null=True, blank=True, validators=[non_negative]
     )
     source = models.TextField(blank=True, help_text="Where the figures come from.")
+    objects = CatalogQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["name"],
+                condition=models.Q(organization__isnull=True),
+                name="gpu_model_name_shared",
+                violation_error_message="The shared catalog already has a GPU model with this name.",
+            ),
+            models.UniqueConstraint(
+                fields=["organization", "name"],
+                name="gpu_model_name_per_org",
+                violation_error_message="Your organization already has a GPU model with this name.",
+            ),
+        ]
 
     def __str__(self):
         return self.name

@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Exists, OuterRef, Q
 
 
 class Organization(models.Model):
@@ -30,3 +31,25 @@ class OrgQuerySet(models.QuerySet):
 
     def for_org(self, organization):
         return self.filter(**{self.model.ORG_LOOKUP: organization})
+
+
+class CatalogQuerySet(models.QuerySet):
+    """A catalog shared by all organizations (rows without organization, edited by superusers only) plus
+    each organization's own rows. Models declare CATALOG_IDENTITY: the fields naming an entry, so that
+    an organization's row with the same identity overrides the shared one for that organization."""
+
+    def for_org(self, organization):
+        """Every row the organization may see or point at: the shared ones and its own."""
+        return self.filter(Q(organization__isnull=True) | Q(organization=organization))
+
+    def shared(self):
+        return self.filter(organization__isnull=True)
+
+    def effective_for(self, organization):
+        """The catalog as the organization plans with it: its own rows, and shared rows it did not override."""
+        if organization is None:
+            return self.shared()
+        own = self.model.objects.filter(
+            organization=organization, **{field: OuterRef(field) for field in self.model.CATALOG_IDENTITY}
+        )
+        return self.for_org(organization).exclude(Q(organization__isnull=True) & Exists(own))

@@ -40,7 +40,7 @@ class Command(BaseCommand):
             where = f" in organization {org!r}" if org else ""
             raise CommandError(f"{len(racks)} racks named {rack!r}{where}; give --org or create the rack first")
         (rack_obj,) = racks
-        models = self._models(inventory, model)
+        models = self._models(inventory, model, rack_obj.hall.site.organization)
 
         with transaction.atomic():
             node, _ = Node.objects.get_or_create(rack=rack_obj, hostname=hostname)
@@ -66,14 +66,12 @@ class Command(BaseCommand):
             )
         self.stdout.write(f"source {source.name!r} (id {source.pk}) collects every {interval} s")
 
-    def _models(self, inventory, name):
+    def _models(self, inventory, name, organization):
+        catalog = {m.name: m for m in GpuModel.objects.effective_for(organization)}
         if name:
-            try:
-                chosen = GpuModel.objects.get(name=name)
-            except GpuModel.DoesNotExist:
-                raise CommandError(f"no GPU model named {name!r} in the catalog") from None
-            return {board.uuid: chosen for board in inventory}
-        catalog = {m.name: m for m in GpuModel.objects.all()}
+            if name not in catalog:
+                raise CommandError(f"no GPU model named {name!r} in the catalog")
+            return {board.uuid: catalog[name] for board in inventory}
         rows = [(m.name, m.memory_gb, m.tdp_w) for m in catalog.values()]
         try:
             return {board.uuid: catalog[nvml_collector.match_catalog_model(board, rows)] for board in inventory}

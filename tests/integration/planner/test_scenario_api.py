@@ -143,9 +143,10 @@ def test_list_query_count_is_capped(world, django_assert_max_num_queries):
         assert len(client.get("/api/planner/scenarios/").json()["results"]) == 5
 
 
-def test_cloud_offer_catalog_is_readable_and_editable_by_admins(world):
+def test_cloud_offer_catalog_is_readable_and_shared_rows_read_only(world):
     viewer, admin = api(world.a.tokens["viewer"]), api(world.a.tokens["admin"])
     offers = viewer.get("/api/planner/cloud-offers/?term=spot").json()["results"]
     assert offers and all(o["source"] and o["as_of"] for o in offers)
     assert viewer.patch(f"/api/planner/cloud-offers/{offers[0]['id']}/", {"usd_per_gpu_hour": 1.5}).status_code == 403
-    assert admin.patch(f"/api/planner/cloud-offers/{offers[0]['id']}/", {"usd_per_gpu_hour": 1.5}).status_code == 200
+    # Shared rows: tests/integration/safety/test_catalog_writes.py
+    assert admin.patch(f"/api/planner/cloud-offers/{offers[0]['id']}/", {"usd_per_gpu_hour": 1.5}).status_code == 403

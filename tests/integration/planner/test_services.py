@@ -97,7 +97,7 @@ def test_demo_scenarios_are_seeded_once_and_evaluate(world):
 
 
 def test_suggested_rent_prices_are_catalog_medians(db):
-    prices = services.suggested_rent_prices(GpuModel.objects.get(name="H100 SXM 80GB"))
+    prices = services.suggested_rent_prices(None, GpuModel.objects.get(name="H100 SXM 80GB"))
     assert prices["spot_usd_per_gpu_hour"] == pytest.approx(2.25)
     assert prices["on_demand_usd_per_gpu_hour"] > 0
 
