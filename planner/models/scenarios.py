@@ -10,6 +10,7 @@ from django.db import models
 from planner.domain.reference import load_llms
 from planner.domain.throughput import Precision
 from telemetry.models import CatalogQuerySet, GpuModel, Hall, Organization, OrgQuerySet
+from telemetry.models.tenancy import catalog_owner
 
 
 def above_zero(value):
@@ -314,14 +315,7 @@ class CloudOffer(models.Model):
         ONE_YEAR = "1-year", "1-year committed"
         THREE_YEAR = "3-year", "3-year committed"
 
-    organization = models.ForeignKey(
-        Organization,
-        on_delete=models.CASCADE,
-        null=True,
-        blank=True,
-        related_name="cloud_offers",
-        help_text="Empty for the shared catalog; else the one organization this row belongs to.",
-    )
+    organization = catalog_owner("cloud_offers")
     provider = models.CharField(max_length=60)
     instance = models.CharField(max_length=120, help_text="Instance type or offer name.")
     gpu_model = models.ForeignKey(GpuModel, on_delete=models.PROTECT, related_name="cloud_offers")

@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 
-from .tenancy import CatalogQuerySet, Organization, OrgQuerySet
+from .tenancy import CatalogQuerySet, Organization, OrgQuerySet, catalog_owner
 
 non_negative = MinValueValidator(0)
 positive = MinValueValidator(0.001)
@@ -168,14 +168,7 @@ class GpuModel(models.Model):
     ORG_LOOKUP = "organization"
     CATALOG_IDENTITY = ("name",)
 
-    organization = models.ForeignKey(
-        Organization,
-        on_delete=models.CASCADE,
-        null=True,
-        blank=True,
-        related_name="gpu_models",
-        help_text="Empty for the shared catalog; else the one organization this row belongs to.",
-    )
+    organization = catalog_owner("gpu_models")
     name = models.CharField(max_length=60)
     memory_gb = models.FloatField("HBM (GB)", validators=[positive])
     memory_bandwidth_tbps = models.FloatField("memory bandwidth (TB/s)", validators=[positive])

@@ -33,6 +33,18 @@ class OrgQuerySet(models.QuerySet):
         return self.filter(**{self.model.ORG_LOOKUP: organization})
 
 
+def catalog_owner(related_name):
+    """The organization a catalog row belongs to; empty for the shared catalog."""
+    return models.ForeignKey(
+        Organization,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name=related_name,
+        help_text="Empty for the shared catalog; else the one organization this row belongs to.",
+    )
+
+
 class CatalogQuerySet(models.QuerySet):
     """A catalog shared by all organizations (rows without organization, edited by superusers only) plus
     each organization's own rows. Models declare CATALOG_IDENTITY: the fields naming an entry, so that
