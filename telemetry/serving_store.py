@@ -49,3 +49,16 @@ def store_samples(replica, rows):
     result.accepted += len(fresh)
     result.duplicate += len(objs) - len(fresh)
     return result
+
+
+def ingest_reading(source, reading, *, now):
+    """Turn one scrape of a replica (telemetry.collectors.serving.EngineReading) into its serving sample,
+    against the previous scrape's state, which it then replaces. Returns an IngestResult."""
+    from .collectors.serving import derive_sample
+
+    with transaction.atomic():
+        replica = Replica.objects.select_for_update().get(source=source)
+        row, replica.scrape_state = derive_sample(replica.scrape_state, reading)
+        result = store_samples(replica, [row])
+        replica.save(update_fields=["scrape_state"])
+    return result
