@@ -1,0 +1,170 @@
+"""Serving configuration recommendation (planner.domain.serving): memory, queueing, ranking invariants, flags."""
+
+import math
+
+import pytest
+
+from planner.domain.reference import InvalidInputError, load_gpus, load_llms
+from planner.domain.serving import (
+    Calibration,
+    GpuPrices,
+    RecommendationRequest,
+    Slo,
+    Traffic,
+    comparison_table,
+    erlang_c,
+    kv_tokens_per_replica,
+    launch_commands,
+    memory_breakdown,
+    predict_load,
+    recommend,
+    replica_model,
+)
+from planner.domain.throughput import Precision
+
+GPUS, LLMS = load_gpus(), load_llms()
+H100, H200 = GPUS["H100 SXM 80GB"], GPUS["H200 SXM 141GB"]
+L8, L70 = LLMS["Llama-3.1-8B"], LLMS["Llama-3.3-70B"]
+CHAT = Traffic(20, 1000, 250, 3000, 600)
+
+
+def test_memory_breakdown_by_hand():
+    mem = memory_breakdown(L8, H100, Precision.BF16, 1, 0.9, 4096, 256)
+    assert mem.weights_gb == pytest.approx(16.06)
+    # 4096 tokens x 2 bytes x 4096 hidden x (2 + 10.5) + 256 x 128,256 logits x 4 bytes
+    assert mem.activations_gb == pytest.approx((4096 * 2 * 4096 * 12.5 + 256 * 128_256 * 4) / 1e9)
+    assert mem.overhead_gb == 1.5 and mem.free_gb == pytest.approx(8.0)
+    assert mem.total_gb == pytest.approx(80.0)
+    # KV per token on one GPU: 2 x 32 layers x 8 heads x 128 x 2 bytes = 131,072 bytes
+    assert kv_tokens_per_replica(L8, Precision.BF16, 1, 13.1072) == 100_000
+    # TP=2 splits the KV heads: twice the tokens for the same GB per GPU
+    assert kv_tokens_per_replica(L8, Precision.BF16, 2, 13.1072) == 200_000
+
+
+def test_erlang_c_by_hand():
+    # c=2, A=1: Erlang B = 0.5 / 2.5 = 0.2; C = 0.2 / (1 - 0.5 + 0.5 x 0.2) = 1/3
+    assert erlang_c(2, 1.0) == pytest.approx(1 / 3)
+    assert erlang_c(256, 10.0) < 1e-12
+
+
+def test_latency_grows_with_load_until_the_queue_is_unstable():
+    model = replica_model(L8, H100, Precision.FP8, 1, CHAT)
+    points = [predict_load(model, CHAT, rate, 256, 4096) for rate in (0.5, 5, 15, 25, 30)]
+    ttft = [p.ttft_p95_ms for p in points if p.stable]
+    tpot = [p.tpot_p95_ms for p in points if p.stable]
+    assert ttft == sorted(ttft) and tpot == sorted(tpot) and len(ttft) >= 3
+    assert not predict_load(model, CHAT, 1000, 256, 4096).stable
+
+
+def _request(traffic=CHAT, **kw):
+    kw.setdefault("prices", {H100.name: GpuPrices(1.5, 3.0)})
+    return RecommendationRequest(kw.pop("model", L8), kw.pop("gpus", (H100,)), traffic, **kw)
+
+
+def test_memory_never_exceeds_the_gpu():
+    for model, gpu in ((L8, H100), (L70, H100), (L70, H200)):
+        rec = recommend(_request(model=model, gpus=(gpu,), slo=Slo(2000, 50)))
+        for c in rec.candidates:
+            used = c.memory.weights_gb + c.memory.kv_cache_gb + c.memory.activations_gb + c.memory.overhead_gb
+            assert used <= gpu.memory_gb * c.config.gpu_memory_utilization + 1e-9
+            assert c.memory.kv_cache_gb > 0 and c.kv_cache_tokens >= c.config.max_model_len
+            assert c.memory.total_gb == pytest.approx(gpu.memory_gb)
+
+
+def test_more_traffic_never_needs_fewer_gpus():
+    for model, gpu in ((L8, H100), (L70, H200)):
+        gpus = [
+            recommend(
+                _request(Traffic(rate, 1500, 300, 4000, 800), model=model, gpus=(gpu,), slo=Slo(2000, 50))
+            ).chosen.config.gpus
+            for rate in (0.5, 4, 20, 120)
+        ]
+        assert gpus == sorted(gpus), gpus
+        assert gpus[-1] > gpus[0]
+
+
+def test_ranking_puts_slo_meeting_cheapest_first_and_the_pareto_front_is_undominated():
+    rec = recommend(_request(slo=Slo(1000, 30)))
+    chosen = rec.chosen
+    assert chosen.meets_slo and chosen.ttft_p95_ms <= 1000 and chosen.tpot_p95_ms <= 30
+    meeting = [c for c in rec.candidates if c.meets_slo]
+    assert chosen.usd_per_million_tokens_rented == min(c.usd_per_million_tokens_rented for c in meeting)
+    front = rec.pareto
+    assert front and all(c.meets_slo for c in front)
+    for p in front:
+        assert not any(
+            c.usd_per_million_tokens_rented < p.usd_per_million_tokens_rented and c.latency_p95_ms < p.latency_p95_ms
+            for c in meeting
+        )
+    # cost per 1M output tokens by hand: GPUs x USD/GPU-hour / (20 req/s x 250 tokens x 3600 s) x 1e6
+    assert chosen.usd_per_million_tokens_rented == pytest.approx(chosen.config.gpus * 3.0 / (5000 * 3600) * 1e6)
+    assert chosen.usd_per_million_tokens_owned == pytest.approx(chosen.usd_per_million_tokens_rented / 2)
+    assert "req/s each within the SLO" in chosen.reason
+
+
+def test_a_model_that_does_not_fit_gets_the_smallest_configuration_that_does():
+    rec = recommend(_request(model=L70, gpu_count=1, precisions=(Precision.BF16,), slo=Slo(5000, 100)))
+    assert "does not fit 1 x H100 SXM 80GB in BF16" in rec.notes[0]
+    assert {c.config.tp for c in rec.candidates} == {1}
+    assert rec.chosen.config.precision in ("FP8", "INT8", "INT4")
+
+
+def test_an_slo_that_cannot_be_met_gets_the_best_achievable_numbers():
+    rec = recommend(_request(slo=Slo(p95_tpot_ms=0.05), gpu_count=8))
+    assert not rec.chosen.meets_slo
+    assert "No configuration meets the SLO; the best achievable" in rec.notes[-1]
+    finite = [c.tpot_p95_ms for c in rec.candidates if math.isfinite(c.tpot_p95_ms)]
+    assert rec.chosen.tpot_p95_ms == pytest.approx(min(finite))
+    assert "misses the SLO: p95 TPOT" in rec.chosen.reason
+
+
+def test_gpu_count_bounds_every_candidate():
+    rec = recommend(_request(model=L70, gpu_count=4, slo=Slo(2000, 50)))
+    assert all(c.config.gpus <= 4 for c in rec.candidates)
+
+
+def test_calibration_slows_decode_and_says_so():
+    model = replica_model(L8, H100, Precision.FP8, 1, CHAT)
+    slow = replica_model(L8, H100, Precision.FP8, 1, CHAT, Calibration(2.0, "deployment chat"))
+    assert slow.step_s(64) == pytest.approx(2 * model.step_s(64))
+    rec = recommend(_request(slo=Slo(1000, 30), calibration={(H100.name, "FP8", 1): Calibration(2.0)}))
+    assert any(c.calibrated for c in rec.candidates)
+    assert "calibrated on the deployment's measured serving metrics" in rec.notes[-1]
+
+
+def test_launch_flags_for_each_engine():
+    cfg = recommend(_request(model=L70, gpus=(H200,), slo=Slo(2000, 50), precisions=(Precision.FP8,))).chosen.config
+    flags = launch_commands(cfg, "Llama-3.3-70B")
+    assert flags["vllm"].startswith("vllm serve meta-llama/Llama-3.3-70B-Instruct")
+    for flag in (
+        f"--tensor-parallel-size {cfg.tp}",
+        f"--max-num-seqs {cfg.max_num_seqs}",
+        f"--gpu-memory-utilization {cfg.gpu_memory_utilization:.2f}",
+        f"--max-model-len {cfg.max_model_len}",
+        "--quantization fp8",
+        "--kv-cache-dtype fp8",
+        f"--max-num-batched-tokens {cfg.max_num_batched_tokens}",
+    ):
+        assert flag in flags["vllm"]
+    assert f"--tp {cfg.tp}" in flags["sglang"] and f"--max-running-requests {cfg.max_num_seqs}" in flags["sglang"]
+    static = float(flags["sglang"].split("--mem-fraction-static ")[1].split()[0])
+    assert 0 < static < cfg.gpu_memory_utilization
+    trt = flags["tensorrt_llm"]
+    assert f"--max_batch_size {cfg.max_num_seqs}" in trt and f"--max_num_tokens {cfg.max_num_batched_tokens}" in trt
+    assert 0 < float(trt.split("--kv_cache_free_gpu_memory_fraction ")[1].split()[0]) < 1
+
+
+def test_bad_input_names_the_field():
+    with pytest.raises(InvalidInputError, match="requests_per_s"):
+        Traffic(0, 100, 100)
+    with pytest.raises(InvalidInputError, match="p95_input_tokens"):
+        Traffic(1, 1000, 100, p95_input_tokens=500)
+    with pytest.raises(InvalidInputError, match="gpu_count"):
+        _request(gpu_count=0)
+    with pytest.raises(InvalidInputError, match="fits no configuration"):
+        recommend(_request(model=LLMS["Llama-3.1-405B"], gpus=(GPUS["L4"],)))
+
+
+def test_comparison_with_the_size_table_heuristic_runs_on_its_cases():
+    table = comparison_table()
+    assert table.count("| Headroom |") == 3 and table.count("size table + pending rule") == 3
