@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from planner.domain.baselines import seasonal_lag
 from planner.domain.cooling_forecast import (
     TARGETS,
     HallCooling,
@@ -56,7 +57,7 @@ def seasonal_naive(series: pd.Series, origin: pd.Timestamp, horizon_hours: int, 
     """Forecast of the hours after `origin`: the value one season earlier, repeated as needed so
     that only values at or before `origin` are used."""
     steps = np.arange(1, horizon_hours + 1)
-    lag = season_hours * ((steps - 1) // season_hours + 1)
+    lag = seasonal_lag(steps, season_hours)
     index = origin + pd.to_timedelta(steps, unit="h")
     return pd.Series(series.reindex(index - pd.to_timedelta(lag, unit="h")).to_numpy(), index=index)
 

@@ -1,0 +1,29 @@
+"""The real public traces of tests/fixtures/forecast-*/, as hall IT load in kW (see their READMEs)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+
+
+def alibaba_it_load_kw(idle_kw: float = 300.0, peak_kw: float = 1200.0) -> pd.Series:
+    """Alibaba 2018 cluster CPU utilisation (5-minute means over ~4,000 machines) mapped linearly
+    from idle to peak power of a hall; the start time is ours, the spacing real."""
+    frame = pd.read_csv(FIXTURES / "forecast-alibaba2018" / "machine_usage_grouped_300_seconds.csv")
+    index = pd.date_range("2018-01-01", periods=len(frame), freq="5min", tz="UTC", name="time")
+    util = frame["cpu_util_percent"].to_numpy() / 100
+    return pd.Series(idle_kw + (peak_kw - idle_kw) * util, index=index, name="it_load_kw")
+
+
+def taylor_it_load_kw(peak_kw: float = 1200.0) -> pd.Series:
+    """England and Wales half-hourly demand, summer 2000, scaled so its peak is `peak_kw`."""
+    frame = pd.read_csv(FIXTURES / "forecast-taylor" / "taylor_halfhourly_mw.csv")
+    index = pd.DatetimeIndex(pd.to_datetime(frame["time"], utc=True), name="time")
+    demand = frame["demand_mw"].to_numpy(dtype=float)
+    return pd.Series(peak_kw * demand / demand.max(), index=index, name="it_load_kw")
+
+
+TRACES = {"alibaba2018": alibaba_it_load_kw, "taylor": taylor_it_load_kw}
