@@ -13,29 +13,13 @@ import numpy as np
 from .vocabulary import ENTITY_KINDS, EVENT_KINDS, GPU_METRICS, POINT_METRICS
 
 MAX_FUTURE = timedelta(minutes=5)
-TEMPERATURE_RANGE_C = (-60.0, 200.0)
 MAX_INT64 = 2**63 - 1
+INTEGRAL_UNITS = ("0/1", "bitmask", "count", "bytes")
 
-
-def _rule(metric):
-    """(low, high, integral) for a metric, from its unit: what a physically possible value is."""
-    if metric.unit == "C":
-        return (*TEMPERATURE_RANGE_C, False)
-    if metric.unit == "%":
-        return (0.0, 100.0, False)
-    if metric.unit == "0/1":
-        return (0.0, 1.0, True)
-    if metric.unit in ("bitmask", "count", "bytes"):
-        return (0.0, float(MAX_INT64), True)
-    return (0.0, math.inf, False)  # W, J, MHz, RPM, L/min: never negative
-
-
-RULES = {name: _rule(m) for name, m in {**GPU_METRICS, **POINT_METRICS}.items()}
-# GPU columns are 4-byte where precision allows: bound them to what a board can report.
-RULES |= {
-    "gpu_power": (0.0, 100_000.0, False),
-    "gpu_sm_clock": (0.0, 100_000.0, True),
-    "gpu_retired_pages": (0.0, float(2**31 - 1), True),
+# (low, high, integral) per metric: the vocabulary's physical bounds, whole numbers where the unit counts.
+RULES = {
+    name: (float(m.low), float(m.high), m.whole or m.unit in INTEGRAL_UNITS)
+    for name, m in {**GPU_METRICS, **POINT_METRICS}.items()
 }
 
 
@@ -44,13 +28,13 @@ def value_problem(metric, value):
     if isinstance(value, bool) or not isinstance(value, int | float):
         return f"expected a number, got {type(value).__name__}"
     if isinstance(value, float) and not math.isfinite(value):
-        return f"{value} is not a finite number"
+        return f"{value} is not a finite number (NaN or infinity)"
     low, high, integral = RULES[metric]
     if value < low:
         what = "negative" if low == 0 else f"below {low:g}"
         return f"{value:g} is {what}; {metric} must be ≥ {low:g}"
     if value > high:
-        return f"{value:g} exceeds {high:g}, the most {metric} can be"
+        return f"{value:g} exceeds {high:g}, the most {metric} can physically be"
     if integral and value != int(value):
         return f"{value:g} is not a whole number; {metric} counts"
     if integral and int(value) > MAX_INT64:  # float(MAX_INT64) rounds up to 2**63, past the bound above

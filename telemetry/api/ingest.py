@@ -10,6 +10,7 @@ import csv
 import gc
 import io
 import json
+import math
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from operator import itemgetter
@@ -27,6 +28,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from ..collectors import prometheus
 from ..collectors.prometheus import parse_exposition
 from ..ingest import GpuReadingColumns, ingest
 from ..models import CollectorRun, Source
@@ -283,7 +285,7 @@ _RESULT = inline_serializer(
         "errors": inline_serializer(
             "IngestError",
             {
-                "item": serializers.ChoiceField(["gpu_readings", "point_readings", "events"]),
+                "item": serializers.ChoiceField(["gpu_readings", "point_readings", "events", "csv", "prometheus"]),
                 "index": serializers.IntegerField(),
                 "field": serializers.CharField(),
                 "message": serializers.CharField(),
@@ -372,11 +374,33 @@ class PrometheusIngestView(_PushView):
 
     def parse(self, body, request, now):
         try:
-            batch = parse_exposition(_text(body), now, node=request.query_params.get("node", ""))
+            samples = prometheus.parse_samples(_text(body))
+            batch = parse_exposition("", now, node=request.query_params.get("node", ""), parser=lambda _: samples)
         except (ValueError, TypeError, KeyError, IndexError) as exc:
             raise ParseError(f"Not the Prometheus text exposition format: {exc}") from None
         origin = {item: list(range(len(getattr(batch, item)))) for item in ("gpu_readings", "point_readings", "events")}
-        return batch, origin, []
+        return batch, origin, non_finite_samples(samples)
+
+
+def non_finite_samples(samples):
+    """Errors for the samples of mapped metrics that are NaN or infinite (the mapping skips them as blank), so
+    that the client learns how many of its readings were not stored and which."""
+    errors = []
+    for index, sample in enumerate(samples):
+        if math.isfinite(sample.value) or not prometheus.is_mapped(sample):
+            continue
+        where = sample.labels.get("UUID") or sample.labels.get("uuid") or sample.labels.get("name", "")
+        errors.append(
+            _error(
+                "prometheus",
+                index,
+                sample.name,
+                f"{sample.value} is not a finite number (NaN or infinity)"
+                + (f" for {where}" if where else "")
+                + "; not stored",
+            )
+        )
+    return errors
 
 
 CSV_COLUMNS = ("ts", "entity_kind", "entity", "metric", "value")

@@ -244,6 +244,14 @@ def parse_exposition(
 _INLET = re.compile(r"inlet|intake|ambient|front", re.IGNORECASE)
 
 
+def is_mapped(sample: ExpositionSample) -> bool:
+    """Whether parse_exposition reads this sample into a reading or event (blank or not)."""
+    name = sample.name
+    if name.startswith("DCGM_FI_"):
+        return name in DCGM_FIELDS or name in DCGM_RETIRED_PAGES or name == DCGM_XID
+    return _node_metric(name, sample.labels) is not None
+
+
 def _node_metric(name: str, labels: dict) -> str | None:
     """node-exporter / ipmi-exporter series that carry vocabulary metrics (power, inlet, fans)."""
     if name == "ipmi_dcmi_power_consumption_watts":

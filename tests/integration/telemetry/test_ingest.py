@@ -136,10 +136,10 @@ def test_a_batch_part_stored_already_keeps_its_new_part_and_counts_the_rest(worl
 
 
 def test_the_column_checks_hand_odd_values_to_the_exact_rules(world):
-    """Values numpy cannot judge alone (bools, strings, ints beyond float precision, 2**63, mixed metrics
-    per reading, a non-dict) get the per-reading rules: exact integers stored, the rest rejected with reasons."""
+    """Values numpy cannot judge alone (bools, strings, 2**63, mixed metrics per reading, a non-dict) get the
+    per-reading rules: exact integers stored, the rest rejected with reasons."""
     uuid = world.a.gpu.uuid
-    big = 2**60 + 1  # not representable in float64
+    big = 2**42  # the most gpu_mem_used can be
     batch = [
         GpuReading(uuid, NOW - timedelta(seconds=10), {"gpu_mem_used": big, "gpu_util": 5}),
         GpuReading(uuid, NOW - timedelta(seconds=20), {"gpu_ecc_sbe": 3.0, "gpu_temp": 40.5}),
