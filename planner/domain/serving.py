@@ -394,7 +394,9 @@ class RecommendationRequest:
     gpu_count: int | None = None  # GPUs available; None = as many as needed
     precisions: tuple[Precision, ...] = tuple(Precision)
     prices: Mapping[str, GpuPrices] = field(default_factory=dict)  # by GPU name
-    calibration: Mapping[tuple[str, str, int], Calibration] = field(default_factory=dict)  # (GPU, precision, tp)
+    # By GPU name: a deployment's measured factor (engine overheads the roofline lacks) applied to every
+    # configuration on that GPU model.
+    calibration: Mapping[str, Calibration] = field(default_factory=dict)
     max_replicas: int = 512  # search limit when gpu_count is None
 
     def __post_init__(self) -> None:
@@ -468,7 +470,7 @@ def _evaluate(req: RecommendationRequest, gpu: GpuSpec, precision: Precision, tp
     traffic, slo = req.traffic, req.slo
     if precision is Precision.FP8 and gpu.fp8_dense_tflops is None:
         return [], f"{gpu.name} {precision.name}: no FP8 tensor cores"
-    cal = req.calibration.get((gpu.name, precision.name, tp))
+    cal = req.calibration.get(gpu.name)
     try:
         model = replica_model(req.model, gpu, precision, tp, traffic, cal)
     except ThroughputError as exc:
@@ -543,7 +545,10 @@ def _candidate(req, model, gpu, precision, tp, util, seqs, replicas, slots, kv_t
 
 
 def _rank_key(c: Candidate, slo: Slo):
-    cost = c.usd_per_million_tokens_rented or c.usd_per_million_tokens_owned or 0.0
+    # Priced configurations before unpriced ones (a GPU without a price must not look free).
+    price = c.usd_per_million_tokens_rented
+    price = c.usd_per_million_tokens_owned if price is None else price
+    cost = (price is None, price or 0.0)
     if c.meets_slo:
         return (0, cost, c.config.gpus, -c.replica_capacity_requests_per_s, c.latency_p95_ms)
     violation = slo.violation(c.ttft_p95_ms, c.tpot_p95_ms) if math.isfinite(c.ttft_p95_ms) else math.inf
@@ -600,8 +605,9 @@ def recommend(req: RecommendationRequest) -> Recommendation:
     return Recommendation(req.model.name, req.traffic, req.slo, tuple(cands), tuple(notes), tuple(rejected))
 
 
-def launch_commands(cfg: ServingConfig, model: str) -> dict[str, str]:
-    """Ready-to-paste launch command per engine for one replica of `cfg`."""
+def launch_commands(c: Candidate, model: str) -> dict[str, str]:
+    """Ready-to-paste launch command per engine for one replica of a candidate configuration."""
+    cfg, mem = c.config, c.memory
     repo = HF_REPOS.get(model, model)
     vllm = [
         f"vllm serve {repo}",
@@ -617,12 +623,11 @@ def launch_commands(cfg: ServingConfig, model: str) -> dict[str, str]:
         vllm.append(f"--quantization {VLLM_QUANTIZATION[cfg.precision]}")
     if cfg.kv_cache_dtype != "auto":
         vllm.append(f"--kv-cache-dtype {cfg.kv_cache_dtype}")
-    # SGLang's static fraction covers weights + KV pool; activations come out of the rest.
-    static = cfg.gpu_memory_utilization - _activation_share(cfg, model)
+    # SGLang's static fraction covers weights + KV pool; activations and overhead come out of the rest.
     sglang = [
         f"python -m sglang.launch_server --model-path {repo}",
         f"--tp {cfg.tp}",
-        f"--mem-fraction-static {static:.2f}",
+        f"--mem-fraction-static {(mem.weights_gb + mem.kv_cache_gb) / mem.total_gb:.2f}",
         f"--max-running-requests {cfg.max_num_seqs}",
         f"--context-length {cfg.max_model_len}",
         f"--chunked-prefill-size {cfg.max_num_batched_tokens}",
@@ -631,7 +636,8 @@ def launch_commands(cfg: ServingConfig, model: str) -> dict[str, str]:
         sglang.append(f"--quantization {SGLANG_QUANTIZATION[cfg.precision]}")
     if cfg.kv_cache_dtype != "auto":
         sglang.append("--kv-cache-dtype fp8_e4m3")
-    # TensorRT-LLM gives the KV cache a fraction of what is free after weights and activations.
+    # TensorRT-LLM gives the KV cache a fraction of the memory free after weights and activations.
+    free = mem.total_gb - mem.weights_gb - mem.activations_gb - mem.overhead_gb
     trt = [
         f"trtllm-serve {repo}",
         "--backend pytorch",
@@ -640,40 +646,26 @@ def launch_commands(cfg: ServingConfig, model: str) -> dict[str, str]:
         f"--max_batch_size {cfg.max_num_seqs}",
         f"--max_num_tokens {cfg.max_num_batched_tokens}",
         f"--max_seq_len {cfg.max_model_len}",
-        f"--kv_cache_free_gpu_memory_fraction {_trt_kv_fraction(cfg, model):.2f}",
+        f"--kv_cache_free_gpu_memory_fraction {min(mem.kv_cache_gb / free, 0.99):.2f}",
     ]
     return {
         engine: " \\\n  ".join(parts) for engine, parts in (("vllm", vllm), ("sglang", sglang), ("tensorrt_llm", trt))
     }
 
 
-def _memory(cfg: ServingConfig, model: str) -> tuple[MemoryBreakdown, float]:
-    gpu = load_gpus()[cfg.gpu]
-    mem = memory_breakdown(
-        load_llms()[model],
-        gpu,
-        Precision[cfg.precision],
-        cfg.tp,
-        cfg.gpu_memory_utilization,
-        cfg.max_num_batched_tokens,
-        cfg.max_num_seqs,
-    )
-    return mem, gpu.memory_gb
+def calibration_from_measurement(
+    model: ReplicaModel, running: float, output_tokens_per_s: float, requests_per_s: float, source: str = ""
+) -> Calibration:
+    """Decode factor from one replica's measured load: mean running sequences, output tokens/s and requests/s.
 
-
-def _activation_share(cfg: ServingConfig, model: str) -> float:
-    if model not in load_llms():
-        return 0.0
-    mem, total = _memory(cfg, model)
-    return (mem.activations_gb + mem.overhead_gb) / total
-
-
-def _trt_kv_fraction(cfg: ServingConfig, model: str) -> float:
-    if model not in load_llms():
-        return cfg.gpu_memory_utilization
-    mem, total = _memory(cfg, model)
-    free = total - mem.weights_gb - mem.activations_gb - mem.overhead_gb
-    return min(mem.kv_cache_gb / free, 0.99)
+    Each running sequence emits a token per (step / (1 - prefill share)), so the measured time per output
+    token is running / output tokens/s; the factor is that over the model's at the same running batch."""
+    check_positive("running", running)
+    check_positive("output_tokens_per_s", output_tokens_per_s)
+    check_positive("requests_per_s", requests_per_s)
+    prefill_share = min(requests_per_s * model.prefill_s, 0.9)
+    predicted = model.step_s(running) / (1 - prefill_share)
+    return Calibration(decode_factor=running / output_tokens_per_s / predicted, source=source)
 
 
 def catalog_prices(gpu: str) -> GpuPrices:

@@ -11,6 +11,7 @@ from planner.domain.serving import (
     RecommendationRequest,
     Slo,
     Traffic,
+    calibration_from_measurement,
     comparison_table,
     erlang_c,
     kv_tokens_per_replica,
@@ -127,14 +128,26 @@ def test_calibration_slows_decode_and_says_so():
     model = replica_model(L8, H100, Precision.FP8, 1, CHAT)
     slow = replica_model(L8, H100, Precision.FP8, 1, CHAT, Calibration(2.0, "deployment chat"))
     assert slow.step_s(64) == pytest.approx(2 * model.step_s(64))
-    rec = recommend(_request(slo=Slo(1000, 30), calibration={(H100.name, "FP8", 1): Calibration(2.0)}))
-    assert any(c.calibrated for c in rec.candidates)
+    rec = recommend(_request(slo=Slo(1000, 30), calibration={H100.name: Calibration(2.0)}))
+    assert all(c.calibrated for c in rec.candidates)
     assert "calibrated on the deployment's measured serving metrics" in rec.notes[-1]
 
 
+def test_calibration_from_measurement_recovers_the_factor():
+    model = replica_model(L8, H100, Precision.FP8, 1, CHAT)
+    running, rate = 40.0, 10.0
+    # a replica 1.5x slower than modelled: time per token = 1.5 x step(40) / (1 - prefill share)
+    tau = 1.5 * model.step_s(running) / (1 - rate * model.prefill_s)
+    cal = calibration_from_measurement(model, running, running / tau, rate, "chat")
+    assert cal.decode_factor == pytest.approx(1.5) and cal.source == "chat"
+    with pytest.raises(InvalidInputError, match="running"):
+        calibration_from_measurement(model, 0, 100, 1)
+
+
 def test_launch_flags_for_each_engine():
-    cfg = recommend(_request(model=L70, gpus=(H200,), slo=Slo(2000, 50), precisions=(Precision.FP8,))).chosen.config
-    flags = launch_commands(cfg, "Llama-3.3-70B")
+    chosen = recommend(_request(model=L70, gpus=(H200,), slo=Slo(2000, 50), precisions=(Precision.FP8,))).chosen
+    cfg, mem = chosen.config, chosen.memory
+    flags = launch_commands(chosen, "Llama-3.3-70B")
     assert flags["vllm"].startswith("vllm serve meta-llama/Llama-3.3-70B-Instruct")
     for flag in (
         f"--tensor-parallel-size {cfg.tp}",
@@ -148,7 +161,8 @@ def test_launch_flags_for_each_engine():
         assert flag in flags["vllm"]
     assert f"--tp {cfg.tp}" in flags["sglang"] and f"--max-running-requests {cfg.max_num_seqs}" in flags["sglang"]
     static = float(flags["sglang"].split("--mem-fraction-static ")[1].split()[0])
-    assert 0 < static < cfg.gpu_memory_utilization
+    assert static == pytest.approx((mem.weights_gb + mem.kv_cache_gb) / 141, abs=0.005)
+    assert static < cfg.gpu_memory_utilization
     trt = flags["tensorrt_llm"]
     assert f"--max_batch_size {cfg.max_num_seqs}" in trt and f"--max_num_tokens {cfg.max_num_batched_tokens}" in trt
     assert 0 < float(trt.split("--kv_cache_free_gpu_memory_fraction ")[1].split()[0]) < 1

@@ -1,0 +1,126 @@
+"""Saved serving recommendations and scaling plans on PostgreSQL: computed on save, calibrated on a deployment's
+measured serving samples, demand from its measured requests, bad input refused without saving."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from planner import serving_services
+from planner.models import ScalingPlan, ServingRecommendation
+from telemetry.models import Deployment, GpuModel, Source
+from telemetry.serving_store import add_replica, store_samples
+
+from .factories import make_recommendation, make_scenario
+
+NOW = datetime(2026, 3, 16, 0, 0, tzinfo=UTC)  # a Monday
+
+
+@pytest.fixture
+def deployment(world):
+    dep = Deployment.objects.create(
+        organization=world.a.org,
+        name="chat-8b",
+        llm_model="Llama-3.1-8B",
+        engine="vllm",
+        gpu_model=GpuModel.objects.get(name="H100 SXM 80GB"),
+        precision="FP8",
+        tensor_parallel_size=1,
+    )
+    return dep
+
+
+def add_history(deployment, *, days, replicas=2, running=30.0, tokens_per_s=3000.0):
+    """Minute samples per replica: requests/s per replica follows the hour of day (hour + 1) / 10."""
+    for r in range(replicas):
+        replica = add_replica(deployment, name=f"r{r}", metrics_url=f"http://127.0.0.1:1/{r}")
+        rows = []
+        for m in range(days * 24 * 60):
+            ts = NOW - timedelta(days=days) + timedelta(minutes=m)
+            rows.append(
+                {
+                    "ts": ts,
+                    "interval_s": 60.0,
+                    "requests_running": running,
+                    "requests_finished": 60 * (ts.hour + 1) / 10,
+                    "generation_tokens": 60 * tokens_per_s,
+                }
+            )
+        store_samples(replica, rows)
+
+
+def test_recommendation_is_computed_and_stored(world):
+    rec = make_recommendation(world.a.org)
+    rec.refresh_from_db()
+    chosen = rec.chosen
+    assert chosen["rank"] == 1 and chosen["meets_slo"] and chosen["gpu"] == "H100 SXM 80GB"
+    assert chosen["weights_per_gpu_gb"] > 0 and chosen["kv_cache_per_gpu_gb"] > 0
+    assert "--tensor-parallel-size" in rec.result["launch"]["vllm"]
+    assert rec.result["evaluated"] >= len(rec.result["configurations"]) > 10
+    assert any(row["pareto"] for row in rec.result["configurations"])
+
+
+def test_what_to_buy_compares_every_gpu_model_at_catalog_prices(world):
+    rec = make_recommendation(
+        world.a.org, name="buy", gpu=None, owned_usd_per_gpu_hour=None, rented_usd_per_gpu_hour=None
+    )
+    gpus = {row["gpu"] for row in rec.result["configurations"]}
+    assert len(gpus) > 1
+    assert rec.chosen["usd_per_million_tokens_rented"] is not None
+
+
+def test_bad_input_is_refused_and_nothing_saved(world):
+    with pytest.raises(serving_services.ServingInputError, match="p95_input_tokens"):
+        make_recommendation(world.a.org, name="bad", p95_input_tokens=10)
+    assert not ServingRecommendation.objects.filter(name="bad").exists()
+
+
+def test_measured_samples_calibrate_the_recommendation(world, deployment):
+    add_history(deployment, days=1, running=30.0, tokens_per_s=1500.0)
+    rec = make_recommendation(world.a.org, name="calibrated", deployment=deployment, precisions=["FP8"], now=NOW)
+    cal = rec.result["calibration"]
+    assert cal["decode_factor"] > 1  # 30 running at 1,500 tokens/s is slower than the roofline model
+    assert "chat-8b" in cal["source"]
+    assert any("calibrated" in n for n in rec.result["notes"])
+    plain = make_recommendation(world.a.org, name="plain", precisions=["FP8"])
+    assert rec.chosen["tpot_p95_ms"] > plain.chosen["tpot_p95_ms"]
+
+
+def test_plan_from_measured_requests_and_history(world, deployment):
+    add_history(deployment, days=8, replicas=2)
+    rec = make_recommendation(world.a.org, precisions=["FP8"])
+    plan = ScalingPlan(organization=world.a.org, name="measured", recommendation=rec, deployment=deployment)
+    serving_services.save_plan(plan, now=NOW)
+    summary = plan.result["summary"]
+    assert summary["source"] == "measured" and "chat-8b" in summary["demand_from"]
+    hours = plan.result["hours"]
+    assert len(hours) == 168
+    # two replicas x (hour + 1) / 10 requests/s each, in the site's zone (Europe/Berlin: UTC+1 in March)
+    assert hours[14]["demand_requests_per_s"] == pytest.approx(2 * 14 / 10)
+    assert summary["measured"]["gpu_hours"] == pytest.approx(2 * 168)
+    assert summary["planned"]["gpu_hours"] <= summary["static"]["gpu_hours"]
+
+
+def test_plan_from_a_workload_or_the_recommendation_peak(world):
+    rec = make_recommendation(world.a.org, precisions=["FP8"])
+    workload = make_scenario(world.a.org).workloads.get()
+    plan = serving_services.save_plan(
+        ScalingPlan(organization=world.a.org, name="workload", recommendation=rec, workload=workload, owned_gpus=1)
+    )
+    summary = plan.result["summary"]
+    assert summary["source"] == "model" and "workload chat" in summary["demand_from"]
+    assert max(h["demand_requests_per_s"] for h in plan.result["hours"]) == pytest.approx(
+        2_000_000 / 86_400 * workload.peak_to_mean
+    )
+    assert summary["burst_gpu_hours_per_week"] >= 0 and summary["savings_vs_static"]["gpu_hours_pct"] >= 0
+    peak = serving_services.save_plan(ScalingPlan(organization=world.a.org, name="peak", recommendation=rec))
+    assert max(h["demand_requests_per_s"] for h in peak.result["hours"]) == pytest.approx(20)
+
+
+def test_deployment_without_samples_falls_back_to_the_model(world, deployment):
+    rec = make_recommendation(world.a.org, precisions=["FP8"])
+    plan = serving_services.save_plan(
+        ScalingPlan(organization=world.a.org, name="empty", recommendation=rec, deployment=deployment)
+    )
+    assert plan.result["summary"]["source"] == "model"
+    assert "no full day of measured requests" in plan.result["summary"]["demand_from"]
+    assert Source.objects.filter(kind="serving").count() == 0
