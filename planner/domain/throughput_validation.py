@@ -1,0 +1,172 @@
+"""Fit the throughput estimator's efficiency factors on the calibration rows and report
+cross-validated errors (leave-one-out, k-fold, leave-one-source-out) by regime.
+
+`python -m planner.domain.throughput_validation --fit` refits; `--report` prints the tables
+in docs/planner.md. The TensorRT-LLM perf-overview rows beyond those in planner/data and the
+MLPerf Inference v4.1 results are kept out on purpose: they judge the estimator.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import minimize
+
+from planner.domain.reference import ThroughputMeasurement, load_calibration_sources, load_llms
+from planner.domain.throughput import EFFICIENCY, Efficiency, estimate_row
+
+FIELDS = ("bandwidth", "compute", "moe", "online")
+BOUNDS = ((0.2, 1.0), (0.05, 1.0), (0.05, 1.0), (0.1, 1.0))
+
+
+def _log_errors(rows: Sequence[ThroughputMeasurement], eff: Efficiency) -> np.ndarray:
+    return np.array([math.log(estimate_row(r, eff) / r.output_tokens_per_s_per_gpu) for r in rows])
+
+
+def fit(rows: Sequence[ThroughputMeasurement], start: Efficiency = EFFICIENCY) -> Efficiency:
+    """Factors minimising the sum of squared log errors; a factor no row informs (no MoE or
+    no online row) keeps its start value."""
+    free = [
+        f
+        for f in FIELDS
+        if (f != "moe" or any(load_llms()[r.model].is_moe for r in rows))
+        and (f != "online" or any(r.harness == "online burst" for r in rows))
+    ]
+    fixed = {f: getattr(start, f) for f in FIELDS if f not in free}
+
+    def loss(x: np.ndarray) -> float:
+        return float(np.sum(_log_errors(rows, Efficiency(**dict(zip(free, x)), **fixed)) ** 2))
+
+    res = minimize(
+        loss,
+        [getattr(start, f) for f in free],
+        method="Nelder-Mead",
+        bounds=[BOUNDS[FIELDS.index(f)] for f in free],
+        options={"xatol": 1e-3, "fatol": 1e-5},
+    )
+    return Efficiency(**{f: round(float(v), 3) for f, v in zip(free, res.x)}, **fixed)
+
+
+def source_of(row: ThroughputMeasurement) -> str:
+    """Publication a row comes from (the first words of its source), for leave-one-source-out."""
+    return row.source.split(" docs/")[0].split(" blog")[0].split(" (")[0]
+
+
+def regimes(row: ThroughputMeasurement) -> dict[str, str]:
+    llm = load_llms()[row.model]
+    isl, osl = row.input_tokens, row.output_tokens
+    mix = (
+        "prefill-heavy (ISL >= 4 OSL)"
+        if isl >= 4 * osl
+        else "decode-heavy (OSL >= 4 ISL)"
+        if osl >= 4 * isl
+        else "balanced"
+    )
+    family = "AMD Instinct" if row.gpu.startswith("MI") else "NVIDIA Hopper" if row.gpu[:2] in ("H1", "H2") else row.gpu
+    return {
+        "TP": f"TP {row.tp}" if row.tp < 4 else "TP >= 4",
+        "architecture": "MoE" if llm.is_moe else "dense",
+        "precision": row.precision,
+        "GPU family": family,
+        "input/output mix": mix,
+        "harness": row.harness,
+    }
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    row: ThroughputMeasurement
+    estimate: float  # tokens/s per GPU with factors fitted without the row's fold
+
+    @property
+    def error(self) -> float:
+        return self.estimate / self.row.output_tokens_per_s_per_gpu - 1
+
+
+def cross_validate(
+    rows: Sequence[ThroughputMeasurement], fold_of: Callable[[int, ThroughputMeasurement], object]
+) -> list[HeldOut]:
+    """Each fold's rows estimated with factors fitted on the other folds."""
+    folds = defaultdict(list)
+    for i, r in enumerate(rows):
+        folds[fold_of(i, r)].append(r)
+    out = []
+    for held in folds.values():
+        train = [r for r in rows if r not in held]
+        eff = fit(train)
+        out += [HeldOut(r, estimate_row(r, eff)) for r in held]
+    return out
+
+
+def leave_one_out(rows):
+    return cross_validate(rows, lambda i, r: i)
+
+
+def k_fold(rows, k: int = 5, seed: int = 0):
+    order = np.random.default_rng(seed).permutation(len(rows))
+    fold = {int(j): n % k for n, j in enumerate(order)}
+    return cross_validate(rows, lambda i, r: fold[i])
+
+
+def leave_one_source_out(rows):
+    return cross_validate(rows, lambda i, r: source_of(r))
+
+
+def median_abs(held: Sequence[HeldOut]) -> float:
+    return float(np.median([abs(h.error) for h in held]))
+
+
+def by_regime(held: Sequence[HeldOut]) -> dict[tuple[str, str], list[HeldOut]]:
+    groups = defaultdict(list)
+    for h in held:
+        for axis, value in regimes(h.row).items():
+            groups[(axis, value)].append(h)
+    return dict(sorted(groups.items()))
+
+
+def report(rows: Sequence[ThroughputMeasurement] | None = None) -> str:
+    rows = list(rows or load_calibration_sources())
+    methods = {
+        "leave-one-out": leave_one_out(rows),
+        "5-fold": k_fold(rows),
+        "leave-one-source-out": leave_one_source_out(rows),
+    }
+    lines = [
+        f"Fitted on all {len(rows)} rows: {fit(rows)}.",
+        "",
+        "| regime | rows | " + " | ".join(f"{m} median abs error" for m in methods) + " |",
+        "|---|---|" + "---|" * len(methods),
+        f"| all | {len(rows)} | " + " | ".join(f"{median_abs(h):.0%}" for h in methods.values()) + " |",
+    ]
+    grouped = {m: by_regime(h) for m, h in methods.items()}
+    for key, held in grouped["leave-one-out"].items():
+        cells = " | ".join(f"{median_abs(grouped[m][key]):.0%}" for m in methods)
+        lines.append(f"| {key[0]}: {key[1]} | {len(held)} | {cells} |")
+    lines += [
+        "",
+        "| model | GPU | precision | TP | ISL/OSL | source | published | leave-one-out estimate | error |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for h in methods["leave-one-out"]:
+        r = h.row
+        lines.append(
+            f"| {r.model} | {r.gpu} | {r.precision} | {r.tp} | {r.input_tokens}/{r.output_tokens} | {source_of(r)} "
+            f"({r.engine}, {r.harness}) | {r.output_tokens_per_s_per_gpu:,.0f} | {h.estimate:,.0f} | {h.error:+.0%} |"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--fit", action="store_true", help="print the factors fitted on every row")
+    parser.add_argument("--report", action="store_true", help="print the cross-validation tables")
+    args = parser.parse_args()
+    if args.fit or not args.report:
+        print(fit(list(load_calibration_sources())))
+    if args.report:
+        print(report())
