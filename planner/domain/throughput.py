@@ -462,7 +462,8 @@ def error_table(efficiency: Efficiency = EFFICIENCY) -> str:
             f"{r.engine}, {r.harness} | {r.output_tokens_per_s_per_gpu:,.0f} | {est:,.0f} | {err:+.0%} |"
         )
     lines.append(
-        f"\nIn-sample median absolute error {np.median(errors):.0%}, mean {np.mean(errors):.0%}, worst {max(errors):.0%}."
+        f"\nIn-sample median absolute error {np.median(errors):.0%}, mean {np.mean(errors):.0%}, "
+        f"worst {max(errors):.0%}."
     )
     return "\n".join(lines)
 

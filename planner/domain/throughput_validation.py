@@ -40,7 +40,7 @@ def fit(rows: Sequence[ThroughputMeasurement], start: Efficiency = EFFICIENCY) -
     fixed = {f: getattr(start, f) for f in FIELDS if f not in free}
 
     def loss(x: np.ndarray) -> float:
-        return float(np.sum(_log_errors(rows, Efficiency(**dict(zip(free, x)), **fixed)) ** 2))
+        return float(np.sum(_log_errors(rows, Efficiency(**dict(zip(free, x, strict=True)), **fixed)) ** 2))
 
     res = minimize(
         loss,
@@ -49,7 +49,7 @@ def fit(rows: Sequence[ThroughputMeasurement], start: Efficiency = EFFICIENCY) -
         bounds=[BOUNDS[FIELDS.index(f)] for f in free],
         options={"xatol": 1e-3, "fatol": 1e-5},
     )
-    return Efficiency(**{f: round(float(v), 3) for f, v in zip(free, res.x)}, **fixed)
+    return Efficiency(**{f: round(float(v), 3) for f, v in zip(free, res.x, strict=True)}, **fixed)
 
 
 def source_of(row: ThroughputMeasurement) -> str:
