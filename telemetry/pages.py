@@ -27,7 +27,9 @@ from .models import (
     GpuSample,
     Hall,
     HallRollup,
+    QuarantinedValue,
     Rack,
+    RollupWatermark,
     Sample,
     Series,
     SeriesRollup,
@@ -470,7 +472,18 @@ def source_list(request):
     sources = list(Source.objects.for_org(organization).order_by("name"))
     runs = recent_runs(organization, sources)
     rows = [{"source": s, "health": source_health(s), "runs": runs.get(s.id, [])} for s in sources]
-    return render(request, "telemetry/source_list.html", {"filters": filters, "rows": rows, "now": timezone.now()})
+    context = {"filters": filters, "rows": rows, "now": timezone.now(), **rollup_health(organization)}
+    return render(request, "telemetry/source_list.html", context)
+
+
+def rollup_health(organization, shown=50):
+    """The organization's failing rollup levels (why, since when) and its newest quarantined values."""
+    quarantined = list(QuarantinedValue.objects.for_org(organization)[: shown + 1])
+    return {
+        "rollup_failures": RollupWatermark.objects.filter(organization=organization).exclude(error=""),
+        "quarantined": quarantined[:shown],
+        "quarantined_count": f"{shown}+" if len(quarantined) > shown else len(quarantined),
+    }
 
 
 def source_health(source):

@@ -7,13 +7,21 @@ aggregation of the raw samples). Hall aggregates (IT power, GPU utilization, hot
 each level from that level's GPU and series rollups. On PostgreSQL all of it is SQL; on SQLite (the embedded
 demo) the same aggregation runs in pandas, vectorised per (entity, bucket). Reads search each entity's buckets
 in the primary keys, so a refresh costs what the recomputed buckets hold, not what the tables hold.
+
+Isolation: refresh_rollups runs each organization on its own, with its own watermark per level. When one
+organization's refresh fails (a stored value no aggregate can take, such as 1e308 W summed twice), its raw
+values outside the vocabulary's physical bounds are moved to QuarantinedValue and the refresh is tried again;
+if it still fails, its watermarks stay where they are with the error recorded (the Sources page shows it)
+and the other organizations go on. The next refresh catches up from there once the cause is gone.
 """
 
+import logging
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
+from django.db.models import Q
 
 from . import partitions
 from .models import (
@@ -21,12 +29,17 @@ from .models import (
     GpuRollup,
     GpuSample,
     HallRollup,
+    Organization,
+    QuarantinedValue,
     Resolution,
     RollupWatermark,
     Sample,
     SeriesRollup,
 )
-from .vocabulary import GPU_METRICS
+from .validation import RULES
+from .vocabulary import GPU_METRICS, POINT_METRICS
+
+log = logging.getLogger(__name__)
 
 LEVELS = (Resolution.MINUTE, Resolution.FIVE_MINUTES, Resolution.HOUR)
 SOURCE_LEVEL = {Resolution.FIVE_MINUTES: Resolution.MINUTE, Resolution.HOUR: Resolution.FIVE_MINUTES}
@@ -47,32 +60,99 @@ def ceil(ts, seconds):
 
 
 def refresh_rollups(*, now):
-    """Bring every level up to `now`; returns {resolution: (start, end)} recomputed."""
-    lag = timedelta(seconds=settings.TELEMETRY_ROLLUP_LAG_S)
+    """Bring every level of every organization up to `now`; returns {organization id: {resolution: (start,
+    end)} recomputed}, without the organizations whose refresh failed (their watermarks record why)."""
     done = {}
+    for organization in Organization.objects.order_by("pk"):
+        try:
+            done[organization.pk] = _refresh_organization(organization, now)
+        except (DatabaseError, ArithmeticError, ValueError) as exc:
+            log.exception("rollup refresh of organization %s failed; the others go on", organization)
+            message = f"{type(exc).__name__}: {exc}"[:2000]
+            marks = RollupWatermark.objects.filter(organization=organization)
+            marks.filter(failing_since__isnull=True).update(failing_since=now)
+            marks.update(error=message)
+    # The levels' shared watermarks (read by backfill and benchmarks): as far as every organization got.
     for resolution in LEVELS:
-        mark = RollupWatermark.objects.filter(name=f"level_{resolution}").first()
-        since = mark.upto if mark else now - FIRST_RUN_SPAN
-        start = floor(min(since, now - lag), resolution)
-        end = ceil(now, resolution)  # the bucket in progress too: fresh charts; recomputed next time
-        rollup_range(resolution, start, end)
-        RollupWatermark.objects.update_or_create(name=f"level_{resolution}", defaults={"upto": now - lag})
-        done[resolution] = (start, end)
-    return done
+        upto = [d[resolution][2] for d in done.values()]
+        if upto and len(done) == Organization.objects.count():
+            RollupWatermark.objects.update_or_create(name=f"level_{resolution}", defaults={"upto": min(upto)})
+    return {org: {res: span[:2] for res, span in levels.items()} for org, levels in done.items()}
 
 
-def rollup_range(resolution, start, end):
-    """Recompute the GPU, series and hall buckets of one level that start in [start, end)."""
+def _refresh_organization(organization, now):
+    lag = timedelta(seconds=settings.TELEMETRY_ROLLUP_LAG_S)
+    shared = {m.name: m.upto for m in RollupWatermark.objects.filter(organization__isnull=True)}
+    marks = {m.name: m for m in RollupWatermark.objects.filter(organization=organization)}
+    spans = {}
+    for resolution in LEVELS:
+        name = f"level_{resolution}_org_{organization.pk}"
+        if name not in marks:  # where a failure will be recorded; from the shared mark of before isolation
+            since = shared.get(f"level_{resolution}", now - FIRST_RUN_SPAN)
+            marks[name] = RollupWatermark.objects.create(name=name, upto=since, organization=organization)
+        since = marks[name].upto
+        spans[resolution] = (floor(min(since, now - lag), resolution), ceil(now, resolution), now - lag)
+    try:
+        for resolution, (start, end, _) in spans.items():
+            rollup_range(resolution, start, end, organization=organization)
+    except (DatabaseError, ArithmeticError, ValueError):
+        # Values out of bounds in the raw range that the coarsest level rebuilds: quarantine, then all again.
+        if not quarantine_out_of_bounds(organization, spans[LEVELS[-1]][0], now):
+            raise
+        for resolution, (start, end, _) in spans.items():
+            rollup_range(resolution, start, end, organization=organization)
+    for resolution, (_, _, upto) in spans.items():
+        RollupWatermark.objects.update_or_create(
+            name=f"level_{resolution}_org_{organization.pk}",
+            defaults={"upto": upto, "organization": organization, "error": "", "failing_since": None},
+        )
+    return spans
+
+
+def rollup_range(resolution, start, end, *, organization=None):
+    """Recompute the GPU, series and hall buckets of one level that start in [start, end) (of one
+    organization, else of all)."""
     start, end = floor(start, resolution), ceil(end, resolution)
+    org = organization.pk if organization is not None else None
     with transaction.atomic():
         if connection.vendor == "postgresql":
-            _gpu_sql(resolution, start, end)
-            _series_sql(resolution, start, end)
-            _hall_sql(resolution, start, end)
+            _gpu_sql(resolution, start, end, org)
+            _series_sql(resolution, start, end, org)
+            _hall_sql(resolution, start, end, org)
         else:
-            _gpu_sqlite(resolution, start, end)
-            _series_sqlite(resolution, start, end)
-            _hall_sqlite(resolution, start, end)
+            _gpu_sqlite(resolution, start, end, org)
+            _series_sqlite(resolution, start, end, org)
+            _hall_sqlite(resolution, start, end, org)
+
+
+def quarantine_out_of_bounds(organization, start, end):
+    """Move the organization's raw values in [start, end) that lie outside the physical bounds (or are NaN)
+    into QuarantinedValue: a GPU column is set NULL, a series sample deleted. Returns how many moved."""
+    moved = []
+    with transaction.atomic():
+        gpu_rows = GpuSample.objects.for_org(organization).filter(ts__gte=start, ts__lt=end)
+        for metric in GPU_METRICS:
+            low, high, _ = RULES[metric]
+            bad = gpu_rows.filter(**{f"{metric}__isnull": False}).exclude(**{f"{metric}__range": (low, high)})
+            for gpu_id, ts, value in bad.values_list("gpu_id", "ts", metric):
+                moved.append(QuarantinedValue(gpu_id=gpu_id, ts=ts, metric=metric, value=value))
+            bad.update(**{metric: None})
+        out = Q()
+        for metric in POINT_METRICS:
+            low, high, _ = RULES[metric]
+            out |= Q(series__metric=metric) & ~Q(value__range=(low, high))
+        bad = Sample.objects.for_org(organization).filter(out, ts__gte=start, ts__lt=end)
+        for series_id, ts, value, metric in bad.values_list("series_id", "ts", "value", "series__metric"):
+            moved.append(QuarantinedValue(series_id=series_id, ts=ts, metric=metric, value=value))
+        bad.delete()
+        for value in moved:
+            low, high, _ = RULES[value.metric]
+            value.organization = organization
+            value.reason = f"{value.value:g} is outside {low:g}..{high:g}, what {value.metric} can physically be"
+        QuarantinedValue.objects.bulk_create(moved)
+    if moved:
+        log.warning("quarantined %d out-of-bounds values of %s", len(moved), organization)
+    return len(moved)
 
 
 def apply_retention(*, now):
@@ -111,15 +191,35 @@ def _upsert(table, key, columns, select_sql, params):
 
 # Rollup reads name the entities so that the primary key (resolution, entity, ts) is searched per entity for the
 # time range; `resolution = x AND ts ...` alone walks every row of the level (weeks of 1-minute rows).
-_EACH_GPU = "gpu_id IN (SELECT id FROM telemetry_gpu)"
-_EACH_SERIES = "series_id IN (SELECT id FROM telemetry_series)"
+# One organization's: its GPUs through their places, its series by their owner (org ids are ints, inlined).
+_ORG_GPUS = (
+    "SELECT gp.id FROM telemetry_gpu gp JOIN telemetry_node n ON n.id = gp.node_id "
+    "JOIN telemetry_rack k ON k.id = n.rack_id JOIN telemetry_hall h ON h.id = k.hall_id "
+    "JOIN telemetry_site si ON si.id = h.site_id WHERE si.organization_id = {org}"
+)
+
+
+def _each_gpu(org):
+    if org is None:
+        return "gpu_id IN (SELECT id FROM telemetry_gpu)"
+    return f"gpu_id IN ({_ORG_GPUS.format(org=int(org))})"
+
+
+def _each_series(org):
+    where = "" if org is None else f" WHERE organization_id = {int(org)}"
+    return f"series_id IN (SELECT id FROM telemetry_series{where})"
+
+
+def _raw_scope(entity_scope, org):
+    """The raw tables are read by time (BRIN); one organization's rows also by entity."""
+    return "" if org is None else f" AND {entity_scope}"
 
 
 def _bucket(resolution):
     return f"date_bin('{int(resolution)} seconds', ts, TIMESTAMPTZ '2000-01-01 00:00+00')"
 
 
-def _gpu_sql(resolution, start, end):
+def _gpu_sql(resolution, start, end, org=None):
     if resolution == Resolution.MINUTE:
         parts = []
         for m in GPU_METRICS:
@@ -130,7 +230,7 @@ def _gpu_sql(resolution, start, end):
                 f"(array_agg({m} ORDER BY ts DESC) FILTER (WHERE {m} IS NOT NULL))[1]",
                 f"count({m})",
             ]
-        source = "telemetry_gpusample WHERE ts >= %s AND ts < %s"
+        source = f"telemetry_gpusample WHERE ts >= %s AND ts < %s{_raw_scope(_each_gpu(org), org)}"
         params = [start, end]
     else:
         parts = []
@@ -142,7 +242,7 @@ def _gpu_sql(resolution, start, end):
                 f"(array_agg({m}_last ORDER BY ts DESC) FILTER (WHERE {m}_n > 0))[1]",
                 f"sum({m}_n)",
             ]
-        source = f"telemetry_gpurollup WHERE resolution = %s AND {_EACH_GPU} AND ts >= %s AND ts < %s"
+        source = f"telemetry_gpurollup WHERE resolution = %s AND {_each_gpu(org)} AND ts >= %s AND ts < %s"
         params = [int(SOURCE_LEVEL[resolution]), start, end]
     select = (
         f"SELECT {int(resolution)}, gpu_id, {_bucket(resolution)} AS bucket, {', '.join(parts)} "
@@ -151,16 +251,17 @@ def _gpu_sql(resolution, start, end):
     return _upsert("telemetry_gpurollup", ["resolution", "gpu_id", "ts"], GPU_ROLLUP_COLUMNS, select, params)
 
 
-def _series_sql(resolution, start, end):
+def _series_sql(resolution, start, end, org=None):
     if resolution == Resolution.MINUTE:
         stats = "min(value), max(value), avg(value), count(*), (array_agg(value ORDER BY ts DESC))[1]"
-        source, params = "telemetry_sample WHERE ts >= %s AND ts < %s", [start, end]
+        source = f"telemetry_sample WHERE ts >= %s AND ts < %s{_raw_scope(_each_series(org), org)}"
+        params = [start, end]
     else:
         stats = (
             'min("min"), max("max"), sum("avg" * "count") / sum("count"), sum("count"), '
             '(array_agg("last" ORDER BY ts DESC))[1]'
         )
-        source = f"telemetry_seriesrollup WHERE resolution = %s AND {_EACH_SERIES} AND ts >= %s AND ts < %s"
+        source = f"telemetry_seriesrollup WHERE resolution = %s AND {_each_series(org)} AND ts >= %s AND ts < %s"
         params = [int(SOURCE_LEVEL[resolution]), start, end]
     select = (
         f"SELECT {int(resolution)}, series_id, {_bucket(resolution)} AS bucket, {stats} "
@@ -176,6 +277,7 @@ _HALL_SELECT = """
 WITH place AS MATERIALIZED (
     SELECT gp.id, k.hall_id, n.hostname
     FROM telemetry_gpu gp JOIN telemetry_node n ON n.id = gp.node_id JOIN telemetry_rack k ON k.id = n.rack_id
+    WHERE {gpu_scope}
 ), g AS (
     SELECT r.ts, place.hall_id, place.hostname, r.gpu_util_avg, r.gpu_power_avg, r.gpu_temp_max
     FROM place JOIN telemetry_gpurollup r ON r.gpu_id = place.id
@@ -184,7 +286,7 @@ WITH place AS MATERIALIZED (
     SELECT r.ts, se.hall_id, se.entity, se.metric, r."avg", r."max"
     FROM telemetry_seriesrollup r JOIN telemetry_series se ON se.id = r.series_id
     WHERE r.resolution = %(res)s AND r.ts >= %(start)s AND r.ts < %(end)s
-      AND se.hall_id IS NOT NULL AND se.metric IN ('node_power', 'node_inlet_temp')
+      AND se.hall_id IS NOT NULL AND se.metric IN ('node_power', 'node_inlet_temp') AND {series_scope}
 ), gpu_hall AS (
     SELECT ts, hall_id, count(*) AS gpu_count, avg(gpu_util_avg) AS util, sum(gpu_power_avg) AS gpu_power,
            max(gpu_temp_max) AS gpu_temp
@@ -212,9 +314,18 @@ LEFT JOIN inlet ON inlet.ts = keys.ts AND inlet.hall_id = keys.hall_id
 """
 
 
-def _hall_sql(resolution, start, end):
+def _hall_scopes(org):
+    """(GPU scope, series scope) of the hall aggregates: one organization's, else every one."""
+    if org is None:
+        return "TRUE", "TRUE"
+    return f"gp.id IN ({_ORG_GPUS.format(org=int(org))})", f"se.organization_id = {int(org)}"
+
+
+def _hall_sql(resolution, start, end, org=None):
     params = {"res": int(resolution), "start": start, "end": end}
-    return _upsert("telemetry_hallrollup", ["resolution", "hall_id", "ts"], HALL_ROLLUP_FIELDS, _HALL_SELECT, params)
+    gpu_scope, series_scope = _hall_scopes(org)
+    select = _HALL_SELECT.format(gpu_scope=gpu_scope, series_scope=series_scope)
+    return _upsert("telemetry_hallrollup", ["resolution", "hall_id", "ts"], HALL_ROLLUP_FIELDS, select, params)
 
 
 # --- SQLite (the embedded default): the same aggregation in pandas ----------------------------------------
@@ -320,11 +431,11 @@ def _source_rows(resolution, raw_table, rollup_table, entity, each, columns, sta
     return _read(sql.format(", ".join(quote(c) for c in columns)), params, ["entity", "t", *columns])
 
 
-def _gpu_sqlite(resolution, start, end):
+def _gpu_sqlite(resolution, start, end, org=None):
     raw = resolution == Resolution.MINUTE
     columns = list(GPU_METRICS) if raw else GPU_ROLLUP_COLUMNS
     frame = _source_rows(
-        resolution, "telemetry_gpusample", "telemetry_gpurollup", "gpu_id", _EACH_GPU, columns, start, end
+        resolution, "telemetry_gpusample", "telemetry_gpurollup", "gpu_id", _each_gpu(org), columns, start, end
     )
     if frame.empty:
         return 0
@@ -335,11 +446,11 @@ def _gpu_sqlite(resolution, start, end):
 SERIES_STATS = {"min": "min", "max": "max", "avg": "avg", "last": "last", "n": "count"}
 
 
-def _series_sqlite(resolution, start, end):
+def _series_sqlite(resolution, start, end, org=None):
     raw = resolution == Resolution.MINUTE
     columns = ["value"] if raw else list(SERIES_STATS.values())
     frame = _source_rows(
-        resolution, "telemetry_sample", "telemetry_seriesrollup", "series_id", _EACH_SERIES, columns, start, end
+        resolution, "telemetry_sample", "telemetry_seriesrollup", "series_id", _each_series(org), columns, start, end
     )
     if frame.empty:
         return 0
@@ -347,14 +458,16 @@ def _series_sqlite(resolution, start, end):
     return _write(SeriesRollup, "series_id", resolution, out, list(SERIES_STATS.values()))
 
 
-def _hall_sqlite(resolution, start, end):
+def _hall_sqlite(resolution, start, end, org=None):
     """_HALL_SELECT in pandas: per hall and bucket, from this level's GPU and series rollups."""
     params = [int(resolution), start, end]
+    gpu_scope, series_scope = _hall_scopes(org)
     gpus = _read(
         f"SELECT r.gpu_id, {_T.format('r.ts')}, k.hall_id, n.hostname, r.gpu_util_avg, r.gpu_power_avg, "
         "r.gpu_temp_max FROM telemetry_gpu gp JOIN telemetry_node n ON n.id = gp.node_id "
         "JOIN telemetry_rack k ON k.id = n.rack_id "
-        "JOIN telemetry_gpurollup r ON r.gpu_id = gp.id AND r.resolution = %s AND r.ts >= %s AND r.ts < %s",
+        "JOIN telemetry_gpurollup r ON r.gpu_id = gp.id AND r.resolution = %s AND r.ts >= %s AND r.ts < %s "
+        f"WHERE {gpu_scope}",
         params,
         ["gpu_id", "t", "hall_id", "hostname", "gpu_util_avg", "gpu_power_avg", "gpu_temp_max"],
         labels=["hostname"],
@@ -363,7 +476,8 @@ def _hall_sqlite(resolution, start, end):
         f'SELECT {_T.format("r.ts")}, se.hall_id, se.entity, se.metric, r."avg", r."max" '
         "FROM telemetry_series se JOIN telemetry_seriesrollup r ON r.series_id = se.id "
         "AND r.resolution = %s AND r.ts >= %s AND r.ts < %s "
-        "WHERE se.hall_id IS NOT NULL AND se.metric IN ('node_power', 'node_inlet_temp')",
+        "WHERE se.hall_id IS NOT NULL AND se.metric IN ('node_power', 'node_inlet_temp') "
+        f"AND {series_scope}",
         params,
         ["t", "hall_id", "hostname", "metric", "avg", "max"],
         labels=["hostname", "metric"],

@@ -71,7 +71,10 @@ def apply_retention():
 @shared_task(name="telemetry.refresh_rollups", time_limit=600, soft_time_limit=540)
 def refresh_rollups():
     done = rollups.refresh_rollups(now=timezone.now())
-    return {str(res): [start.isoformat(), end.isoformat()] for res, (start, end) in done.items()}
+    return {
+        str(org): {str(res): [start.isoformat(), end.isoformat()] for res, (start, end) in levels.items()}
+        for org, levels in done.items()
+    }
 
 
 @shared_task(name="telemetry.import_csv", time_limit=3600, soft_time_limit=3540)

@@ -372,10 +372,40 @@ class HallRollup(models.Model):
 
 
 class RollupWatermark(models.Model):
-    """Up to where (exclusive) each rollup level is complete; a refresh recomputes from here minus a lag."""
+    """Up to where (exclusive) each rollup level is complete; a refresh recomputes from here minus a lag.
+    One per level and organization (`level_60_org_3`), so that one organization's failing refresh keeps
+    only its own watermark back; `error` says why it is failing, since `failing_since`."""
 
     name = models.CharField(max_length=40, primary_key=True)
     upto = models.DateTimeField()
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, null=True, blank=True, related_name="rollup_watermarks"
+    )
+    error = models.TextField(blank=True)
+    failing_since = models.DateTimeField(null=True, blank=True)
 
     def __str__(self):
         return f"{self.name} < {self.upto:%Y-%m-%d %H:%M}"
+
+
+class QuarantinedValue(models.Model):
+    """A stored raw value outside the vocabulary's physical bounds (stored before the bounds held at ingest,
+    or written around them), taken out of the samples so that rollups can go on: kept here with the reason,
+    shown on the Sources page."""
+
+    ORG_LOOKUP = "organization"
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="quarantined_values")
+    gpu = models.ForeignKey(Gpu, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    series = models.ForeignKey("Series", on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    ts = models.DateTimeField()
+    metric = models.CharField(max_length=40)
+    value = models.FloatField(null=True)
+    reason = models.TextField()
+    quarantined_at = models.DateTimeField(auto_now_add=True)
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-quarantined_at", "ts"]
+
+    def __str__(self):
+        return f"{self.metric} = {self.value} @ {self.ts:%Y-%m-%d %H:%M:%S}"

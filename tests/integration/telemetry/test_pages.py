@@ -34,7 +34,7 @@ PAGES = [
     ("gpu-detail", "gpu", 40),  # two reads per metric at most (its level, and hourly for older parts)
     ("hall-list", None, 12),
     ("hall-detail", "hall", 30),
-    ("source-list", None, 10),
+    ("source-list", None, 12),  # + failing rollups, quarantined values
 ]
 
 
