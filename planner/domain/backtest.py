@@ -1,42 +1,56 @@
 """Rolling-origin backtests of the forecasts against naive baselines, scores shown beside them.
 
 Cooling: refit at each origin on the history before it, forecast the next hours and compare with
-what happened, beside a seasonal-naive forecast (same hour last week, or last day with less than
-two weeks of history). Failure risk: Brier score and reliability of stored predictions against
-their outcomes, beside the base-rate predictor.
+what happened, beside the best of three naive forecasts (same hour yesterday, same hour last week,
+last value), per horizon; intervals are also scored after conformal calibration on the errors seen
+before each origin (`calibrate` applies it to a live forecast). Failure risk: Brier score and
+reliability of stored predictions against their outcomes, beside the base-rate predictor.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
-from planner.domain.baselines import seasonal_lag
+from planner.domain.baselines import BASELINES, baseline_forecast
+from planner.domain.conformal import LEVELS, halfwidths, sequential_coverage
 from planner.domain.cooling_forecast import (
     TARGETS,
+    CoolingForecast,
     HallCooling,
     _prepare,
     _utc_hour,
     forecast_cooling,
 )
+from planner.domain.skill import HORIZONS, MIN_BASELINE_SHARE
 
 _HOUR = pd.Timedelta(hours=1)
 
 
 @dataclass(frozen=True)
 class CoolingBacktest:
-    """metrics: indexed by target; columns mae, mape (%), coverage_80, coverage_95 (share of actual
-    values inside the intervals), baseline_mae, baseline_mape, mae_ratio (model / baseline MAE),
-    beats_baseline (mae_ratio < 1), points. season_hours: the seasonal-naive lag used."""
+    """metrics: indexed by target, scored over leads 1..horizon_hours; columns mae, mape (%),
+    coverage_80, coverage_95 (share of actual values inside the model's own intervals),
+    calibrated_80, calibrated_95 (inside the conformal intervals calibrated on errors seen before
+    each origin; NaN until enough were seen), baseline (the best of yesterday, last week and last
+    value), baseline_mae, baseline_mape, mae_ratio (model / best baseline MAE), beats_baseline
+    (mae_ratio < 1), points.
+    skill: the same per (target, horizon) for the horizons of skill.HORIZONS up to horizon_hours,
+    with the MAE of every baseline as its own column.
+    errors: target, origin (hours since the history's first hour), lead, error (forecast - actual),
+    what `calibrate` builds intervals from.
+    season_hours: the season of the IT load's best baseline (24, 168; None for last value)."""
 
     hall_id: str
     origins: tuple[pd.Timestamp, ...]
     horizon_hours: int
-    season_hours: int
+    season_hours: int | None
     metrics: pd.DataFrame
+    skill: pd.DataFrame
+    errors: pd.DataFrame
 
 
 @dataclass(frozen=True)
@@ -53,15 +67,6 @@ class FailureBacktest:
     reliability: pd.DataFrame
 
 
-def seasonal_naive(series: pd.Series, origin: pd.Timestamp, horizon_hours: int, season_hours: int):
-    """Forecast of the hours after `origin`: the value one season earlier, repeated as needed so
-    that only values at or before `origin` are used."""
-    steps = np.arange(1, horizon_hours + 1)
-    lag = seasonal_lag(steps, season_hours)
-    index = origin + pd.to_timedelta(steps, unit="h")
-    return pd.Series(series.reindex(index - pd.to_timedelta(lag, unit="h")).to_numpy(), index=index)
-
-
 def backtest_cooling(
     history: pd.DataFrame,
     hall: HallCooling,
@@ -70,8 +75,10 @@ def backtest_cooling(
     n_origins: int = 14,
     step_hours: int = 24,
     min_train_hours: int = 14 * 24,
+    it_model: str | None = None,
 ) -> CoolingBacktest:
-    """Rolling-origin evaluation of forecast_cooling on `history` (same columns as for it).
+    """Rolling-origin evaluation of forecast_cooling on `history` (same columns as for it), each
+    origin refitted on the hours up to it, against the three baselines of baselines.py.
 
     Origins are given (UTC hours), or `n_origins` spaced `step_hours` apart ending `horizon_hours`
     before the last hour, each with at least `min_train_hours` of history before it."""
@@ -82,45 +89,91 @@ def backtest_cooling(
     origins = sorted(_utc_hour(o) for o in origins if _utc_hour(o) - frame.index[0] >= min_train_hours * _HOUR)
     if not origins:
         raise ValueError(f"need more than {min_train_hours + horizon_hours} hours of history")
-    season = 168 if origins[0] - frame.index[0] >= 14 * 24 * _HOUR else 24
 
     rows = []
     for origin in origins:
-        fc = forecast_cooling(frame[frame.index <= origin], hall, origin, horizon_hours).frame
+        fc = forecast_cooling(frame[frame.index <= origin], hall, origin, horizon_hours, it_model=it_model).frame
+        position = int((origin - frame.index[0]) / _HOUR)
         actual = frame.reindex(fc.index)
         for target in TARGETS:
-            naive = seasonal_naive(frame[target], origin, horizon_hours, season)
             rows.append(
                 pd.DataFrame(
                     {
                         "target": target,
+                        "origin": position,
+                        "lead": np.arange(1, horizon_hours + 1),
                         "actual": actual[target].to_numpy(),
                         "forecast": fc[target].to_numpy(),
-                        "naive": naive.to_numpy(),
-                        "in80": (actual[target] >= fc[f"{target}_lo80"]) & (actual[target] <= fc[f"{target}_hi80"]),
-                        "in95": (actual[target] >= fc[f"{target}_lo95"]) & (actual[target] <= fc[f"{target}_hi95"]),
+                        **{
+                            b: baseline_forecast(frame[target].to_numpy(), position, horizon_hours, b)
+                            for b in BASELINES
+                        },
+                        "in80": ((actual[target] >= fc[f"{target}_lo80"]) & (actual[target] <= fc[f"{target}_hi80"])),
+                        "in95": ((actual[target] >= fc[f"{target}_lo95"]) & (actual[target] <= fc[f"{target}_hi95"])),
                     }
                 )
             )
-    points = pd.concat(rows).dropna(subset=["actual", "naive"])
-    err = (points["forecast"] - points["actual"]).abs()
-    naive_err = (points["naive"] - points["actual"]).abs()
-    scale = points["actual"].abs().where(points["actual"] != 0)
-    by = points["target"]
-    metrics = pd.DataFrame(
-        {
-            "mae": err.groupby(by).mean(),
-            "mape": (100 * err / scale).groupby(by).mean(),
-            "coverage_80": points["in80"].groupby(by).mean(),
-            "coverage_95": points["in95"].groupby(by).mean(),
-            "baseline_mae": naive_err.groupby(by).mean(),
-            "baseline_mape": (100 * naive_err / scale).groupby(by).mean(),
-            "points": by.groupby(by).size(),
-        }
-    ).reindex(list(TARGETS))
-    metrics["mae_ratio"] = metrics["mae"] / metrics["baseline_mae"]
-    metrics["beats_baseline"] = metrics["mae_ratio"] < 1
-    return CoolingBacktest(hall.hall_id, tuple(origins), horizon_hours, season, metrics)
+    points = pd.concat(rows, ignore_index=True).dropna(subset=["actual"])
+    points["error"] = points["forecast"] - points["actual"]
+    calibrated = [sequential_coverage(points[points["target"] == t]) for t in TARGETS]
+    points = points.join(pd.concat(calibrated)[["in80", "in95"]].add_prefix("calibrated_"))
+
+    horizons = sorted({h for h in HORIZONS if h < horizon_hours} | {horizon_hours})
+    skill = pd.DataFrame([_score(points, target, horizon) for target in TARGETS for horizon in horizons]).set_index(
+        ["target", "horizon"]
+    )
+    metrics = skill.xs(horizon_hours, level="horizon").drop(columns=list(BASELINES))
+    it_best = metrics.at["it_load_kw", "baseline"]
+    errors = points[["target", "origin", "lead", "error"]].reset_index(drop=True)
+    season = BASELINES.get(it_best) if isinstance(it_best, str) else None
+    return CoolingBacktest(hall.hall_id, tuple(origins), horizon_hours, season, metrics, skill, errors)
+
+
+def _score(points: pd.DataFrame, target: str, horizon: int) -> dict:
+    """Scores of one target over leads 1..horizon, on points where every usable baseline exists."""
+    window = points[(points["target"] == target) & (points["lead"] <= horizon)]
+    usable = [b for b in BASELINES if len(window) and window[b].notna().mean() >= MIN_BASELINE_SHARE]
+    window = window.dropna(subset=usable)
+    err = (window["forecast"] - window["actual"]).abs()
+    scale = window["actual"].abs().where(window["actual"] != 0)
+    baseline_mae = {b: (window[b] - window["actual"]).abs().mean() if b in usable else np.nan for b in BASELINES}
+    best = min(usable, key=baseline_mae.get) if usable and len(window) else None
+    best_err = (window[best] - window["actual"]).abs() if best else pd.Series(np.nan, index=window.index)
+    mae = err.mean()
+    ratio = mae / baseline_mae[best] if best else np.nan
+    return {
+        "target": target,
+        "horizon": horizon,
+        "mae": mae,
+        "mape": (100 * err / scale).mean(),
+        "coverage_80": window["in80"].mean(),
+        "coverage_95": window["in95"].mean(),
+        "calibrated_80": window["calibrated_in80"].astype(float).mean(),
+        "calibrated_95": window["calibrated_in95"].astype(float).mean(),
+        **baseline_mae,
+        "baseline": best,
+        "baseline_mae": baseline_mae[best] if best else np.nan,
+        "baseline_mape": (100 * best_err / scale).mean(),
+        "mae_ratio": ratio,
+        "beats_baseline": bool(ratio < 1),
+        "points": len(window),
+    }
+
+
+def calibrate(forecast: CoolingForecast, backtest: CoolingBacktest) -> CoolingForecast:
+    """The forecast with its 80/95% intervals replaced, per target and lead, by the conformal ones
+    from the backtest's errors (the forecast's own where the backtest has too few at that lead)."""
+    frame = forecast.frame.copy()
+    leads = np.arange(1, len(frame) + 1)
+    for target in TARGETS:
+        errors = backtest.errors[backtest.errors["target"] == target]
+        widths = halfwidths(errors, at=np.iinfo(np.int64).max // 2, leads=leads)
+        for level in LEVELS:
+            width = widths[level].to_numpy()
+            ok = np.isfinite(width)
+            frame.loc[ok, f"{target}_lo{level}"] = frame[target].to_numpy()[ok] - width[ok]
+            frame.loc[ok, f"{target}_hi{level}"] = frame[target].to_numpy()[ok] + width[ok]
+    return replace(forecast, frame=frame)
 
 
 def backtest_failure_risk(probability: Sequence[float], failed: Sequence[int], n_bins: int = 10) -> FailureBacktest:

@@ -18,6 +18,8 @@ import pandas as pd
 import statsmodels.api as sm
 from statsmodels.tsa.ar_model import AutoReg
 
+from planner.domain import skill
+
 TARGETS = ("it_load_kw", "cooling_load_kw", "max_inlet_c")
 INTERVAL_LEVELS = (80, 95)
 MIN_HISTORY_HOURS = 72
@@ -189,6 +191,7 @@ def forecast_cooling(
     as_of,
     horizon_hours: int = MAX_HORIZON_HOURS,
     outdoor_forecast: pd.Series | None = None,
+    it_model: str | None = None,
 ) -> CoolingForecast:
     """Forecast a hall's next `horizon_hours` (24-168) hours from its hourly history.
 
@@ -197,6 +200,9 @@ def forecast_cooling(
     `as_of` are ignored; if the history ends before `as_of` the forecast runs through the gap.
     outdoor_forecast: optional outdoor temperature (C) by UTC hour for the horizon; hours it does
     not cover use the last week's mean for that hour of day.
+    it_model: a `skill` candidate or baseline name (what `skill.rolling_backtest` chose for this
+    hall's IT load) to forecast the IT load's mean; None keeps the regression below. The
+    regression's variance still widens the intervals, which `backtest.calibrate` can replace.
     """
     if not 1 <= horizon_hours <= MAX_HORIZON_HOURS:
         raise ValueError(f"horizon_hours must be 1..{MAX_HORIZON_HOURS}")
@@ -222,6 +228,8 @@ def forecast_cooling(
     it = frame["it_load_kw"].to_numpy()
     it_fit = _fit(it, drivers(len(frame), trend_past, calendar=cal_past))
     it_mean, it_var = it_fit.forecast(drivers(steps, trend_future, calendar=cal_future), steps)
+    if it_model is not None:
+        it_mean = skill.forecast_mean(it, steps, it_model)
 
     # Cooling load: proportional to IT load (the coefficient is 1 + losses) plus outdoor-driven
     # gains (envelope, economiser hours) and a small diurnal term for solar gain.

@@ -199,15 +199,23 @@ def rolling_backtest(
     return result
 
 
+def forecast_mean(values: np.ndarray, steps: int, method: str) -> np.ndarray:
+    """Mean forecast of the `steps` positions after `values` by a candidate or baseline name
+    (hours missing from `values` are filled forward first)."""
+    if method in BASELINES:
+        filled = pd.Series(values).ffill().bfill().to_numpy()
+        return baseline_forecast(filled, len(values) - 1, steps, method)
+    forecasts = candidate_forecasts(values, steps)
+    if method not in forecasts:
+        raise ValueError(f"{method!r} is not a candidate with {len(values)} hours; have {sorted(forecasts)}")
+    return forecasts[method]
+
+
 def forecast_series(series: pd.Series, steps: int, backtest: SkillBacktest) -> pd.DataFrame:
     """Forecast the `steps` hours after the series' last hour with the backtest's chosen method;
     columns `mean`, `lo80`, `hi80`, `lo95`, `hi95` (intervals from all its backtest errors)."""
     values = hourly(series)
-    y = values.to_numpy()
-    if backtest.chosen in BASELINES:
-        mean = baseline_forecast(y, len(y) - 1, steps, backtest.chosen)
-    else:
-        mean = candidate_forecasts(y, steps)[backtest.chosen]
+    mean = forecast_mean(values.to_numpy(), steps, backtest.chosen)
     widths = halfwidths(backtest.errors, at=np.iinfo(np.int64).max // 2, leads=np.arange(1, steps + 1))
     out = {"mean": mean}
     for level in LEVELS:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
@@ -27,3 +28,14 @@ def taylor_it_load_kw(peak_kw: float = 1200.0) -> pd.Series:
 
 
 TRACES = {"alibaba2018": alibaba_it_load_kw, "taylor": taylor_it_load_kw}
+
+
+def taylor_hall(seed: int = 0, cooling_per_it: float = 1.08, capacity_kw: float = 1500.0) -> pd.DataFrame:
+    """Hourly hall history on the real Taylor load: IT load measured (scaled), cooling load and inlet
+    derived from it as the synthetic halls do (1 kW of IT is ~1.08 kW of heat; inlet rising with
+    utilisation), with noise. No public trace of a hall's cooling was at hand: only the load is real."""
+    rng = np.random.default_rng(seed)
+    it = taylor_it_load_kw().resample("h").mean()
+    cooling = cooling_per_it * it + rng.normal(0, 5.0, len(it))
+    inlet = 18 + 8 * cooling / capacity_kw + rng.normal(0, 0.3, len(it))
+    return pd.DataFrame({"it_load_kw": it, "cooling_load_kw": cooling, "max_inlet_c": inlet})
