@@ -207,6 +207,14 @@ class Anomaly(models.Model):
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="anomalies")
     gpu = models.ForeignKey(Gpu, on_delete=models.CASCADE, null=True, blank=True, related_name="anomalies")
     replica = models.ForeignKey(Replica, on_delete=models.CASCADE, null=True, blank=True, related_name="anomalies")
+    deployment = models.ForeignKey(
+        Deployment,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="anomalies",
+        help_text="Set for a replica's anomaly and for one of the whole deployment (no replica then).",
+    )
     metric = models.CharField(max_length=40)
     kind = models.CharField(max_length=24, help_text="What the detector saw: spike, stuck, drift, peer, ...")
     severity = models.CharField(max_length=8, choices=Severity.choices, default=Severity.WARNING)
@@ -233,7 +241,9 @@ class Anomaly(models.Model):
 
     @property
     def subject(self):
-        return str(self.replica or self.gpu or "")
+        if self.replica_id or self.gpu_id:
+            return str(self.replica or self.gpu)
+        return f"{self.deployment} (all replicas)" if self.deployment_id else ""
 
 
 class AnomalyMute(models.Model):
