@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import forecast_views, views
+from . import forecast_views, serving_views, views
 
 app_name = "planner"
 
@@ -24,4 +24,20 @@ urlpatterns += [
     path("forecasts/risk/", forecast_views.risk_table, name="forecast-risk"),
     path("forecasts/risk/gpus/<int:pk>/", forecast_views.risk_detail, name="forecast-risk-detail"),
     path("forecasts/fleet/", forecast_views.fleet_risk, name="forecast-fleet"),
+]
+
+# Serving (planner/serving_views.py): configuration recommendations and week scaling plans.
+urlpatterns += [
+    path("serving/", serving_views.serving_index, name="serving-index"),
+    path("serving/recommendations/new/", serving_views.recommendation_new, name="serving-recommendation-new"),
+    path("serving/recommendations/<int:pk>/", serving_views.recommendation_detail, name="serving-recommendation"),
+    path("serving/plans/new/", serving_views.plan_new, name="serving-plan-new"),
+    path("serving/plans/<int:pk>/", serving_views.plan_detail, name="serving-plan"),
+    path(
+        "serving/recommendations/<int:pk>/recompute/",
+        serving_views.recompute,
+        {"kind": "recommendation"},
+        name="serving-recommendation-recompute",
+    ),
+    path("serving/plans/<int:pk>/recompute/", serving_views.recompute, {"kind": "plan"}, name="serving-plan-recompute"),
 ]

@@ -3,7 +3,7 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from . import forecasts, scenario_views, views
+from . import forecasts, scenario_views, serving, views
 
 router = DefaultRouter()
 router.register("report-subscriptions", views.ReportSubscriptionViewSet)
@@ -15,6 +15,8 @@ router.register("forecast-runs", forecasts.ForecastRunViewSet)
 router.register("forecasts", forecasts.HallForecastViewSet)
 router.register("alerts", forecasts.AlertViewSet)
 router.register("risk-scores", forecasts.GpuRiskScoreViewSet)
+router.register("serving-recommendations", serving.ServingRecommendationViewSet)
+router.register("scaling-plans", serving.ScalingPlanViewSet)
 
 urlpatterns = [
     path("report-sections/<str:key>/", views.ReportSectionView.as_view(), name="report-section"),

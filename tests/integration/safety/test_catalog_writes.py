@@ -8,11 +8,11 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from planner.api.urls import router as planner_router
-from planner.models import CloudOffer, ExportLink, ReportSubscription
+from planner.models import CloudOffer, ExportLink, ReportSubscription, ScalingPlan
 from planner.services import suggested_rent_prices
 from telemetry.api.urls import router as telemetry_router
 from telemetry.models import CoolingUnit, Gpu, GpuModel, Pdu, Source
-from tests.integration.planner.factories import make_scenario
+from tests.integration.planner.factories import make_recommendation, make_scenario
 
 ROLES = ("viewer", "planner", "admin")
 H100 = "H100 SXM 80GB"
@@ -49,6 +49,7 @@ def targets_of(world):
     a = world.a
     scenario = make_scenario(a.org, halls=[a.hall])
     model = own_gpu_model(a.org)
+    recommendation = make_recommendation(a.org)
     return {
         "site": a.site,
         "hall": a.hall,
@@ -65,6 +66,8 @@ def targets_of(world):
             organization=a.org, name="weekly", recipients=["ops@example.com"]
         ),
         "exportlink": ExportLink.issue(user=a.users["admin"], name="sheet")[0],
+        "servingrecommendation": recommendation,
+        "scalingplan": ScalingPlan.objects.create(organization=a.org, name="week", recommendation=recommendation),
     }
 
 

@@ -1,0 +1,127 @@
+"""Serving pages: configuration recommendations (ranked table, memory, Pareto front, launch flags) and week
+scaling plans (replicas per hour, savings). Saving computes the result (planner.serving_services)."""
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from telemetry.tenancy import require_organization
+
+from . import serving_charts, serving_services
+from .domain.scaling import HOURS_PER_WEEK
+from .models import ScalingPlan, ServingRecommendation
+from .serving_forms import ScalingPlanForm, ServingRecommendationForm
+
+SHOWN_ROWS = 20
+
+
+def _require(request, model):
+    if not request.user.has_perm(f"planner.add_{model}"):
+        raise PermissionDenied("Only planners and admins can save recommendations and plans.")
+
+
+def _get(request, model, pk):
+    return get_object_or_404(model.objects.for_org(require_organization(request.user)), pk=pk)
+
+
+def serving_index(request):
+    organization = require_organization(request.user)
+    context = {
+        "recommendations": ServingRecommendation.objects.for_org(organization).select_related("gpu_model"),
+        "plans": ScalingPlan.objects.for_org(organization).select_related("recommendation"),
+        "can_edit": request.user.has_perm("planner.add_servingrecommendation"),
+    }
+    return render(request, "planner/serving/index.html", context)
+
+
+def _save(request, form, save, detail):
+    """Validate, compute and save; a domain error shows on the form and saves nothing."""
+    if form.is_valid():
+        try:
+            saved = save(form.save(commit=False))
+        except serving_services.ServingInputError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"Saved “{saved.name}”.")
+            return redirect(detail, saved.pk)
+    return None
+
+
+def recommendation_new(request):
+    _require(request, "servingrecommendation")
+    organization = require_organization(request.user)
+    form = ServingRecommendationForm(organization, request.POST or None)
+    if request.method == "POST":
+        done = _save(request, form, serving_services.save_recommendation, "planner:serving-recommendation")
+        if done:
+            return done
+    status = 400 if request.method == "POST" else 200
+    return render(request, "planner/serving/form.html", {"form": form, "what": "recommendation"}, status=status)
+
+
+def recommendation_detail(request, pk):
+    rec = _get(request, ServingRecommendation, pk)
+    rows = rec.result.get("configurations", [])
+    context = {
+        "rec": rec,
+        "chosen": rows[0] if rows else None,
+        "rows": rows[:SHOWN_ROWS],
+        "pareto_rows": [r for r in rows if r["pareto"]],
+        "launch": rec.result.get("launch", {}),
+        "can_edit": request.user.has_perm("planner.change_servingrecommendation"),
+    }
+    if rows:
+        context |= {"memory_figure": serving_charts.memory_bars(rows), "pareto_figure": serving_charts.pareto(rows)}
+    return render(request, "planner/serving/recommendation.html", context)
+
+
+def plan_new(request):
+    _require(request, "scalingplan")
+    organization = require_organization(request.user)
+    initial = {"recommendation": request.GET.get("recommendation")} if request.method == "GET" else None
+    form = ScalingPlanForm(organization, request.POST or None, initial=initial)
+    if request.method == "POST":
+        done = _save(request, form, serving_services.save_plan, "planner:serving-plan")
+        if done:
+            return done
+    status = 400 if request.method == "POST" else 200
+    return render(request, "planner/serving/form.html", {"form": form, "what": "scaling plan"}, status=status)
+
+
+def plan_detail(request, pk):
+    plan = _get(request, ScalingPlan, pk)
+    hours = plan.result.get("hours", [])
+    summary = plan.result.get("summary") or {}
+    context = {
+        "plan": plan,
+        "summary": summary,
+        "provisioning": serving_services.comparison_rows(summary),
+        "savings": serving_services.savings_rows(summary),
+        "can_edit": request.user.has_perm("planner.change_scalingplan"),
+    }
+    if len(hours) == HOURS_PER_WEEK:
+        context["hours_figure"] = serving_charts.hourly_replicas(hours)
+    return render(request, "planner/serving/plan.html", context)
+
+
+@require_POST
+def recompute(request, kind, pk):
+    """Compute a saved recommendation or plan again from its inputs; an error keeps the old result."""
+    model, save, detail = {
+        "recommendation": (
+            ServingRecommendation,
+            serving_services.save_recommendation,
+            "planner:serving-recommendation",
+        ),
+        "plan": (ScalingPlan, serving_services.save_plan, "planner:serving-plan"),
+    }[kind]
+    if not request.user.has_perm(f"planner.change_{model._meta.model_name}"):
+        raise PermissionDenied("Only planners and admins can recompute.")
+    obj = _get(request, model, pk)
+    try:
+        save(obj)
+        messages.success(request, "Recomputed from the saved inputs.")
+    except serving_services.ServingInputError as exc:
+        messages.error(request, f"Not recomputed (the previous result is kept): {exc}")
+    return redirect(detail, pk)
