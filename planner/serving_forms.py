@@ -4,7 +4,8 @@ from django import forms
 
 from telemetry.models import Deployment, GpuModel
 
-from .models import PRECISION_NAMES, ScalingPlan, ServingRecommendation, Workload
+from .models import ScalingPlan, ServingRecommendation, Workload
+from .models.serving import PRECISION_NAMES
 
 
 class ServingRecommendationForm(forms.ModelForm):
@@ -17,7 +18,23 @@ class ServingRecommendationForm(forms.ModelForm):
 
     class Meta:
         model = ServingRecommendation
-        exclude = ["organization", "result"]
+        fields = [
+            "name",
+            "llm_model",
+            "gpu_model",
+            "gpu_count",
+            "precisions",
+            "requests_per_s",
+            "mean_input_tokens",
+            "mean_output_tokens",
+            "p95_input_tokens",
+            "p95_output_tokens",
+            "p95_ttft_ms",
+            "p95_tpot_ms",
+            "owned_usd_per_gpu_hour",
+            "rented_usd_per_gpu_hour",
+            "deployment",
+        ]
 
     def __init__(self, organization, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -30,7 +47,23 @@ class ServingRecommendationForm(forms.ModelForm):
 class ScalingPlanForm(forms.ModelForm):
     class Meta:
         model = ScalingPlan
-        exclude = ["organization", "result"]
+        fields = [
+            "name",
+            "recommendation",
+            "deployment",
+            "workload",
+            "peak_to_mean",
+            "peak_hour",
+            "weekend_pct",
+            "headroom_pct",
+            "min_replicas",
+            "startup_minutes",
+            "owned_gpus",
+            "gpu_idle_w",
+            "gpu_busy_w",
+            "pue",
+            "electricity_usd_per_kwh",
+        ]
 
     def __init__(self, organization, *args, **kwargs):
         super().__init__(*args, **kwargs)

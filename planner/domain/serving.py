@@ -57,8 +57,19 @@ HF_REPOS = {
     "GPT-J-6B": "EleutherAI/gpt-j-6b",
 }
 # Engine names of each weight precision (the checkpoint must match for AWQ / compressed-tensors).
-VLLM_QUANTIZATION = {"BF16": None, "FP8": "fp8", "INT8": "compressed-tensors", "INT4": "awq"}
-SGLANG_QUANTIZATION = {"BF16": None, "FP8": "fp8", "INT8": "w8a8_int8", "INT4": "awq"}
+# None: the engine reads the scheme from the pre-quantized checkpoint's config (W8A16, or BF16 unquantized).
+VLLM_QUANTIZATION = {"FP8": "fp8", "INT8": "compressed-tensors", "INT4": "awq", "FP4": "modelopt_fp4"}
+SGLANG_QUANTIZATION = {"FP8": "fp8", "INT8": "w8a8_int8", "INT4": "awq", "FP4": "modelopt_fp4"}
+
+
+def kv_cache_dtype(precision: Precision) -> str | None:
+    """KV cache dtype served with a weight precision: FP8 where the weights are 8-bit or less with 8-bit
+    math (FP8, INT8, FP4), else the 16-bit default (None). Every engine here supports an FP8 KV cache."""
+    return "FP8" if precision.kv_bytes <= 1 else None
+
+
+def _kv_bytes(precision: Precision) -> float:
+    return 1.0 if kv_cache_dtype(precision) else 2.0
 
 
 @dataclass(frozen=True)
@@ -159,7 +170,8 @@ def replica_model(
     The estimator's time per output token is s(b) + b*prefill/output tokens (prefills interleaved), so the
     prefill share is removed before fitting. Raises ThroughputError when the model does not fit."""
     isl, osl = traffic.mean_input_tokens, traffic.mean_output_tokens
-    full = estimate_throughput(llm, gpu, precision, tp, isl, osl)
+    kv = kv_cache_dtype(precision)
+    full = estimate_throughput(llm, gpu, precision, tp, isl, osl, kv_dtype=kv)
     prefill = full.prefill_ms_per_request / 1e3
 
     def step(t) -> float:
@@ -168,7 +180,9 @@ def replica_model(
     base, per_seq = step(full), 0.0
     for share in (0.5, 0.75, 0.9):
         try:
-            other = estimate_throughput(llm, gpu, precision, tp, isl, osl, full.ms_per_output_token * share)
+            other = estimate_throughput(
+                llm, gpu, precision, tp, isl, osl, full.ms_per_output_token * share, kv_dtype=kv
+            )
         except ThroughputError:
             continue
         if other.batch_size < full.batch_size:
@@ -233,7 +247,7 @@ def memory_breakdown(
 
 def kv_tokens_per_replica(llm: LlmSpec, precision: Precision, tp: int, kv_cache_gb: float) -> int:
     """Tokens the replica's KV cache holds; KV heads are split over TP (replicated beyond kv_heads GPUs)."""
-    per_gpu_token = llm.kv_bytes_per_token(precision.kv_bytes) / min(tp, llm.kv_heads)
+    per_gpu_token = llm.kv_bytes_per_token(_kv_bytes(precision)) / min(tp, llm.kv_heads)
     return max(int(kv_cache_gb * 1e9 // per_gpu_token), 0)
 
 
@@ -512,7 +526,7 @@ def _candidate(req, model, gpu, precision, tp, util, seqs, replicas, slots, kv_t
     cfg = ServingConfig(
         gpu=gpu.name,
         precision=precision.name,
-        kv_cache_dtype="fp8" if precision.kv_bytes == 1 else "auto",
+        kv_cache_dtype="fp8" if kv_cache_dtype(precision) else "auto",
         tp=tp,
         pp=1,
         replicas=replicas,
@@ -619,7 +633,7 @@ def launch_commands(c: Candidate, model: str) -> dict[str, str]:
     ]
     if cfg.pp > 1:
         vllm.append(f"--pipeline-parallel-size {cfg.pp}")
-    if VLLM_QUANTIZATION[cfg.precision]:
+    if cfg.precision in VLLM_QUANTIZATION:
         vllm.append(f"--quantization {VLLM_QUANTIZATION[cfg.precision]}")
     if cfg.kv_cache_dtype != "auto":
         vllm.append(f"--kv-cache-dtype {cfg.kv_cache_dtype}")
@@ -632,7 +646,7 @@ def launch_commands(c: Candidate, model: str) -> dict[str, str]:
         f"--context-length {cfg.max_model_len}",
         f"--chunked-prefill-size {cfg.max_num_batched_tokens}",
     ]
-    if SGLANG_QUANTIZATION[cfg.precision]:
+    if cfg.precision in SGLANG_QUANTIZATION:
         sglang.append(f"--quantization {SGLANG_QUANTIZATION[cfg.precision]}")
     if cfg.kv_cache_dtype != "auto":
         sglang.append("--kv-cache-dtype fp8_e4m3")
@@ -689,7 +703,7 @@ def size_table_config(llm: LlmSpec, gpu: GpuSpec, precision: Precision, traffic:
     return ServingConfig(
         gpu.name,
         precision.name,
-        "fp8" if precision.kv_bytes == 1 else "auto",
+        "fp8" if kv_cache_dtype(precision) else "auto",
         tp,
         1,
         1,

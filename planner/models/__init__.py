@@ -6,7 +6,7 @@ Add an area with one import line below (e.g. `from .scenarios import Scenario, .
 from .forecasts import Alert, ForecastRun, GpuRiskScore, HallForecast
 from .reports import ExportLink, ReportDelivery, ReportDeliveryAttempt, ReportSubscription, Section
 from .scenarios import CloudOffer, Scenario, Workload
-from .serving import PRECISION_NAMES, ScalingPlan, ServingRecommendation
+from .serving import ScalingPlan, ServingRecommendation
 
 __all__ = [
     "Alert",

@@ -132,7 +132,7 @@ def test_api_creates_computes_and_exports(world):
     assert book["Hours"].max_row == 169
     assert client.post(f"/api/planner/scaling-plans/{plan_id}/recompute/").status_code == 200
     bad = client.post(
-        "/api/planner/serving-recommendations/", body | {"name": "x", "precisions": ["FP4"]}, format="json"
+        "/api/planner/serving-recommendations/", body | {"name": "x", "precisions": ["FP3"]}, format="json"
     )
     assert bad.status_code == 400 and "precisions" in bad.json()
     viewer = api(world.a.tokens["viewer"])

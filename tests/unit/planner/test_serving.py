@@ -107,7 +107,7 @@ def test_a_model_that_does_not_fit_gets_the_smallest_configuration_that_does():
     rec = recommend(_request(model=L70, gpu_count=1, precisions=(Precision.BF16,), slo=Slo(5000, 100)))
     assert "does not fit 1 x H100 SXM 80GB in BF16" in rec.notes[0]
     assert {c.config.tp for c in rec.candidates} == {1}
-    assert rec.chosen.config.precision in ("FP8", "INT8", "INT4")
+    assert rec.chosen.config.precision != "BF16"
 
 
 def test_an_slo_that_cannot_be_met_gets_the_best_achievable_numbers():
