@@ -35,9 +35,11 @@ def serving_index(request):
     return render(request, "planner/serving/index.html", context)
 
 
-def _save(request, form, save, detail):
-    """Validate, compute and save; a domain error shows on the form and saves nothing."""
-    if form.is_valid():
+def _new(request, model, form_class, save, detail, what, initial=None):
+    """The form; on POST validate, compute and save (a domain error shows on the form and saves nothing)."""
+    _require(request, model)
+    form = form_class(require_organization(request.user), request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
         try:
             saved = save(form.save(commit=False))
         except serving_services.ServingInputError as exc:
@@ -45,19 +47,19 @@ def _save(request, form, save, detail):
         else:
             messages.success(request, f"Saved “{saved.name}”.")
             return redirect(detail, saved.pk)
-    return None
+    status = 400 if request.method == "POST" else 200
+    return render(request, "planner/serving/form.html", {"form": form, "what": what}, status=status)
 
 
 def recommendation_new(request):
-    _require(request, "servingrecommendation")
-    organization = require_organization(request.user)
-    form = ServingRecommendationForm(organization, request.POST or None)
-    if request.method == "POST":
-        done = _save(request, form, serving_services.save_recommendation, "planner:serving-recommendation")
-        if done:
-            return done
-    status = 400 if request.method == "POST" else 200
-    return render(request, "planner/serving/form.html", {"form": form, "what": "recommendation"}, status=status)
+    return _new(
+        request,
+        "servingrecommendation",
+        ServingRecommendationForm,
+        serving_services.save_recommendation,
+        "planner:serving-recommendation",
+        "recommendation",
+    )
 
 
 def recommendation_detail(request, pk):
@@ -77,16 +79,16 @@ def recommendation_detail(request, pk):
 
 
 def plan_new(request):
-    _require(request, "scalingplan")
-    organization = require_organization(request.user)
     initial = {"recommendation": request.GET.get("recommendation")} if request.method == "GET" else None
-    form = ScalingPlanForm(organization, request.POST or None, initial=initial)
-    if request.method == "POST":
-        done = _save(request, form, serving_services.save_plan, "planner:serving-plan")
-        if done:
-            return done
-    status = 400 if request.method == "POST" else 200
-    return render(request, "planner/serving/form.html", {"form": form, "what": "scaling plan"}, status=status)
+    return _new(
+        request,
+        "scalingplan",
+        ScalingPlanForm,
+        serving_services.save_plan,
+        "planner:serving-plan",
+        "scaling plan",
+        initial,
+    )
 
 
 def plan_detail(request, pk):
