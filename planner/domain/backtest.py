@@ -167,7 +167,7 @@ def calibrate(forecast: CoolingForecast, backtest: CoolingBacktest) -> CoolingFo
     leads = np.arange(1, len(frame) + 1)
     for target in TARGETS:
         errors = backtest.errors[backtest.errors["target"] == target]
-        widths = halfwidths(errors, at=np.iinfo(np.int64).max // 2, leads=leads)
+        widths = halfwidths(errors, leads)
         for level in LEVELS:
             width = widths[level].to_numpy()
             ok = np.isfinite(width)

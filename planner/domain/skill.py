@@ -213,10 +213,10 @@ def forecast_mean(values: np.ndarray, steps: int, method: str) -> np.ndarray:
 
 def forecast_series(series: pd.Series, steps: int, backtest: SkillBacktest) -> pd.DataFrame:
     """Forecast the `steps` hours after the series' last hour with the backtest's chosen method;
-    columns `mean`, `lo80`, `hi80`, `lo95`, `hi95` (intervals from all its backtest errors)."""
+    columns `mean`, `lo80`, `hi80`, `lo95`, `hi95` (intervals from its latest backtest errors)."""
     values = hourly(series)
     mean = forecast_mean(values.to_numpy(), steps, backtest.chosen)
-    widths = halfwidths(backtest.errors, at=np.iinfo(np.int64).max // 2, leads=np.arange(1, steps + 1))
+    widths = halfwidths(backtest.errors, np.arange(1, steps + 1))
     out = {"mean": mean}
     for level in LEVELS:
         out[f"lo{level}"] = mean - widths[level].to_numpy()

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from planner.domain.baselines import baseline_forecast
-from planner.domain.conformal import conformal_quantile, halfwidths, sequential_coverage
+from planner.domain.conformal import CALIBRATION_HOURS, conformal_quantile, halfwidths, sequential_coverage
 from planner.domain.skill import Model, candidate_forecasts, forecast_series, rolling_backtest
 from tests.unit.forecasts.synthetic import START, hall_history
 from tests.unit.forecasts.traces import TRACES
@@ -62,7 +62,7 @@ def test_intervals_cover_at_their_nominal_rate_on_exchangeable_errors():
     cover = result.skill[["coverage_80", "coverage_95"]]
     assert cover["coverage_80"].between(0.75, 0.85).all(), cover
     assert cover["coverage_95"].between(0.92, 0.97).all(), cover
-    widths = halfwidths(result.errors, at=len(index), leads=np.array([1, 24, 72]))
+    widths = halfwidths(result.errors, np.array([1, 24, 72]))
     assert (widths[95] > widths[80]).all()
 
 
@@ -115,5 +115,18 @@ def test_taylor_day_ahead_error_is_within_0_8_of_the_best_baseline(real):
     skill = real["taylor"].skill
     assert skill.loc[24, "best_baseline"] == "last_week"
     assert skill.loc[24, "mae_ratio"] <= 0.8
+    # Calibrated on the last two weeks of errors, the intervals hold out to 72 h on the long trace.
+    assert skill["coverage_80"].between(0.75, 0.85).all() and skill["coverage_95"].between(0.92, 0.97).all()
     # Last week is missing before two weeks of data, so it is left out on the 8-day Alibaba trace.
     assert np.isnan(real["alibaba2018"].skill.loc[24, "last_week"])
+
+
+def test_intervals_forget_errors_older_than_the_calibration_window():
+    rng = np.random.default_rng(9)
+    errors = pd.DataFrame({"origin": np.arange(2000), "lead": 1, "error": rng.normal(0, 1, 2000)})
+    recent = halfwidths(errors, np.array([1]))
+    old = errors.assign(error=errors["error"].where(errors["origin"] >= 2000 - CALIBRATION_HOURS, 1e6))
+    pd.testing.assert_frame_equal(halfwidths(old, np.array([1])), recent)
+    assert recent.loc[1, 80] == pytest.approx(1.28, abs=0.15)
+    wider = errors.assign(error=errors["error"] * np.where(errors["origin"] >= 1990, 50, 1))
+    assert halfwidths(wider, np.array([1])).loc[1, 95] > recent.loc[1, 95]
