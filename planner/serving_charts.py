@@ -77,10 +77,19 @@ def pareto(rows):
 def hourly_replicas(hours):
     """Demand against the planned capacity steps and static peak provisioning over the week."""
     x = [f"{h['day']} {h['hour']:02d}:00" for h in hours]
+    most = max(h["replicas"] for h in hours)
     fig = figure(
         title="Demand vs capacity, hour by hour",
         yaxis_title="requests/s",
-        yaxis2={"title": "replicas", "overlaying": "y", "side": "right", "rangemode": "tozero"},
+        yaxis={"rangemode": "tozero"},
+        # Whole replicas on the right axis, bars kept below the lines.
+        yaxis2={
+            "title": "replicas",
+            "overlaying": "y",
+            "side": "right",
+            "range": [0, most * 1.6],
+            "dtick": max(1, -(-most // 5)),
+        },
     )
     fig.add_scatter(x=x, y=[h["demand_requests_per_s"] for h in hours], name="Demand", mode="lines")
     fig.add_scatter(

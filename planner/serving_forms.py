@@ -41,6 +41,7 @@ class ServingRecommendationForm(forms.ModelForm):
         self.instance.organization = organization
         self.fields["gpu_model"].queryset = GpuModel.objects.effective_for(organization)
         self.fields["gpu_model"].empty_label = "Every GPU model (what to buy or rent)"
+        self.fields["gpu_model"].label = "GPU model"
         self.fields["deployment"].queryset = Deployment.objects.for_org(organization)
 
 

@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand
 from tqdm import tqdm
 
 from planner import demo as planner_demo
-from planner import forecasting, report_demo
+from planner import forecasting, report_demo, serving_demo
 from telemetry import demo, demo_history
 
 
@@ -15,6 +15,7 @@ class Command(BaseCommand):
         report_demo.seed_report_subscription(org)  # a weekly email, Monday 07:00 site time
         demo_history.seed_history_if_empty(org, echo=self.stderr.write)
         forecasting.run_all_forecasts(org.pk)  # so the demo shows forecasts, alerts and risk at once
+        serving_demo.seed_serving_plans(org)  # after the history: calibrated on and planned from measured serving
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo organization '{org.name}' ready. Log in as admin, planner or viewer "

@@ -124,3 +124,18 @@ def test_deployment_without_samples_falls_back_to_the_model(world, deployment):
     assert plan.result["summary"]["source"] == "model"
     assert "no full day of measured requests" in plan.result["summary"]["demand_from"]
     assert Source.objects.filter(kind="serving").count() == 0
+
+
+def test_demo_recommendations_and_plans_are_seeded_once(world):
+    from planner import demo, serving_demo
+
+    demo.seed_scenarios(world.a.org)
+    first = serving_demo.seed_serving_plans(world.a.org)
+    again = serving_demo.seed_serving_plans(world.a.org)
+    assert [p.pk for p in first] == [p.pk for p in again]
+    assert ServingRecommendation.objects.for_org(world.a.org).count() == 2
+    chat, assistant = first
+    assert all(r.chosen["meets_slo"] for r in ServingRecommendation.objects.for_org(world.a.org))
+    # 1.6M requests/day at 2.5x peak need more than the one owned H100 at the busiest hours
+    assert chat.workload.name == "chat" and chat.result["summary"]["burst_gpu_hours_per_week"] > 0
+    assert assistant.result["summary"]["savings_vs_static"]["gpu_hours_pct"] > 0
