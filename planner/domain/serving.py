@@ -29,6 +29,7 @@ from planner.domain.reference import (
     load_llms,
 )
 from planner.domain.throughput import (
+    PP_SIZES,
     TP_SIZES,
     Precision,
     ThroughputError,
@@ -152,6 +153,7 @@ class ReplicaModel:
     gpu: str
     precision: str  # Precision name
     tp: int
+    pp: int
     step_base_s: float
     step_per_seq_s: float
     prefill_s: float  # at the traffic's mean input length
@@ -163,7 +165,13 @@ class ReplicaModel:
 
 
 def replica_model(
-    llm: LlmSpec, gpu: GpuSpec, precision: Precision, tp: int, traffic: Traffic, calibration: Calibration | None = None
+    llm: LlmSpec,
+    gpu: GpuSpec,
+    precision: Precision,
+    tp: int,
+    traffic: Traffic,
+    calibration: Calibration | None = None,
+    pp: int = 1,
 ) -> ReplicaModel:
     """Fit s(b) through the estimator's memory-limited operating point and one at half its time per token.
 
@@ -171,7 +179,7 @@ def replica_model(
     prefill share is removed before fitting. Raises ThroughputError when the model does not fit."""
     isl, osl = traffic.mean_input_tokens, traffic.mean_output_tokens
     kv = kv_cache_dtype(precision)
-    full = estimate_throughput(llm, gpu, precision, tp, isl, osl, kv_dtype=kv)
+    full = estimate_throughput(llm, gpu, precision, tp, isl, osl, kv_dtype=kv, pp=pp)
     prefill = full.prefill_ms_per_request / 1e3
 
     def step(t) -> float:
@@ -181,7 +189,7 @@ def replica_model(
     for share in (0.5, 0.75, 0.9):
         try:
             other = estimate_throughput(
-                llm, gpu, precision, tp, isl, osl, full.ms_per_output_token * share, kv_dtype=kv
+                llm, gpu, precision, tp, isl, osl, full.ms_per_output_token * share, kv_dtype=kv, pp=pp
             )
         except ThroughputError:
             continue
@@ -195,6 +203,7 @@ def replica_model(
         gpu.name,
         precision.name,
         tp,
+        pp,
         max(base, 1e-6) * factor,
         per_seq * factor,
         prefill,
@@ -227,14 +236,15 @@ def memory_breakdown(
     gpu_memory_utilization: float,
     max_num_batched_tokens: int,
     max_num_seqs: int,
+    pp: int = 1,
 ) -> MemoryBreakdown:
     """Memory per GPU as vLLM sizes it: the KV cache gets the budget (utilization x HBM) left after weights,
     the profiled activation peak and fixed overhead. kv_cache_gb <= 0 means it does not fit."""
     check_fraction("gpu_memory_utilization", gpu_memory_utilization, allow_zero=False)
-    weights = llm.total_params_b * precision.weight_bytes / tp
+    weights = llm.total_params_b * precision.weight_bytes / (tp * pp)
     per_token = 2 * llm.hidden_size * (ACTIVATION_HIDDEN_UNITS[0] + ACTIVATION_HIDDEN_UNITS[1] / tp)
     activations = (max_num_batched_tokens * per_token + max_num_seqs * VOCAB_SIZE * 4) / 1e9
-    overhead = OVERHEAD_GB + (NCCL_GB if tp > 1 else 0.0)
+    overhead = OVERHEAD_GB + (NCCL_GB if tp * pp > 1 else 0.0)
     budget = gpu.memory_gb * gpu_memory_utilization
     return MemoryBreakdown(
         weights_gb=weights,
@@ -245,9 +255,9 @@ def memory_breakdown(
     )
 
 
-def kv_tokens_per_replica(llm: LlmSpec, precision: Precision, tp: int, kv_cache_gb: float) -> int:
+def kv_tokens_per_replica(llm: LlmSpec, precision: Precision, tp: int, kv_cache_gb: float, pp: int = 1) -> int:
     """Tokens the replica's KV cache holds; KV heads are split over TP (replicated beyond kv_heads GPUs)."""
-    per_gpu_token = llm.kv_bytes_per_token(_kv_bytes(precision)) / min(tp, llm.kv_heads)
+    per_gpu_token = llm.kv_bytes_per_token(_kv_bytes(precision)) / (min(tp, llm.kv_heads) * pp)
     return max(int(kv_cache_gb * 1e9 // per_gpu_token), 0)
 
 
@@ -422,6 +432,10 @@ class RecommendationRequest:
             raise InvalidInputError(f"gpu_count must be a whole number >= 1, got {self.gpu_count!r}")
 
 
+def _layout(tp: int, pp: int) -> str:
+    return f"TP={tp}" + (f" x PP={pp}" if pp > 1 else "")
+
+
 def max_model_len(traffic: Traffic) -> int:
     """Power of two >= the p95 prompt + p95 output (at least 2,048 tokens)."""
     need = traffic.input_p95 + traffic.output_p95
@@ -450,7 +464,7 @@ def _reason(c: Candidate, slo: Slo, mem: MemoryBreakdown) -> str:
         return "misses the SLO: " + "; ".join(misses)
     limit = "KV cache" if c.slots < cfg.max_num_seqs else "max_num_seqs"
     return (
-        f"{cfg.replicas} x TP={cfg.tp} {cfg.precision}: {mem.weights_gb:.0f} GB weights/GPU leave "
+        f"{cfg.replicas} x {_layout(cfg.tp, cfg.pp)} {cfg.precision}: {mem.weights_gb:.0f} GB weights/GPU leave "
         f"{mem.kv_cache_gb:.0f} GB KV ({c.kv_cache_tokens:,} tokens); {c.slots} slots ({limit}) carry "
         f"{c.replica_capacity_requests_per_s:.2f} req/s each within the SLO"
     )
@@ -479,30 +493,33 @@ def _pareto_flags(cands: Sequence[Candidate]) -> list[bool]:
     return flags
 
 
-def _evaluate(req: RecommendationRequest, gpu: GpuSpec, precision: Precision, tp: int, gpu_limit: int | None):
+def _evaluate(req: RecommendationRequest, gpu: GpuSpec, precision: Precision, tp: int, pp: int, gpu_limit: int | None):
     """Candidates for one (GPU, precision, TP); [] with the reason when it does not fit."""
     traffic, slo = req.traffic, req.slo
     if precision is Precision.FP8 and gpu.fp8_dense_tflops is None:
         return [], f"{gpu.name} {precision.name}: no FP8 tensor cores"
     cal = req.calibration.get(gpu.name)
     try:
-        model = replica_model(req.model, gpu, precision, tp, traffic, cal)
+        model = replica_model(req.model, gpu, precision, tp, traffic, cal, pp)
     except ThroughputError as exc:
-        return [], f"{gpu.name} {precision.name} TP={tp}: {exc}"
+        return [], f"{gpu.name} {precision.name} {_layout(tp, pp)}: {exc}"
     chunk, model_len = batched_tokens(traffic), max_model_len(traffic)
     seq_tokens = traffic.mean_input_tokens + traffic.mean_output_tokens
-    out, why = [], f"{gpu.name} {precision.name} TP={tp}: the KV cache cannot hold one {model_len:,}-token sequence"
+    out, why = (
+        [],
+        f"{gpu.name} {precision.name} {_layout(tp, pp)}: the KV cache cannot hold one {model_len:,}-token sequence",
+    )
     for util in MEMORY_FRACTIONS:
         for seqs in MAX_NUM_SEQS:
-            mem = memory_breakdown(req.model, gpu, precision, tp, util, chunk, seqs)
-            kv_tokens = kv_tokens_per_replica(req.model, precision, tp, mem.kv_cache_gb)
+            mem = memory_breakdown(req.model, gpu, precision, tp, util, chunk, seqs, pp)
+            kv_tokens = kv_tokens_per_replica(req.model, precision, tp, mem.kv_cache_gb, pp)
             if kv_tokens < model_len:
                 continue
             slots = min(seqs, kv_tokens // seq_tokens)
             if slots < seqs and seqs > MAX_NUM_SEQS[0]:
                 continue  # a larger max_num_seqs than the KV cache holds changes nothing but memory for logits
             cap = max_rate(model, traffic, slo, slots, chunk)
-            most = gpu_limit // tp if gpu_limit else req.max_replicas
+            most = gpu_limit // (tp * pp) if gpu_limit else req.max_replicas
             if most < 1:
                 continue
             if cap > 0 and math.ceil(traffic.requests_per_s / cap - 1e-9) <= most:
@@ -528,7 +545,7 @@ def _candidate(req, model, gpu, precision, tp, util, seqs, replicas, slots, kv_t
         precision=precision.name,
         kv_cache_dtype="fp8" if kv_cache_dtype(precision) else "auto",
         tp=tp,
-        pp=1,
+        pp=model.pp,
         replicas=replicas,
         max_num_seqs=seqs,
         max_num_batched_tokens=chunk,
@@ -574,19 +591,23 @@ def _search(req: RecommendationRequest, precisions, gpu_limit):
     for gpu in req.gpus:
         for precision in precisions:
             for tp in TP_SIZES:
-                if gpu_limit is not None and tp > gpu_limit:
-                    continue
-                found, why = _evaluate(req, gpu, precision, tp, gpu_limit)
-                cands += found
-                if why:
-                    rejected.append(why)
+                # Pipeline stages (PP > 1) only where TP=8 alone cannot hold it: across nodes of 8 GPUs.
+                for pp in PP_SIZES if tp == TP_SIZES[-1] else (1,):
+                    if gpu_limit is not None and tp * pp > gpu_limit:
+                        continue
+                    found, why = _evaluate(req, gpu, precision, tp, pp, gpu_limit)
+                    cands += found
+                    if why:
+                        rejected.append(why)
+                    if found:
+                        break
     return cands, rejected
 
 
 def recommend(req: RecommendationRequest) -> Recommendation:
     """Ranked configurations: those meeting the SLO first, cheapest first (cost per 1M output tokens, rented
     else owned, else GPUs), then lower p95 latency. When nothing fits the GPUs and precisions asked for, the
-    smallest configuration that fits any precision on up to 8 GPUs per replica is returned, with a note; when
+    smallest configuration that fits any precision and any TP x PP is returned, with a note; when
     no configuration meets the SLO, the closest (smallest worst ratio to a target) comes first, with a note."""
     notes = []
     cands, rejected = _search(req, req.precisions, req.gpu_count)
@@ -596,15 +617,17 @@ def recommend(req: RecommendationRequest) -> Recommendation:
         if not cands:
             raise InvalidInputError(
                 f"{req.model.name} fits no configuration on {', '.join(g.name for g in req.gpus)} "
-                f"(up to TP={TP_SIZES[-1]}, any precision): " + "; ".join(rejected[-3:])
+                f"(up to TP={TP_SIZES[-1]} x PP={PP_SIZES[-1]}, any precision): " + "; ".join(rejected[-3:])
             )
-        smallest = min(cands, key=lambda c: (c.config.tp, _rank_key(c, req.slo)))
-        cands = [c for c in cands if c.config.tp == smallest.config.tp]
+        size = lambda c: c.config.tp * c.config.pp  # noqa: E731
+        smallest = min(cands, key=lambda c: (size(c), _rank_key(c, req.slo)))
+        cands = [c for c in cands if size(c) == size(smallest)]
         asked = f"{req.gpu_count} x " if req.gpu_count else ""
         notes.append(
             f"{req.model.name} does not fit {asked}{'/'.join(g.name for g in req.gpus)} in "
             f"{'/'.join(p.name for p in req.precisions)}; the smallest configuration that does is "
-            f"TP={smallest.config.tp} ({'/'.join(sorted({c.config.precision for c in cands}))})."
+            f"{_layout(smallest.config.tp, smallest.config.pp)} "
+            f"({'/'.join(sorted({c.config.precision for c in cands}))})."
         )
     cands.sort(key=lambda c: _rank_key(c, req.slo))
     cands = [replace(c, pareto=f) for c, f in zip(cands, _pareto_flags(cands), strict=True)]
@@ -641,6 +664,7 @@ def launch_commands(c: Candidate, model: str) -> dict[str, str]:
     sglang = [
         f"python -m sglang.launch_server --model-path {repo}",
         f"--tp {cfg.tp}",
+        *([f"--pp-size {cfg.pp}"] if cfg.pp > 1 else []),
         f"--mem-fraction-static {(mem.weights_gb + mem.kv_cache_gb) / mem.total_gb:.2f}",
         f"--max-running-requests {cfg.max_num_seqs}",
         f"--context-length {cfg.max_model_len}",
@@ -717,11 +741,11 @@ def size_table_config(llm: LlmSpec, gpu: GpuSpec, precision: Precision, traffic:
 def _setup(llm: LlmSpec, gpu: GpuSpec, cfg: ServingConfig, traffic: Traffic):
     """(replica model, memory, KV tokens, slots) of a configuration chosen elsewhere."""
     precision = Precision[cfg.precision]
-    model = replica_model(llm, gpu, precision, cfg.tp, traffic)
+    model = replica_model(llm, gpu, precision, cfg.tp, traffic, pp=cfg.pp)
     mem = memory_breakdown(
-        llm, gpu, precision, cfg.tp, cfg.gpu_memory_utilization, cfg.max_num_batched_tokens, cfg.max_num_seqs
+        llm, gpu, precision, cfg.tp, cfg.gpu_memory_utilization, cfg.max_num_batched_tokens, cfg.max_num_seqs, cfg.pp
     )
-    kv = kv_tokens_per_replica(llm, precision, cfg.tp, mem.kv_cache_gb)
+    kv = kv_tokens_per_replica(llm, precision, cfg.tp, mem.kv_cache_gb, cfg.pp)
     slots = max(1, min(cfg.max_num_seqs, kv // (traffic.mean_input_tokens + traffic.mean_output_tokens)))
     return model, mem, kv, slots
 

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from planner.domain.reference import InvalidInputError, load_gpus, load_llms
+from planner.domain.reference import GpuSpec, InvalidInputError, load_gpus, load_llms
 from planner.domain.serving import (
     Calibration,
     GpuPrices,
@@ -119,6 +119,15 @@ def test_an_slo_that_cannot_be_met_gets_the_best_achievable_numbers():
     assert "misses the SLO: p95 TPOT" in rec.chosen.reason
 
 
+def test_a_model_too_big_for_one_node_gets_pipeline_stages():
+    rec = recommend(_request(model=LLMS["Llama-3.1-405B"], precisions=(Precision.BF16,), slo=Slo(10_000, 200)))
+    # 812 GB of BF16 weights do not fit 8 x 80 GB: TP=8 x PP=2, 16 GPUs a replica, 51 GB of weights per GPU
+    cfg = rec.chosen.config
+    assert (cfg.tp, cfg.pp) == (8, 2) and rec.chosen.memory.weights_gb == pytest.approx(405.9 * 2 / 16)
+    assert "--pipeline-parallel-size 2" in launch_commands(rec.chosen, "Llama-3.1-405B")["vllm"]
+    assert {c.config.pp for c in recommend(_request()).candidates} == {1}
+
+
 def test_gpu_count_bounds_every_candidate():
     rec = recommend(_request(model=L70, gpu_count=4, slo=Slo(2000, 50)))
     assert all(c.config.gpus <= 4 for c in rec.candidates)
@@ -176,7 +185,7 @@ def test_bad_input_names_the_field():
     with pytest.raises(InvalidInputError, match="gpu_count"):
         _request(gpu_count=0)
     with pytest.raises(InvalidInputError, match="fits no configuration"):
-        recommend(_request(model=LLMS["Llama-3.1-405B"], gpus=(GPUS["L4"],)))
+        recommend(_request(model=LLMS["Llama-3.1-405B"], gpus=(GpuSpec("1 GB card", 1, 0.1, 10, None, 50),)))
 
 
 def test_comparison_with_the_size_table_heuristic_runs_on_its_cases():
