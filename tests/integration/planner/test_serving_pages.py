@@ -145,3 +145,16 @@ def test_list_exports_one_row_per_object(world, url):
     ScalingPlan.objects.create(organization=world.a.org, name="p", recommendation=rec)
     csv = api(world.a.tokens["viewer"]).get(url + "?format=csv").content.decode()
     assert len(csv.splitlines()) == 2
+
+
+def test_lists_do_not_query_per_object(client, world, django_assert_max_num_queries):
+    for n in range(3):
+        rec = make_recommendation(world.a.org, name=f"r{n}")
+        ScalingPlan.objects.create(organization=world.a.org, name=f"p{n}", recommendation=rec, result=rec.result)
+    login(client, world.a.users["viewer"])
+    with django_assert_max_num_queries(10):
+        assert client.get(reverse("planner:serving-index")).status_code == 200
+    token = api(world.a.tokens["viewer"])
+    for url in ("/api/planner/serving-recommendations/", "/api/planner/scaling-plans/"):
+        with django_assert_max_num_queries(10):
+            assert token.get(url).json()["count"] == 3
