@@ -42,7 +42,8 @@ class CoolingBacktest:
     with the MAE of every baseline as its own column.
     errors: target, origin (hours since the history's first hour), lead, error (forecast - actual),
     what `calibrate` builds intervals from.
-    season_hours: the season of the IT load's best baseline (24, 168; None for last value)."""
+    season_hours: the season of the IT load's best baseline (24, 168; None for last value).
+    adapted: per target, the levels its intervals had adapted to (conformal.Coverage.adapted)."""
 
     hall_id: str
     origins: tuple[pd.Timestamp, ...]
@@ -51,6 +52,7 @@ class CoolingBacktest:
     metrics: pd.DataFrame
     skill: pd.DataFrame
     errors: pd.DataFrame
+    adapted: dict[str, dict[int, np.ndarray]]
 
 
 @dataclass(frozen=True)
@@ -115,8 +117,9 @@ def backtest_cooling(
             )
     points = pd.concat(rows, ignore_index=True).dropna(subset=["actual"])
     points["error"] = points["forecast"] - points["actual"]
-    calibrated = [sequential_coverage(points[points["target"] == t]) for t in TARGETS]
-    points = points.join(pd.concat(calibrated)[["in80", "in95"]].add_prefix("calibrated_"))
+    coverage = {t: sequential_coverage(points[points["target"] == t]) for t in TARGETS}
+    calibrated = pd.concat(c.rows for c in coverage.values())
+    points = points.join(calibrated[["in80", "in95"]].add_prefix("calibrated_"))
 
     horizons = sorted({h for h in HORIZONS if h < horizon_hours} | {horizon_hours})
     skill = pd.DataFrame([_score(points, target, horizon) for target in TARGETS for horizon in horizons]).set_index(
@@ -126,7 +129,8 @@ def backtest_cooling(
     it_best = metrics.at["it_load_kw", "baseline"]
     errors = points[["target", "origin", "lead", "error"]].reset_index(drop=True)
     season = BASELINES.get(it_best) if isinstance(it_best, str) else None
-    return CoolingBacktest(hall.hall_id, tuple(origins), horizon_hours, season, metrics, skill, errors)
+    adapted = {t: c.adapted for t, c in coverage.items()}
+    return CoolingBacktest(hall.hall_id, tuple(origins), horizon_hours, season, metrics, skill, errors, adapted)
 
 
 def _score(points: pd.DataFrame, target: str, horizon: int) -> dict:
@@ -167,7 +171,7 @@ def calibrate(forecast: CoolingForecast, backtest: CoolingBacktest) -> CoolingFo
     leads = np.arange(1, len(frame) + 1)
     for target in TARGETS:
         errors = backtest.errors[backtest.errors["target"] == target]
-        widths = halfwidths(errors, leads)
+        widths = halfwidths(errors, leads, adapted=backtest.adapted[target])
         for level in LEVELS:
             width = widths[level].to_numpy()
             ok = np.isfinite(width)

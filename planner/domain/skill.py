@@ -27,6 +27,7 @@ DAY_AHEAD_HOURS = 24
 # with under two weeks of data) is left out of that horizon's comparison.
 MIN_BASELINE_SHARE = 0.9
 MAX_GAP_HOURS = 6
+ORIGINS = 150
 _HOUR = pd.Timedelta(hours=1)
 
 
@@ -39,8 +40,10 @@ def _profile(values: np.ndarray, targets: np.ndarray, season: int, k: int) -> np
 def profile_ar(values: np.ndarray, steps: int, season: int, k: int, lags: tuple[int, ...], window: int = 28 * 24):
     """Seasonal profile (mean of the same hour over the last k seasons) plus an AutoReg forecast of
     today's departure from it: a busier day than the profile persists for some hours, then fades.
-    Averaging k seasons halves the noise a seasonal-naive forecast copies from one season."""
+    Averaging k seasons halves the noise a seasonal-naive forecast copies from one season; with
+    less history it averages what there is, keeping one season of departures to fit the AR on."""
     n = len(values)
+    k = max(1, min(k, n // season - 1))
     past = np.arange(max(season * k, n - window), n)
     departure = values[past] - _profile(values, past, season, k)
     ar = AutoReg(departure, lags=list(lags), trend="c").fit()
@@ -82,7 +85,7 @@ class Model:
 
 
 MODELS = (
-    Model("weekly_profile_ar", 3 * 168, partial(profile_ar, season=168, k=2, lags=(1, 2, 3, 24))),
+    Model("weekly_profile_ar", 2 * 168, partial(profile_ar, season=168, k=2, lags=(1, 2, 3, 24))),
     Model("daily_profile_ar", 72, partial(profile_ar, season=24, k=2, lags=(1, 2))),
     Model("harmonic_ar", 72, harmonic_ar),
 )
@@ -120,6 +123,7 @@ class SkillBacktest:
     `coverage_80` and `coverage_95` (share of actual values inside the chosen forecaster's
     calibrated intervals), `points`.
     chosen: the candidate with the lowest day-ahead MAE, or the best baseline when it does not beat it.
+    adapted: per level, the level each lead bin's intervals had adapted to (conformal.Coverage).
     """
 
     name: str
@@ -128,24 +132,30 @@ class SkillBacktest:
     skill: pd.DataFrame
     chosen: str
     beats_baseline: bool
+    adapted: dict[int, np.ndarray]
 
     @property
     def errors(self) -> pd.DataFrame:
         """The chosen forecaster's errors (origin, lead, error), what its intervals are built from."""
-        frame = self.points[["origin", "lead"]].copy()
-        frame["error"] = self.points[self.chosen] - self.points["actual"]
-        return frame[frame["error"].notna()]
+        return _errors(self.points, self.chosen)
+
+
+def _errors(points: pd.DataFrame, forecaster: str) -> pd.DataFrame:
+    frame = points[["origin", "lead"]].copy()
+    frame["error"] = points[forecaster] - points["actual"]
+    return frame[frame["error"].notna()]
 
 
 def rolling_backtest(
     series: pd.Series,
     name: str = "",
     horizons=HORIZONS,
-    step_hours: int = 6,
+    step_hours: int | None = None,
     min_train_hours: int = 72,
     models=MODELS,
 ) -> SkillBacktest:
     """Backtest on `series` (any time step; scored as hourly means). Origins every `step_hours`
+    (default: as often as gives about ORIGINS origins, 1-6 h; intervals need errors to calibrate on)
     from the first hour with `min_train_hours` of history (or the longest model requirement that
     still leaves a day of origins for the longest horizon) to the last hour with a next hour to score."""
     values = hourly(series)
@@ -156,6 +166,8 @@ def rolling_backtest(
         raise ValueError(f"{name or 'series'}: {n} hours is too short; need {min_train_hours + steps + 24}")
     start = max([min_train_hours] + [m.min_history_hours for m in usable])
     rows = []
+    if step_hours is None:
+        step_hours = int(np.clip((n - start) // ORIGINS, 1, 6))
     for origin in range(start - 1, n - 1, step_hours):
         lead = np.arange(1, min(steps, n - 1 - origin) + 1)
         frame = {"origin": origin, "lead": lead, "actual": y[origin + lead]}
@@ -189,14 +201,14 @@ def rolling_backtest(
     skill["chosen_mae"] = skill[chosen]
     skill["mae_ratio"] = skill["chosen_mae"] / [skill.at[h, b] for h, b in skill["best_baseline"].items()]
 
-    result = SkillBacktest(name, values.index, points, skill, chosen, beats)
-    errors = result.errors
-    inside = sequential_coverage(errors).join(errors)
+    errors = _errors(points, chosen)
+    coverage = sequential_coverage(errors)
+    inside = coverage.rows.join(errors)
     for horizon in horizons:
         window = inside[(inside["lead"] <= horizon) & (inside["origin"] + horizon <= n - 1)]
         for level in LEVELS:
             skill.loc[horizon, f"coverage_{level}"] = window[f"in{level}"].astype(float).mean()
-    return result
+    return SkillBacktest(name, values.index, points, skill, chosen, beats, coverage.adapted)
 
 
 def forecast_mean(values: np.ndarray, steps: int, method: str) -> np.ndarray:
@@ -213,10 +225,11 @@ def forecast_mean(values: np.ndarray, steps: int, method: str) -> np.ndarray:
 
 def forecast_series(series: pd.Series, steps: int, backtest: SkillBacktest) -> pd.DataFrame:
     """Forecast the `steps` hours after the series' last hour with the backtest's chosen method;
-    columns `mean`, `lo80`, `hi80`, `lo95`, `hi95` (intervals from its latest backtest errors)."""
+    columns `mean`, `lo80`, `hi80`, `lo95`, `hi95` (intervals from its latest backtest errors at
+    the levels they had adapted to)."""
     values = hourly(series)
     mean = forecast_mean(values.to_numpy(), steps, backtest.chosen)
-    widths = halfwidths(backtest.errors, np.arange(1, steps + 1))
+    widths = halfwidths(backtest.errors, np.arange(1, steps + 1), adapted=backtest.adapted)
     out = {"mean": mean}
     for level in LEVELS:
         out[f"lo{level}"] = mean - widths[level].to_numpy()

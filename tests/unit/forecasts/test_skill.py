@@ -38,7 +38,7 @@ def test_no_look_ahead_perturbing_the_future_leaves_earlier_forecasts_and_interv
     # Intervals at an origin are calibrated on errors already observed there; use one chosen forecaster.
     errors_a = a.points.assign(error=a.points["weekly_profile_ar"] - a.points["actual"])
     errors_b = b.points.assign(error=b.points["weekly_profile_ar"] - b.points["actual"])
-    widths_a, widths_b = sequential_coverage(errors_a), sequential_coverage(errors_b)
+    widths_a, widths_b = sequential_coverage(errors_a).rows, sequential_coverage(errors_b).rows
     at_cut = errors_a["origin"] == cut
     assert widths_a.loc[at_cut, "width80"].notna().all()
     widths = ["width80", "width95"]
