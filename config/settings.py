@@ -231,6 +231,18 @@ CELERY_BEAT_SCHEDULE.update(
     }
 )
 
+# Serving telemetry (telemetry/serving_rollups.py) and anomaly detection (telemetry/serving_anomalies.py).
+CELERY_BEAT_SCHEDULE["telemetry-serving-rollups"] = {
+    "task": "telemetry.refresh_serving_rollups",
+    "schedule": 60.0,
+    "options": {"expires": 55},
+}
+CELERY_BEAT_SCHEDULE["telemetry-detect-anomalies"] = {
+    "task": "telemetry.detect_anomalies",
+    "schedule": 60.0,
+    "options": {"expires": 55},
+}
+
 # Reports and exports (planner/report_mail.py, telemetry/api/renderers.py). Chart images in emails are
 # drawn by kaleido in a headless Chromium (Debian package `chromium`).
 HEADROOM_CHROMIUM = env("CHROMIUM_PATH", default="/usr/bin/chromium")

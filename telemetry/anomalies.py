@@ -406,6 +406,7 @@ def _detection(col, subjects, spec, start, end, kind, z, expected, scale, observ
     low, high = centre - 3 * spread, centre + 3 * spread
     if spec.log:
         low, high = float(np.exp(low)), float(np.exp(high))
+    low = max(low, 0.0)  # every metric here is non-negative
     subject = "all peers" if col is None else subjects[col]
     reference = "its peers' median and its usual offset" if basis == "peer" else "the same time of day in its history"
     direction = "above" if value > high else "below" if value < low else "within"

@@ -7,7 +7,7 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from . import csv_uploads, partitions, rollups, sources
+from . import csv_uploads, partitions, rollups, serving_anomalies, serving_rollups, sources
 from .collectors.common import TransientCollectorError
 from .models import Source
 
@@ -65,6 +65,7 @@ def apply_retention():
     now = timezone.now()
     removed = rollups.apply_retention(now=now)
     removed["csv_uploads"] = csv_uploads.remove_expired(now=now, days=settings.TELEMETRY_CSV_UPLOAD_DAYS)
+    removed["serving"] = serving_rollups.apply_serving_retention(now=now)
     return removed
 
 
@@ -82,3 +83,14 @@ def import_csv(upload_id, organization_id):
     """Import an uploaded CSV file with its confirmed mapping (telemetry.csv_uploads)."""
     state = csv_uploads.run_import(upload_id, organization_id)
     return {key: state[key] for key in ("accepted", "duplicate", "rejected")}
+
+
+@shared_task(name="telemetry.refresh_serving_rollups", time_limit=120, soft_time_limit=100)
+def refresh_serving_rollups():
+    return serving_rollups.refresh_serving_rollups(now=timezone.now())
+
+
+@shared_task(name="telemetry.detect_anomalies", time_limit=55, soft_time_limit=50)
+def detect_anomalies():
+    """Learned-baseline anomaly detection on GPU and serving metrics (telemetry.serving_anomalies)."""
+    return serving_anomalies.detect_all(now=timezone.now())

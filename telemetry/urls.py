@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import imports, pages, views
+from . import imports, pages, serving_views, views
 
 urlpatterns = [
     path("", views.overview, name="overview"),
@@ -14,4 +14,9 @@ urlpatterns = [
     path("sources/import/", imports.upload, name="csv-import"),
     path("sources/import/<str:upload_id>/", imports.detail, name="csv-import-detail"),
     path("sources/import/<str:upload_id>/progress/", imports.progress, name="csv-import-progress"),
+    path("serving/", serving_views.deployment_list, name="deployment-list"),
+    path("serving/<int:pk>/", serving_views.deployment_detail, name="deployment-detail"),
+    path("anomalies/", serving_views.anomaly_list, name="anomaly-list"),
+    path("anomalies/<int:pk>/acknowledge/", serving_views.anomaly_acknowledge, name="anomaly-acknowledge"),
+    path("anomalies/<int:pk>/mute/", serving_views.anomaly_mute, name="anomaly-mute"),
 ]

@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from . import ingest, schema, views  # noqa: F401  (schema registers OpenAPI extensions)
+from . import ingest, schema, serving, views  # noqa: F401  (schema registers OpenAPI extensions)
 
 router = DefaultRouter()
 router.register("sites", views.SiteViewSet)
@@ -13,6 +13,8 @@ router.register("gpu-models", views.GpuModelViewSet)
 router.register("cooling-units", views.CoolingUnitViewSet)
 router.register("pdus", views.PduViewSet)
 router.register("sources", views.SourceViewSet, basename="api-source")  # "source-list" is the page
+router.register("deployments", serving.DeploymentViewSet, basename="api-deployment")
+router.register("anomalies", serving.AnomalyViewSet, basename="api-anomaly")
 
 urlpatterns = router.urls
 

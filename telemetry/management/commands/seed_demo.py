@@ -1,9 +1,11 @@
 from django.core.management.base import BaseCommand
+from django.utils import timezone
 from tqdm import tqdm
 
 from planner import demo as planner_demo
 from planner import forecasting, report_demo, serving_demo
 from telemetry import demo, demo_history
+from telemetry import serving_demo as serving_telemetry_demo
 
 
 class Command(BaseCommand):
@@ -14,6 +16,7 @@ class Command(BaseCommand):
         planner_demo.seed_scenarios(org)
         report_demo.seed_report_subscription(org)  # a weekly email, Monday 07:00 site time
         demo_history.seed_history_if_empty(org, echo=self.stderr.write)
+        serving_telemetry_demo.seed_serving(org, now=timezone.now())  # two deployments, one injected anomaly
         forecasting.run_all_forecasts(org.pk)  # so the demo shows forecasts, alerts and risk at once
         serving_demo.seed_serving_plans(org)  # after the history: calibrated on and planned from measured serving
         self.stdout.write(

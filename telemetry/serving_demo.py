@@ -1,0 +1,127 @@
+"""Demo serving data: two deployments on the demo fleet, their serving history consistent with their GPUs'
+simulated telemetry, and one injected anomaly (seed_demo calls `seed_serving`; idempotent).
+
+- "llama-8b-chat": Llama-3.1-8B on vLLM, 4 replicas of 1 H100 each (hall A1, inference: diurnal load);
+- "llama-70b-agents": Llama-3.3-70B on SGLang, TP=4 on H200, 2 replicas (hall L2).
+Each replica's load is its GPUs' measured utilization (1-minute rollups), so tokens/s, queues and KV-cache
+follow what the GPUs did (telemetry.serving_sim). Injected: replica r2 of llama-8b-chat builds a queue
+(and its TTFT follows) over the last 20 minutes, which the detector reports on the Anomalies page.
+The demo replicas' sources are disabled (their endpoints are example addresses that nothing answers).
+"""
+
+import zlib
+from datetime import timedelta
+
+import numpy as np
+import pandas as pd
+from django.db import transaction
+
+from . import serving_anomalies, serving_rollups
+from .models import Deployment, Gpu, GpuRollup, Replica, Resolution, Source
+from .serving_sim import ReplicaProfile, simulate_replicas
+from .serving_store import add_replica, store_samples
+
+HISTORY = timedelta(hours=26)
+DEPLOYMENTS = (
+    ("llama-8b-chat", "Llama-3.1-8B", "vllm", "H100 SXM 80GB", 1, 4, ReplicaProfile(capacity_rps=9.0)),
+    (
+        "llama-70b-agents",
+        "Llama-3.3-70B",
+        "sglang",
+        "H200 SXM 141GB",
+        4,
+        2,
+        ReplicaProfile(capacity_rps=3.0, max_seqs=64, prompt_tokens=2400, output_tokens=400, ttft_s=0.45),
+    ),
+)
+ANOMALY = ("llama-8b-chat", "r2", timedelta(minutes=20))
+
+
+def seed_serving(organization, *, now):
+    """Create the demo deployments if missing and write their serving history up to `now`."""
+    if Deployment.objects.for_org(organization).exists():
+        return 0
+    written = 0
+    for name, llm, engine, gpu_model, tp, replicas, profile in DEPLOYMENTS:
+        gpus = _free_gpus(organization, gpu_model, tp * replicas)
+        if len(gpus) < tp * replicas:
+            continue
+        deployment = _create(organization, name, llm, engine, gpus, tp, replicas)
+        written += _history(deployment, profile, now)
+    serving_rollups.refresh_serving_rollups(now=now, since=now - HISTORY)
+    serving_anomalies.detect_organization(organization, end=now.replace(second=0, microsecond=0))
+    return written
+
+
+def _free_gpus(organization, model_name, count):
+    """`count` GPUs of one node of that model (the node with the lowest id that has enough)."""
+    gpus = (
+        Gpu.objects.for_org(organization).filter(model__name=model_name, status="active").order_by("node_id", "index")
+    )
+    by_node = {}
+    for gpu in gpus:
+        by_node.setdefault(gpu.node_id, []).append(gpu)
+        if len(by_node[gpu.node_id]) == count:
+            return by_node[gpu.node_id]
+    return []
+
+
+@transaction.atomic
+def _create(organization, name, llm, engine, gpus, tp, replicas):
+    deployment = Deployment.objects.create(
+        organization=organization,
+        name=name,
+        llm_model=llm,
+        engine=engine,
+        gpu_model=gpus[0].model,
+        tensor_parallel_size=tp,
+    )
+    for r in range(replicas):
+        own = gpus[r * tp : (r + 1) * tp]
+        replica = add_replica(
+            deployment, name=f"r{r}", metrics_url=f"http://{own[0].node.hostname}:{8000 + r}/metrics", gpus=own
+        )
+        Source.objects.filter(pk=replica.source_id).update(enabled=False)
+    return deployment
+
+
+def _history(deployment, profile, now):
+    start = (now - HISTORY).replace(second=0, microsecond=0)
+    index = pd.date_range(start, now, freq="60s", inclusive="left", tz="UTC")
+    written = 0
+    for n, replica in enumerate(Replica.objects.filter(deployment=deployment).prefetch_related("gpus")):
+        load = _gpu_load(replica, index)
+        metrics = simulate_replicas(load, 1, profile=profile, seed=zlib.crc32(f"{deployment.name}/{n}".encode()))
+        if (deployment.name, replica.name) == ANOMALY[:2]:
+            _inject_queue(metrics, index, now - ANOMALY[2])
+        rows = []
+        for i, ts in enumerate(index):
+            row = {"ts": ts.to_pydatetime(), "interval_s": None if i == 0 else 60.0}
+            for name, values in metrics.items():
+                if i == 0 and name in ("prompt_tokens", "generation_tokens", "requests_finished", "requests_failed"):
+                    continue
+                row[name] = float(values[i, 0])
+            rows.append(row)
+        written += store_samples(replica, rows).accepted
+    return written
+
+
+def _gpu_load(replica, index):
+    """The replica's GPUs' mean utilization (0..1) per minute, from their 1-minute rollups."""
+    rows = GpuRollup.objects.filter(
+        resolution=Resolution.MINUTE, gpu__in=replica.gpus.all(), ts__gte=index[0], ts__lte=index[-1]
+    ).values_list("ts", "gpu_util_avg")
+    frame = pd.DataFrame(list(rows), columns=["ts", "util"])
+    if frame.empty:
+        return np.full(len(index), 0.5)
+    frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
+    series = frame.groupby("ts")["util"].mean().astype(float) / 100
+    return series.reindex(index).interpolate(limit_direction="both").fillna(0.5).to_numpy()
+
+
+def _inject_queue(metrics, index, since):
+    """A queue that builds on one replica (a stuck batch, say): waiting ramps to ~70, TTFT follows."""
+    at = index >= pd.Timestamp(since)
+    ramp = np.cumsum(at) / max(at.sum(), 1)
+    metrics["requests_waiting"][at, 0] += np.round(70 * ramp[at])
+    metrics["ttft_p95"][at, 0] *= 1 + 3 * ramp[at]

@@ -1,0 +1,126 @@
+"""The serving pipeline on the real database: the demo's deployment and serving history built from its GPUs'
+1-minute rollups, serving rollups, measured efficiency joined with the GPUs' energy, the anomaly detector
+finding the injected queue build-up, acknowledge/mute by role, pages and API (CSV/XLSX), isolation."""
+
+from datetime import timedelta
+
+import pytest
+from django.db.models import Sum
+from django.urls import reverse
+from django.utils import timezone
+
+from telemetry import serving_anomalies, serving_demo, serving_rollups
+from telemetry.models import Anomaly, AnomalyMute, Deployment, Gpu, GpuRollup, ServingRollup, ServingSample
+from tests.base import PASSWORD
+
+POWER_W = 500.0
+
+
+@pytest.fixture
+def served(world):
+    """Four H100s on alpha's node with 26 h of 1-minute rollups at 500 W, then the demo serving seed."""
+    a = world.a
+    gpus = [a.gpu] + [
+        Gpu.objects.create(node=a.node, index=i, uuid=f"GPU-0000000{i}-aaaa-0000-0000-000000000000", model=a.gpu.model)
+        for i in range(1, 4)
+    ]
+    now = timezone.now().replace(second=0, microsecond=0)
+    start = now - timedelta(hours=27)
+    rows = [
+        GpuRollup(
+            resolution=60,
+            gpu=g,
+            ts=start + timedelta(minutes=m),
+            gpu_power_avg=POWER_W,
+            gpu_power_n=4,
+            gpu_util_avg=40 + 30 * ((m // 60) % 24 > 8),
+            gpu_util_n=4,
+        )
+        for g in gpus
+        for m in range(27 * 60)
+    ]
+    GpuRollup.objects.bulk_create(rows, batch_size=5000)
+    serving_demo.seed_serving(a.org, now=now)
+    return world, now
+
+
+def test_demo_seed_creates_the_deployment_its_history_and_rollups(served):
+    world, now = served
+    deployment = Deployment.objects.get(organization=world.a.org)
+    assert (deployment.name, deployment.engine, deployment.replica_count) == ("llama-8b-chat", "vllm", 4)
+    assert ServingSample.objects.filter(replica__deployment=deployment).count() == 4 * 26 * 60
+    hourly = ServingRollup.objects.filter(resolution=3600, replica__deployment=deployment)
+    raw_tokens = ServingSample.objects.filter(replica__deployment=deployment).aggregate(t=Sum("generation_tokens"))
+    assert hourly.aggregate(t=Sum("generation_tokens"))["t"] == pytest.approx(raw_tokens["t"])
+    # Re-running the refresh replaces the buckets instead of adding to them.
+    serving_rollups.refresh_serving_rollups(now=now, since=now - timedelta(hours=26))
+    assert hourly.aggregate(t=Sum("generation_tokens"))["t"] == pytest.approx(raw_tokens["t"])
+
+
+def test_measured_efficiency_joins_tokens_with_the_gpus_energy(served):
+    world, now = served
+    deployment = Deployment.objects.get(organization=world.a.org)
+    start, end = now - timedelta(hours=24), now
+    e = serving_rollups.measured_efficiency(deployment, start, end, now=now)
+    tokens = ServingSample.objects.filter(replica__deployment=deployment, ts__gte=start, ts__lt=end).aggregate(
+        t=Sum("generation_tokens")
+    )["t"]
+    assert e.gpu_hours == pytest.approx(4 * 24, rel=0.01)
+    assert e.energy_kwh == pytest.approx(4 * 24 * POWER_W / 1000, rel=0.01)
+    assert e.tokens_per_gpu_hour == pytest.approx(tokens / e.gpu_hours)
+    assert e.tokens_per_kwh == pytest.approx(tokens / e.energy_kwh)
+    price = float(world.a.site.electricity_price_usd_per_kwh)
+    assert e.usd_per_million_tokens_energy == pytest.approx(e.energy_kwh * price / tokens * 1e6)
+    assert e.usd_per_million_tokens_rented > e.usd_per_million_tokens_energy > 0
+
+
+def test_detector_finds_the_injected_queue_on_that_replica_only(served):
+    world, now = served
+    found = Anomaly.objects.filter(organization=world.a.org)
+    assert found.exists()
+    assert {a.replica.name for a in found if a.replica} == {"r2"}
+    assert {a.metric for a in found} <= {"requests_waiting", "ttft_p95"}
+    assert all(a.explanation and a.expected_high is not None for a in found)
+    # A second run a minute later extends what is open instead of adding rows.
+    before = found.count()
+    serving_anomalies.detect_organization(world.a.org, end=now + timedelta(minutes=1))
+    assert found.count() == before
+
+
+def test_viewer_cannot_mute_planner_can_and_muted_raises_nothing(served, client):
+    world, now = served
+    anomaly = Anomaly.objects.filter(organization=world.a.org).first()
+    client.login(username=world.a.users["viewer"].username, password=PASSWORD)
+    assert client.post(reverse("anomaly-mute", args=[anomaly.pk]), {"hours": 8}).status_code == 403
+    client.login(username=world.a.users["planner"].username, password=PASSWORD)
+    assert client.post(reverse("anomaly-mute", args=[anomaly.pk]), {"hours": 8}).status_code == 302
+    assert client.post(reverse("anomaly-acknowledge", args=[anomaly.pk])).status_code == 302
+    assert AnomalyMute.objects.filter(replica=anomaly.replica, metric=anomaly.metric).exists()
+    Anomaly.objects.all().delete()
+    serving_anomalies.detect_organization(world.a.org, end=now)
+    assert not Anomaly.objects.filter(replica=anomaly.replica, metric=anomaly.metric).exists()
+
+
+def test_pages_and_api_render_and_other_organizations_see_nothing(served, client):
+    world, _ = served
+    deployment = Deployment.objects.get(organization=world.a.org)
+    client.login(username=world.a.users["viewer"].username, password=PASSWORD)
+    for url in (
+        reverse("deployment-list"),
+        reverse("deployment-detail", args=[deployment.pk]),
+        reverse("anomaly-list"),
+    ):
+        response = client.get(url)
+        assert response.status_code == 200, url
+    assert b"llama-8b-chat" in client.get(reverse("deployment-list")).content
+    assert b"llama-8b-chat/r2" in client.get(reverse("anomaly-list")).content
+    csv = client.get(reverse("api-deployment-efficiency"), {"format": "csv"})
+    assert csv.status_code == 200 and b"llama-8b-chat" in csv.content
+    xlsx = client.get(reverse("api-anomaly-merged"), {"format": "xlsx"})
+    assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
+    series = client.get(reverse("api-deployment-series", args=[deployment.pk]))
+    assert series.status_code == 200 and series.json()["tables"]["Series"]
+    client.login(username=world.b.users["admin"].username, password=PASSWORD)
+    assert client.get(reverse("deployment-detail", args=[deployment.pk])).status_code == 404
+    assert client.get(reverse("api-deployment-detail", args=[deployment.pk])).status_code == 404
+    assert client.get(reverse("api-anomaly-list")).json()["results"] == []
