@@ -25,7 +25,7 @@ from planner.domain.cooling_forecast import (
     _utc_hour,
     forecast_cooling,
 )
-from planner.domain.skill import HORIZONS, MIN_BASELINE_SHARE
+from planner.domain.skill import HORIZONS, MIN_BASELINE_SHARE, SkillBacktest, rolling_backtest
 
 _HOUR = pd.Timedelta(hours=1)
 
@@ -178,6 +178,74 @@ def calibrate(forecast: CoolingForecast, backtest: CoolingBacktest) -> CoolingFo
             frame.loc[ok, f"{target}_lo{level}"] = frame[target].to_numpy()[ok] - width[ok]
             frame.loc[ok, f"{target}_hi{level}"] = frame[target].to_numpy()[ok] + width[ok]
     return replace(forecast, frame=frame)
+
+
+@dataclass(frozen=True)
+class CoolingRefit:
+    """A nightly refit of one hall: the skill backtest of its IT load (`it_skill.chosen` is the IT
+    model used), the forecast with calibrated intervals, and the cooling backtest with that IT model."""
+
+    forecast: CoolingForecast
+    backtest: CoolingBacktest
+    it_skill: SkillBacktest
+
+    def scores(self) -> dict:
+        """What a page shows: the IT model chosen and its skill per horizon, then per target and
+        horizon MAE, each baseline's MAE, the best one, the ratio and both coverages (plain types)."""
+        skill = self.backtest.skill.reset_index()
+        by_target = {
+            target: rows.drop(columns="target").set_index("horizon").to_dict(orient="index")
+            for target, rows in skill.groupby("target", sort=False)
+        }
+        return _plain(
+            {
+                "it_model": self.it_skill.chosen,
+                "it_beats_baseline": self.it_skill.beats_baseline,
+                "it_skill": self.it_skill.skill.to_dict(orient="index"),
+                "origins": len(self.backtest.origins),
+                "horizon_hours": self.backtest.horizon_hours,
+                "targets": self.backtest.metrics.to_dict(orient="index"),
+                "horizons": by_target,
+            }
+        )
+
+
+def _plain(value):
+    """numpy and pandas scalars to Python ones, NaN to None, keys to str: storable as JSON."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if np.isfinite(value) else None
+    if value is pd.NA:
+        return None
+    return value
+
+
+def refit_cooling(
+    history: pd.DataFrame,
+    hall: HallCooling,
+    as_of,
+    horizon_hours: int = 168,
+    backtest_horizon_hours: int = 24,
+    outdoor_forecast: pd.Series | None = None,
+) -> CoolingRefit:
+    """Choose the hall's IT-load model by its skill backtest (history before `as_of` only), backtest
+    the cooling chain with it against the baselines, and forecast with intervals calibrated on that
+    backtest's errors. Raises ValueError when the history is too short to backtest."""
+    as_of = _utc_hour(as_of)
+    index = pd.DatetimeIndex(history.index)
+    past = history[(index.tz_localize("UTC") if index.tz is None else index.tz_convert("UTC")) <= as_of]
+    it_skill = rolling_backtest(past["it_load_kw"], hall.hall_id)
+    it_model = it_skill.chosen
+    bt = backtest_cooling(past, hall, horizon_hours=backtest_horizon_hours, it_model=it_model)
+    raw = forecast_cooling(past, hall, as_of, horizon_hours, outdoor_forecast=outdoor_forecast, it_model=it_model)
+    return CoolingRefit(calibrate(raw, bt), bt, it_skill)
 
 
 def backtest_failure_risk(probability: Sequence[float], failed: Sequence[int], n_bins: int = 10) -> FailureBacktest:

@@ -1,7 +1,10 @@
+import json
+
 import numpy as np
+import pandas as pd
 import pytest
 
-from planner.domain.backtest import backtest_cooling, backtest_failure_risk, calibrate
+from planner.domain.backtest import backtest_cooling, backtest_failure_risk, calibrate, refit_cooling
 from planner.domain.cooling_forecast import TARGETS, HallCooling, forecast_cooling
 from planner.domain.skill import rolling_backtest
 from tests.unit.forecasts.synthetic import hall_history
@@ -101,3 +104,20 @@ def test_hall_on_the_real_taylor_load_beats_baselines_once_it_load_follows_the_c
     assert (m.loc[["it_load_kw", "cooling_load_kw"], "mae_ratio"] <= 0.8).all(), m
     assert m["calibrated_80"].between(0.75, 0.85).all(), m
     assert m["calibrated_95"].between(0.92, 0.97).all(), m
+
+
+def test_refit_chooses_the_it_model_calibrates_and_reports_plain_scores():
+    history = hall_history(weeks=6, seed=11)
+    as_of = history.index[-49]
+    refit = refit_cooling(history, HALL, as_of, horizon_hours=48)
+    assert refit.it_skill.hours[-1] == as_of
+    assert refit.forecast.frame.index[0] == as_of + pd.Timedelta(hours=1)
+    # Intervals are the backtest's calibrated ones, not the model's own.
+    raw = forecast_cooling(history, HALL, as_of, 48, it_model=refit.it_skill.chosen)
+    np.testing.assert_allclose(refit.forecast.frame["it_load_kw"], raw.frame["it_load_kw"])
+    assert not np.allclose(refit.forecast.frame["it_load_kw_hi80"], raw.frame["it_load_kw_hi80"])
+    scores = refit.scores()
+    json.dumps(scores, allow_nan=False)
+    assert scores["it_model"] == refit.it_skill.chosen
+    assert scores["horizons"]["it_load_kw"]["24"]["baseline"] == refit.backtest.metrics.loc["it_load_kw", "baseline"]
+    assert set(scores["it_skill"]) == {"1", "6", "24", "72"}
