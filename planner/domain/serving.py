@@ -263,6 +263,8 @@ def kv_tokens_per_replica(llm: LlmSpec, precision: Precision, tp: int, kv_cache_
 
 def erlang_c(servers: int, offered: float) -> float:
     """Probability an arrival waits in an M/M/c queue with `servers` slots and `offered` Erlangs (< servers)."""
+    if offered < servers - 10 * math.sqrt(offered) - 10:
+        return 0.0  # the Poisson tail beyond the slots is below 1e-12: nobody waits
     blocking = 1.0
     for n in range(1, servers + 1):  # Erlang B by its stable recursion
         blocking = offered * blocking / (n + offered * blocking)
@@ -336,7 +338,7 @@ def max_rate(model: ReplicaModel, traffic: Traffic, slo: Slo, slots: int, max_nu
     while ok(hi) and hi < 1e6:
         hi *= 2
     lo = hi / 2 if hi > 1 else 0.0
-    for _ in range(40):
+    while hi - lo > 1e-3 * hi:  # 0.1%: well inside the model's own error
         mid = (lo + hi) / 2
         lo, hi = (mid, hi) if ok(mid) else (lo, mid)
     return lo
@@ -479,17 +481,15 @@ def _pareto_flags(cands: Sequence[Candidate]) -> list[bool]:
             float(c.config.gpus),
         )
 
-    points = [(cost(c), c.latency_p95_ms) for c in cands]
-    flags, seen = [], set()
-    for i, (x, y) in enumerate(points):
-        dominated = any(
-            x2 <= x and y2 <= y and (x2 < x or y2 < y) for j, (x2, y2) in enumerate(points) if cands[j].meets_slo
-        )
-        # Of equal points only the best-ranked one (candidates come ranked).
-        key = (round(x, 9), round(y, 6))
-        flags.append(cands[i].meets_slo and not dominated and key not in seen)
-        if flags[-1]:
-            seen.add(key)
+    # Sweep by cost: a point is on the front when it is faster than every point at most as costly before it
+    # (ties: the best-ranked one, as candidates come ranked).
+    order = sorted(
+        (i for i, c in enumerate(cands) if c.meets_slo), key=lambda i: (cost(cands[i]), cands[i].latency_p95_ms, i)
+    )
+    flags, fastest = [False] * len(cands), math.inf
+    for i in order:
+        if cands[i].latency_p95_ms < fastest:
+            flags[i], fastest = True, cands[i].latency_p95_ms
     return flags
 
 
@@ -509,6 +509,7 @@ def _evaluate(req: RecommendationRequest, gpu: GpuSpec, precision: Precision, tp
         [],
         f"{gpu.name} {precision.name} {_layout(tp, pp)}: the KV cache cannot hold one {model_len:,}-token sequence",
     )
+    caps: dict[int, float] = {}
     for util in MEMORY_FRACTIONS:
         for seqs in MAX_NUM_SEQS:
             mem = memory_breakdown(req.model, gpu, precision, tp, util, chunk, seqs, pp)
@@ -518,7 +519,9 @@ def _evaluate(req: RecommendationRequest, gpu: GpuSpec, precision: Precision, tp
             slots = min(seqs, kv_tokens // seq_tokens)
             if slots < seqs and seqs > MAX_NUM_SEQS[0]:
                 continue  # a larger max_num_seqs than the KV cache holds changes nothing but memory for logits
-            cap = max_rate(model, traffic, slo, slots, chunk)
+            if slots not in caps:  # capacity depends on the slots, not on the memory fraction that gave them
+                caps[slots] = max_rate(model, traffic, slo, slots, chunk)
+            cap = caps[slots]
             most = gpu_limit // (tp * pp) if gpu_limit else req.max_replicas
             if most < 1:
                 continue
