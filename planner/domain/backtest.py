@@ -164,16 +164,30 @@ def _score(points: pd.DataFrame, target: str, horizon: int) -> dict:
     }
 
 
-def calibrate(forecast: CoolingForecast, backtest: CoolingBacktest) -> CoolingForecast:
-    """The forecast with its 80/95% intervals replaced, per target and lead, by the conformal ones
-    from the backtest's errors (the forecast's own where the backtest has too few at that lead)."""
-    frame = forecast.frame.copy()
-    leads = np.arange(1, len(frame) + 1)
+def interval_halfwidths(backtest: CoolingBacktest, hours: int) -> dict[str, dict[int, list]]:
+    """Per target and level, the calibrated half-width for leads 1..hours (None where the backtest
+    has too few errors at that lead): what `calibrate` applies, storable for the hourly updates."""
+    leads = np.arange(1, hours + 1)
+    out = {}
     for target in TARGETS:
         errors = backtest.errors[backtest.errors["target"] == target]
         widths = halfwidths(errors, leads, adapted=backtest.adapted[target])
-        for level in LEVELS:
-            width = widths[level].to_numpy()
+        out[target] = {level: [w if np.isfinite(w) else None for w in widths[level]] for level in LEVELS}
+    return out
+
+
+def calibrate(forecast: CoolingForecast, widths) -> CoolingForecast:
+    """The forecast with its 80/95% intervals replaced, per target and lead, by calibrated
+    half-widths (a CoolingBacktest, or interval_halfwidths' output as stored); the forecast's own
+    where there is none for that lead."""
+    frame = forecast.frame.copy()
+    if isinstance(widths, CoolingBacktest):
+        widths = interval_halfwidths(widths, len(frame))
+    for target, by_level in widths.items():
+        for level, values in by_level.items():
+            width = np.full(len(frame), np.nan)
+            given = np.array([np.nan if w is None else w for w in values[: len(frame)]], dtype=float)
+            width[: len(given)] = given
             ok = np.isfinite(width)
             frame.loc[ok, f"{target}_lo{level}"] = frame[target].to_numpy()[ok] - width[ok]
             frame.loc[ok, f"{target}_hi{level}"] = frame[target].to_numpy()[ok] + width[ok]
@@ -191,7 +205,8 @@ class CoolingRefit:
 
     def scores(self) -> dict:
         """What a page shows: the IT model chosen and its skill per horizon, then per target and
-        horizon MAE, each baseline's MAE, the best one, the ratio and both coverages (plain types)."""
+        horizon MAE, each baseline's MAE, the best one, the ratio and both coverages; and the
+        calibrated half-widths an hourly update applies with `calibrate` (plain JSON types)."""
         skill = self.backtest.skill.reset_index()
         by_target = {
             target: rows.drop(columns="target").set_index("horizon").to_dict(orient="index")
@@ -206,6 +221,7 @@ class CoolingRefit:
                 "horizon_hours": self.backtest.horizon_hours,
                 "targets": self.backtest.metrics.to_dict(orient="index"),
                 "horizons": by_target,
+                "halfwidths": interval_halfwidths(self.backtest, len(self.forecast.frame)),
             }
         )
 

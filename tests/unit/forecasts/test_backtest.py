@@ -121,3 +121,18 @@ def test_refit_chooses_the_it_model_calibrates_and_reports_plain_scores():
     assert scores["it_model"] == refit.it_skill.chosen
     assert scores["horizons"]["it_load_kw"]["24"]["baseline"] == refit.backtest.metrics.loc["it_load_kw", "baseline"]
     assert set(scores["it_skill"]) == {"1", "6", "24", "72"}
+
+
+def test_stored_halfwidths_calibrate_a_later_update_as_the_refit_did():
+    history = hall_history(weeks=6, seed=11)
+    as_of = history.index[-49]
+    refit = refit_cooling(history, HALL, as_of, horizon_hours=48)
+    stored = json.loads(json.dumps(refit.scores()))["halfwidths"]
+    later = forecast_cooling(history, HALL, as_of + pd.Timedelta(hours=1), 48, it_model=refit.it_skill.chosen)
+    updated = calibrate(later, stored).frame
+    width = (updated["cooling_load_kw_hi95"] - updated["cooling_load_kw"]).to_numpy()
+    own = (later.frame["cooling_load_kw_hi95"] - later.frame["cooling_load_kw"]).to_numpy()
+    given = np.array([np.nan if w is None else w for w in stored["cooling_load_kw"]["95"]], dtype=float)
+    assert np.isfinite(given[6:24]).all()
+    # Calibrated where the backtest had enough errors at that lead (up to its 24 h), its own elsewhere.
+    np.testing.assert_allclose(width, np.where(np.isfinite(given), given, own))
