@@ -163,6 +163,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "telemetry.api.schema.document_errors",
+    ],
 }
 
 # Celery: a broker that needs no server unless CELERY_BROKER_URL says otherwise.

@@ -23,3 +23,7 @@ urlpatterns = [
     path("account/export-links/<int:pk>/revoke/", export_link_views.revoke_export_link, name="export-link-revoke"),
     path("", include("telemetry.urls")),
 ]
+
+# JSON under /api/ (a URL no route matches, a crash), Django's pages elsewhere.
+handler404 = "telemetry.api.errors.not_found"
+handler500 = "telemetry.api.errors.server_error"

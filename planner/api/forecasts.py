@@ -3,9 +3,12 @@ scores, read-only and scoped to the caller's organization. Every list also answe
 (telemetry.api.renderers); a forecast's detail exports its hourly rows and its backtest as two tables."""
 
 from django.db.models import F
+from django.http import Http404
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 
 from telemetry.tenancy import OrgScopedMixin, user_organization
@@ -154,12 +157,13 @@ class HallForecastViewSet(OrgScopedMixin, viewsets.ReadOnlyModelViewSet):
     def get_object(self):
         # The detail needs the frame the list defers.
         queryset = self.get_queryset().defer(None)
-        obj = queryset.filter(pk=self.kwargs["pk"]).first()
-        if obj is None:
-            raise NotFound("No such forecast in your organization.")
-        return obj
+        try:
+            return get_object_or_404(queryset, pk=self.kwargs["pk"])  # a pk that is no number: 404 too
+        except Http404:
+            raise NotFound("No such forecast in your organization.") from None
 
-    @action(detail=False)
+    @extend_schema(responses=HallForecastSerializer(many=True))
+    @action(detail=False, pagination_class=None, filter_backends=[])  # every hall's newest, unpaged
     def latest(self, request):
         """The newest forecast of each hall."""
         organization = user_organization(request.user)

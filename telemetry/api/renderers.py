@@ -19,12 +19,14 @@ field labels with the unit taken from the field name's suffix where the label la
 
 import csv
 import io
+import math
 import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from django.utils.dateparse import parse_date, parse_datetime
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from rest_framework import serializers
@@ -136,13 +138,33 @@ def typed(value, kind=None):
         return value
     if isinstance(value, str):
         if kind == "decimal":
-            return float(value)
+            try:
+                return float(value)
+            except ValueError:
+                return value
         if kind == "datetime":
             parsed = parse_datetime(value)
             return typed(parsed) if parsed else value
         if kind == "date":
             return parse_date(value) or value
     return str(value)
+
+
+# A cell a spreadsheet would run as a formula (CSV/formula injection, OWASP): shown as text with a leading '.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value, kind=None):
+    """typed(value), made safe for a spreadsheet: text without control characters (XLSX cannot hold them) and
+    never read as a formula; NaN and infinities as text (XLSX has no such numbers)."""
+    value = typed(value, kind)
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, str):
+        value = ILLEGAL_CHARACTERS_RE.sub("", value)
+        if value.startswith(FORMULA_PREFIXES):
+            value = "'" + value
+    return value
 
 
 def _columns(rows, kinds):
@@ -192,9 +214,9 @@ class CSVRenderer(BaseRenderer):
         columns = _columns(rows, _field_kinds(renderer_context))
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\r\n")
-        writer.writerow([header for _, header, _ in columns])
+        writer.writerow([safe_cell(header) for _, header, _ in columns])
         for row in rows:
-            values = (typed(row.get(key), kind) for key, _, kind in columns)
+            values = (safe_cell(row.get(key), kind) for key, _, kind in columns)
             writer.writerow(
                 ["" if v is None else v.isoformat(sep=" ") if isinstance(v, datetime) else v for v in values]
             )
@@ -230,12 +252,12 @@ def write_sheet(workbook, name, rows, kinds=None):
     """Append one table as a sheet; used by the renderer and by report attachments."""
     sheet = workbook.create_sheet(_sheet_title(name, workbook))
     columns = _columns(rows, kinds or {})
-    sheet.append([header for _, header, _ in columns])
+    sheet.append([safe_cell(header) for _, header, _ in columns])
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     widths = [len(header) for _, header, _ in columns]
     for row in rows:
-        values = [typed(row.get(key), kind) for key, _, kind in columns]
+        values = [safe_cell(row.get(key), kind) for key, _, kind in columns]
         sheet.append(values)
         for i, (cell, value) in enumerate(zip(sheet[sheet.max_row], values, strict=True)):
             if isinstance(value, datetime):
@@ -270,7 +292,15 @@ def _attachment(renderer_context, extension):
 
 
 class ExportPagination(LimitOffsetPagination):
-    """Limit/offset pages for JSON; the whole list (up to EXPORT_MAX_ROWS) for CSV and XLSX exports."""
+    """Limit/offset pages for JSON (at most MAX_PAGE rows a page, offsets bounded so that the database is
+    never asked for a row number beyond its integers); the whole list (up to EXPORT_MAX_ROWS) for CSV and
+    XLSX exports."""
+
+    max_limit = 1000
+    max_offset = 2**31
+
+    def get_offset(self, request):
+        return min(super().get_offset(request), self.max_offset)
 
     def paginate_queryset(self, queryset, request, view=None):
         renderer = getattr(request, "accepted_renderer", None)
