@@ -22,8 +22,8 @@ FILTER_PARAMETERS = [
 ]
 TABLE_PARAMETER = OpenApiParameter("table", OpenApiTypes.STR, description="CSV/XLSX: only this table.")
 # Page exports answer plain rows (lists) or {"tables": {name: rows}}; a bad filter answers 400.
-ROWS_RESPONSE = {200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT}
-LIST_RESPONSE = {200: {"type": "array", "items": {"type": "object"}}, 400: OpenApiTypes.OBJECT}
+ROWS = {"oneOf": [{"type": "array", "items": {"type": "object"}}, {"type": "object"}]}
+ROWS_RESPONSE = {200: ROWS, 400: OpenApiTypes.OBJECT}
 
 
 def page_filters(request, default_range):
@@ -50,7 +50,7 @@ class HallViewSet(OrgScopedViewSet):
     filterset_fields = ["site", "cooling_type", "redundancy"]
 
     @extend_schema(
-        summary="Halls page: measured headroom per hall", parameters=FILTER_PARAMETERS, responses=LIST_RESPONSE
+        summary="Halls page: measured headroom per hall", parameters=FILTER_PARAMETERS, responses=ROWS_RESPONSE
     )
     @action(detail=False, filter_backends=[], name="Hall headroom", serializer_class=None)
     def headroom(self, request):
