@@ -176,6 +176,11 @@ def compute_plan(plan, now=None) -> dict:
     chosen = rec.chosen
     if chosen is None:
         raise ServingInputError(f"recommendation {rec.name!r} has no result; recompute it first")
+    if not chosen["replica_capacity_requests_per_s"]:
+        raise ServingInputError(
+            f"recommendation {rec.name!r}: no configuration meets its SLO even idle, so a replica has no capacity "
+            "to plan with; relax the SLO"
+        )
     gpu = load_gpu(chosen["gpu"], rec.organization)
     idle = plan.gpu_idle_w if plan.gpu_idle_w is not None else 0.15 * gpu.tdp_w
     busy = plan.gpu_busy_w if plan.gpu_busy_w is not None else 0.85 * gpu.tdp_w

@@ -390,7 +390,8 @@ class Candidate:
         memory = {k.replace("_gb_per_gpu", "_per_gpu_gb"): v for k, v in memory.items()}
         out = {**asdict(self.config), "gpus": self.config.gpus, **memory}
         out.update({k: v for k, v in asdict(self).items() if k not in ("config", "memory")})
-        return out
+        # An unstable queue has no finite latency; JSON (and PostgreSQL's jsonb) has no infinity.
+        return {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in out.items()}
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """Serving configuration recommendation (planner.domain.serving): memory, queueing, ranking invariants, flags."""
 
+import json
 import math
 
 import pytest
@@ -117,6 +118,12 @@ def test_an_slo_that_cannot_be_met_gets_the_best_achievable_numbers():
     finite = [c.tpot_p95_ms for c in rec.candidates if math.isfinite(c.tpot_p95_ms)]
     assert rec.chosen.tpot_p95_ms == pytest.approx(min(finite))
     assert "misses the SLO: p95 TPOT" in rec.chosen.reason
+
+
+def test_traffic_beyond_the_gpus_is_unstable_and_still_serialises():
+    rec = recommend(_request(Traffic(2000, 1000, 250), gpu_count=1, slo=Slo(1000, 30)))
+    assert not rec.chosen.meets_slo and all(not math.isfinite(c.ttft_p95_ms) for c in rec.candidates)
+    json.dumps([c.row() for c in rec.candidates], allow_nan=False)  # JSON (and jsonb) has no infinity
 
 
 def test_a_model_too_big_for_one_node_gets_pipeline_stages():
