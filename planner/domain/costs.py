@@ -15,12 +15,15 @@ from datetime import date
 
 import numpy as np
 
-from planner.domain.demand import DemandPlan, SizingPolicy, Workload, fleet_arrays, plan_demand
+from planner.domain.demand import SECONDS_PER_MONTH, DemandPlan, SizingPolicy, Workload, fleet_arrays, plan_demand
 from planner.domain.reference import (
     InvalidInputError,
+    TokenPrice,
     check_fraction,
     check_non_negative,
     check_positive,
+    close_matches,
+    load_token_prices,
 )
 from planner.domain.throughput import Throughput
 
@@ -261,6 +264,55 @@ def evaluate_scenario(s: Scenario) -> ScenarioResult:
         compare_costs(
             plan.gpus, plan.output_tokens, s.rent, s.own, s.policy.annual_failure_rate, s.discount_rate_annual
         ),
+    )
+
+
+def cheapest_token_prices(prices: tuple[TokenPrice, ...] | None = None) -> dict[str, TokenPrice]:
+    """Per catalog model, the API offer with the lowest price for a 3:1 input:output mix."""
+    best: dict[str, TokenPrice] = {}
+    for p in prices or load_token_prices():
+        blended = 3 * p.usd_per_million_input + p.usd_per_million_output
+        cur = best.get(p.model)
+        if cur is None or blended < 3 * cur.usd_per_million_input + cur.usd_per_million_output:
+            best[p.model] = p
+    return best
+
+
+def rent_by_the_token(
+    workloads: tuple[Workload, ...],
+    plan: DemandPlan,
+    prices: Mapping[str, TokenPrice],
+    discount_rate_annual: float = 0.08,
+) -> OptionCost:
+    """The third option beside renting and owning GPUs: every workload's tokens bought from a
+    per-token API at `prices[model]` (USD per 1M input and output tokens). Input tokens follow
+    output tokens at the workload's mean input/output ratio; no GPUs, so no $/GPU-hour."""
+    missing = sorted({w.model for w in workloads} - set(prices))
+    if missing:
+        near = {m: close_matches(m, prices) for m in missing}
+        raise InvalidInputError(
+            "no per-token API price for "
+            + ", ".join(f"{m}" + (f" (priced: {', '.join(near[m])})" if near[m] else "") for m in missing)
+        )
+    by_name = {w.name: w for w in workloads}
+    cash = np.zeros(len(plan.months))
+    for wp in plan.workloads:
+        w, price = by_name[wp.workload], prices[by_name[wp.workload].model]
+        out_m = np.asarray(wp.mean_output_tokens_per_s) * SECONDS_PER_MONTH / 1e6
+        in_m = out_m * w.mean_input_tokens / w.mean_output_tokens
+        cash += in_m * price.usd_per_million_input + out_m * price.usd_per_million_output
+    discount = (1 + discount_rate_annual) ** (-np.arange(1, cash.size + 1) / 12)
+    tokens_m = float(np.sum(plan.output_tokens)) / 1e6
+    total = float(cash.sum())
+    return OptionCost(
+        "per_token_api",
+        tuple(cash.tolist()),
+        tuple(cash.tolist()),
+        tuple(np.cumsum(cash).tolist()),
+        total,
+        float(np.sum(cash * discount)),
+        total / tokens_m if tokens_m > 0 else None,
+        None,
     )
 
 

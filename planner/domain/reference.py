@@ -220,6 +220,23 @@ class ThroughputMeasurement:
         return self.total_output_tokens_per_s / self.gpus
 
 
+@dataclass(frozen=True)
+class TokenPrice:
+    """A published per-token API price (USD per 1M tokens), dated."""
+
+    provider: str
+    model: str  # catalog model name
+    offer: str  # the provider's model id
+    usd_per_million_input: float
+    usd_per_million_output: float
+    as_of: str
+    source: str
+
+    def __post_init__(self) -> None:
+        check_non_negative(f"{self.provider} {self.offer}: usd_per_million_input", self.usd_per_million_input)
+        check_non_negative(f"{self.provider} {self.offer}: usd_per_million_output", self.usd_per_million_output)
+
+
 def _rows(name: str) -> list[dict[str, str]]:
     with open(DATA_DIR / name, newline="", encoding="utf-8") as f:
         return list(csv.DictReader(f))
@@ -339,3 +356,20 @@ def load_throughput_calibration() -> tuple[ThroughputMeasurement, ...]:
 def load_calibration_sources() -> tuple[ThroughputMeasurement, ...]:
     """Every calibration row: the TensorRT-LLM rows plus vLLM/SGLang/AMD publications."""
     return load_throughput_calibration() + _measurements("throughput-calibration-other.csv")
+
+
+@cache
+def load_token_prices() -> tuple[TokenPrice, ...]:
+    """Cloud LLM APIs priced per token (planner/data/llm-api-prices.csv)."""
+    return tuple(
+        TokenPrice(
+            provider=r["provider"],
+            model=r["model"],
+            offer=r["offer"],
+            usd_per_million_input=float(r["usd_per_million_input"]),
+            usd_per_million_output=float(r["usd_per_million_output"]),
+            as_of=r["as_of"],
+            source=r["source"],
+        )
+        for r in _rows("llm-api-prices.csv")
+    )

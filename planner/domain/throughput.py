@@ -293,6 +293,47 @@ def _decode_step_s(r: _Replica, batch, mean_context: float, expert_parallel: boo
     return t_memory + _compute_s(r, dense, expert, efficiency) + comm, comm
 
 
+def _replica(model: LlmSpec, gpu: GpuSpec, precision: Precision, tp: int, kv_dtype: str | None) -> _Replica:
+    tflops, fallback = _tflops(gpu, precision)
+    kv_bytes = kv_dtype_bytes(kv_dtype, precision, fp4_math=fallback is None)
+    weights = model.total_params_b * 1e9 * precision.weight_bytes
+    return _Replica(model, gpu, precision, tp, 1, weights, 0, kv_bytes, tflops)
+
+
+def decode_step_ms(
+    model: LlmSpec,
+    gpu: GpuSpec,
+    precision: Precision,
+    tp: int,
+    batch: int,
+    context_tokens: int,
+    efficiency: Efficiency | None = None,
+    kv_dtype: str | None = None,
+) -> float:
+    """Estimated time of one decode step of `batch` sequences holding `context_tokens` each
+    (no prefill interleaved): what the device recordings are checked against."""
+    eff = efficiency or DEVICE_EFFICIENCY.get(gpu.kind, EFFICIENCY)
+    r = _replica(model, gpu, precision, tp, kv_dtype)
+    step, _ = _decode_step_s(r, np.array([float(batch)]), context_tokens, False, eff)
+    return float(step[0] * 1e3)
+
+
+def prefill_ms(
+    model: LlmSpec, gpu: GpuSpec, precision: Precision, tp: int, input_tokens: int, efficiency: Efficiency | None = None
+) -> float:
+    """Estimated time of one request's prefill of `input_tokens` tokens."""
+    eff = efficiency or DEVICE_EFFICIENCY.get(gpu.kind, EFFICIENCY)
+    return _prefill_s(_replica(model, gpu, precision, tp, None), input_tokens, False, eff) * 1e3
+
+
+def _prefill_s(r: _Replica, input_tokens: int, expert_parallel: bool, efficiency: Efficiency) -> float:
+    m = r.model
+    dense = 2 * m.always_read_params_b * 1e9 * input_tokens
+    dense += _attention_flops_per_token(m, input_tokens / 2, prefill=True) * input_tokens
+    expert = 2 * (m.active_params_b - m.always_read_params_b) * 1e9 * input_tokens
+    return float(_compute_s(r, dense, expert, efficiency)) + float(_layer_comm_s(r, input_tokens, expert_parallel))
+
+
 def estimate_throughput(
     model: LlmSpec,
     gpu: GpuSpec,
@@ -355,14 +396,7 @@ def estimate_throughput(
         hop = link.latency_s + batch / micro * model.hidden_size * ACTIVATION_BYTES / (link.gb_s * 1e9)
         step_s = pipeline_time_s(stage_s + hop, pp, micro)
         comm_s = comm_s * (micro + pp - 1) / pp
-    prefill_dense = (
-        2 * model.always_read_params_b * 1e9 * input_tokens
-        + _attention_flops_per_token(model, input_tokens / 2, prefill=True) * input_tokens
-    )
-    prefill_expert = 2 * (model.active_params_b - model.always_read_params_b) * 1e9 * input_tokens
-    prefill_s = _compute_s(r, prefill_dense, prefill_expert, efficiency) + float(
-        _layer_comm_s(r, input_tokens, expert_parallel)
-    )
+    prefill_s = _prefill_s(r, input_tokens, expert_parallel, efficiency)
     # Each sequence's prefill is interleaved with the batch's decode steps (in-flight batching).
     s_per_token = step_s + batch * prefill_s / output_tokens
     served = efficiency.online if harness == "online burst" else 1.0

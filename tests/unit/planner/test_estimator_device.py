@@ -1,0 +1,73 @@
+"""The estimator against step times recorded on real hardware (tests/fixtures/device-*).
+
+CPU (tests/fixtures/device-cpu-decode): the device's peaks come from the recording itself,
+DRAM read bandwidth measured beside each point and the BF16 matmul rate its 512-token prefill
+reached (compute-bound by construction; the standalone matmul baseline ran while other test
+suites loaded the shared machine). One eager-PyTorch bandwidth factor is fitted on the batch-1
+decode point; the rest of the curves are predictions."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from planner.domain.reference import GpuSpec, LlmSpec
+from planner.domain.throughput import Efficiency, Precision, decode_step_ms, prefill_ms
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+
+
+@pytest.fixture(scope="module")
+def cpu():
+    rec = json.loads((FIXTURES / "device-cpu-decode" / "recording.json").read_text())
+    c = rec["config"]
+    params_b = rec["params"] / 1e9
+    model = LlmSpec("cpu-check", params_b, params_b, c["layers"], c["hidden"], c["heads"], c["kv_heads"], c["head_dim"])
+    prefill = {p["input_tokens"]: p["ms"] for p in rec["prefill"]}
+    prefill_tflops = 2 * rec["params"] * 512 / (prefill[512] / 1e3) / 1e12
+    device = GpuSpec("recording machine", 16, rec["read_gb_s"] / 1e3, prefill_tflops, None, 1, kind="cpu")
+    decode = {(p["batch"], p["context"]): p["ms"] for p in rec["decode"]}
+    ideal = Efficiency(1.0, 1.0)
+    # Bandwidth factor: the share of the measured read bandwidth batch-1 decode streams at.
+    bw_ms = decode_step_ms(model, device, Precision.BF16, 1, 1, 256, ideal) - decode_step_ms(
+        model, device, Precision.BF16, 1, 1, 256, Efficiency(1e9, 1.0)
+    )
+    compute_ms = decode_step_ms(model, device, Precision.BF16, 1, 1, 256, Efficiency(1e9, 1.0))
+    eff = Efficiency(bandwidth=bw_ms / (decode[(1, 256)] - compute_ms), compute=1.0)
+
+    def step(batch, context):
+        return decode_step_ms(model, device, Precision.BF16, 1, batch, context, eff)
+
+    return rec, model, device, decode, prefill, eff, step
+
+
+def test_batch_one_decode_streams_the_weights_from_dram(cpu):
+    rec, _, _, decode, _, eff, step = cpu
+    weights_ms = rec["params"] * 2 / (rec["read_gb_s"] * 1e9) * 1e3
+    assert decode[(1, 256)] >= weights_ms  # no faster than one pass over the BF16 weights
+    assert 0.2 < eff.bandwidth <= 1.0  # eager PyTorch's BF16 GEMV reaches this share
+    assert step(1, 256) == pytest.approx(decode[(1, 256)])
+
+
+def test_context_and_small_batch_follow_the_estimate(cpu):
+    _, _, _, decode, _, _, step = cpu
+    assert step(1, 1024) / step(1, 256) == pytest.approx(decode[(1, 1024)] / decode[(1, 256)], rel=0.10)
+    assert step(4, 256) == pytest.approx(decode[(4, 256)], rel=0.25)
+
+
+def test_prefill_scales_as_the_estimate(cpu):
+    _, model, device, _, prefill, eff, _ = cpu
+    ratio = prefill_ms(model, device, Precision.BF16, 1, 512, eff) / prefill_ms(
+        model, device, Precision.BF16, 1, 128, eff
+    )
+    assert ratio == pytest.approx(prefill[512] / prefill[128], rel=0.10)
+
+
+def test_larger_batches_are_slower_than_the_roofline_by_a_bounded_factor(cpu):
+    # Known gap (docs/planner.md): eager CPU matmuls of 16-64 rows run at about a third of the
+    # prefill rate (and CPU SDPA decode over 1024 tokens is slow too: 3.3x at 16 x 1024), so the
+    # estimate is low there; it must still grow with batch and stay within 4x.
+    _, _, _, decode, _, _, step = cpu
+    for key in ((16, 256), (64, 256), (16, 1024)):
+        assert 1.0 <= decode[key] / step(*key) < 4.0, key
+    assert step(64, 256) > step(16, 256) > step(4, 256)
