@@ -381,6 +381,29 @@ def monthly_rows(report: ScenarioReport) -> list[dict]:
     return rows
 
 
+def per_token_api(report: ScenarioReport) -> dict:
+    """The rent-by-the-token option: every workload bought from the cheapest per-token API that
+    serves its model, or why there is none."""
+    prices = costs.cheapest_token_prices()
+    try:
+        o = costs.rent_by_the_token(
+            report.inputs.workloads, report.result.demand, prices, report.inputs.discount_rate_annual
+        )
+    except InvalidInputError as exc:
+        return {"unavailable": str(exc)}
+    offers = sorted({prices[w.model] for w in report.inputs.workloads}, key=lambda p: p.model)
+    return {
+        "total_usd": o.total_usd,
+        "npv_usd": o.npv_usd,
+        "usd_per_million_tokens": o.usd_per_million_tokens,
+        "offers": [
+            f"{p.model}: {p.provider} {p.offer}, {p.usd_per_million_input:g}/{p.usd_per_million_output:g} USD "
+            f"per 1M input/output tokens ({p.as_of}, {p.source})"
+            for p in offers
+        ],
+    }
+
+
 def summary(report: ScenarioReport) -> dict:
     """Headline results as plain data (JSON-ready)."""
     c, sim = report.result.costs, report.simulation
@@ -401,6 +424,7 @@ def summary(report: ScenarioReport) -> dict:
             }
             for name, o in c.options.items()
         },
+        "per_token_api": per_token_api(report),
         "breakeven_probability": sim.breakeven_probability,
         "throughput": {
             w.workload: {
