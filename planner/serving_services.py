@@ -201,7 +201,7 @@ def compute_plan(plan, now=None) -> dict:
             headroom=plan.headroom_pct / 100,
             min_replicas=plan.min_replicas,
             startup_minutes=plan.startup_minutes,
-            max_replicas=plan.owned_gpus // per_replica if plan.owned_gpus else None,
+            max_replicas=plan.owned_gpus // per_replica if plan.owned_gpus is not None else None,
         )
         measured = measured_demand(plan.deployment, now) if plan.deployment_id else None
         weekend = plan.weekend_pct / 100

@@ -87,7 +87,7 @@ class ScalingPolicy:
     headroom: float = 0.2  # plan capacity = demand x (1 + headroom)
     min_replicas: int = 1
     startup_minutes: float = 10.0  # a new replica runs (and is paid) this long before its hour
-    max_replicas: int | None = None  # the owned fleet's replicas; beyond it the plan bursts to the cloud
+    max_replicas: int | None = None  # the owned fleet's replicas; beyond them the plan bursts to the cloud
 
     def __post_init__(self) -> None:
         check_non_negative("headroom", self.headroom)
@@ -96,8 +96,9 @@ class ScalingPolicy:
         check_non_negative("startup_minutes", self.startup_minutes)
         if self.startup_minutes >= 60:
             raise InvalidInputError("startup_minutes must be under 60 (the plan moves in whole hours)")
-        if self.max_replicas is not None and (not isinstance(self.max_replicas, int) or self.max_replicas < 1):
-            raise InvalidInputError(f"max_replicas must be a whole number >= 1, got {self.max_replicas!r}")
+        # 0: the owned GPUs hold no whole replica, everything bursts.
+        if self.max_replicas is not None and (not isinstance(self.max_replicas, int) or self.max_replicas < 0):
+            raise InvalidInputError(f"max_replicas must be a whole number >= 0, got {self.max_replicas!r}")
 
 
 @dataclass(frozen=True)

@@ -64,6 +64,8 @@ def test_measured_history_and_burst():
     assert plan.burst_gpu_hours == over.sum() * 2 > 0
     assert plan.burst_usd == plan.burst_gpu_hours * 3.0
     assert plan.burst_hours_share == pytest.approx((over > 0).mean())
+    everything = plan_week(demand, COST, ScalingPolicy(max_replicas=0))  # owned GPUs hold no whole replica
+    assert everything.burst_gpu_hours == sum(everything.replicas) * 2 and everything.burst_hours_share == 1
     with pytest.raises(InvalidInputError, match="no measured history"):
         plan_week(demand, COST).savings("measured")
 
