@@ -43,7 +43,7 @@ RECOMMENDATIONS = (
 )
 # (plan name, recommendation name, workload name in the demo chat scenario or None, owned GPUs)
 PLANS = (
-    ("8B chat: a week on 1 owned H100, cloud burst", RECOMMENDATIONS[0]["name"], "chat", 1),
+    ("8B chat: a week on 2 owned H100s", RECOMMENDATIONS[0]["name"], "chat", 2),
     ("70B assistant: a week", RECOMMENDATIONS[1]["name"], None, None),
 )
 

@@ -225,7 +225,8 @@ def compute_plan(plan, now=None) -> dict:
             )
         if plan.deployment_id and measured is None:
             why += f"; deployment {plan.deployment.name} has no full day of measured requests yet"
-        result = scaling.plan_week(demand, cost, policy, history, source)
+        size = plan.deployment.gpus_per_replica if measured is not None else None
+        result = scaling.plan_week(demand, cost, policy, history, source, size)
     except InvalidInputError as exc:
         raise ServingInputError(str(exc)) from exc
     summary = {

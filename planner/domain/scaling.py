@@ -217,9 +217,11 @@ def plan_week(
     policy: ScalingPolicy = ScalingPolicy(),
     measured_replicas: Sequence[float] | None = None,
     source: str = "model",
+    measured_gpus_per_replica: int | None = None,
 ) -> ScalingPlan:
     """The plan for a week of hourly demand (168 request rates, requests/s); `measured_replicas` (168 hourly
-    mean replicas actually running) adds the measured history to the comparison."""
+    mean replicas actually running, of `measured_gpus_per_replica` GPUs each, default the plan's) adds the
+    measured history to the comparison (its power at the plan's replica capacity)."""
     demand = np.asarray(demand_requests_per_s, dtype=float)
     if demand.shape != (HOURS_PER_WEEK,):
         raise InvalidInputError(f"demand: give {HOURS_PER_WEEK} hourly request rates, got {demand.size}")
@@ -235,7 +237,8 @@ def plan_week(
         hist = np.asarray(measured_replicas, dtype=float)
         if hist.shape != (HOURS_PER_WEEK,) or not np.isfinite(hist).all() or (hist < 0).any():
             raise InvalidInputError(f"measured_replicas: give {HOURS_PER_WEEK} hourly counts >= 0")
-        measured = _totals(hist, demand, cost, 0.0)
+        size = measured_gpus_per_replica or cost.gpus_per_replica
+        measured = _totals(hist * size / cost.gpus_per_replica, demand, cost, 0.0)
     burst = np.zeros(HOURS_PER_WEEK)
     if policy.max_replicas is not None:
         burst = np.maximum(replicas - policy.max_replicas, 0)

@@ -136,6 +136,7 @@ def test_demo_recommendations_and_plans_are_seeded_once(world):
     assert ServingRecommendation.objects.for_org(world.a.org).count() == 2
     chat, assistant = first
     assert all(r.chosen["meets_slo"] for r in ServingRecommendation.objects.for_org(world.a.org))
-    # 1.6M requests/day at 2.5x peak need more than the one owned H100 at the busiest hours
-    assert chat.workload.name == "chat" and chat.result["summary"]["burst_gpu_hours_per_week"] > 0
+    # 1.6M requests/day at 2.5x peak: two 1-GPU replicas at the busiest hours, within the 2 owned H100s
+    summary = chat.result["summary"]
+    assert chat.workload.name == "chat" and summary["peak_replicas"] == 2 and summary["burst_gpu_hours_per_week"] == 0
     assert assistant.result["summary"]["savings_vs_static"]["gpu_hours_pct"] > 0

@@ -59,6 +59,8 @@ def test_measured_history_and_burst():
     history = np.full(168, 6.0)
     plan = plan_week(demand, COST, ScalingPolicy(max_replicas=4), measured_replicas=history)
     assert plan.measured.gpu_hours == 6 * 168 * 2
+    wide = plan_week(demand, COST, ScalingPolicy(), measured_replicas=history, measured_gpus_per_replica=4)
+    assert wide.measured.gpu_hours == 6 * 168 * 4  # the deployment's replicas are 4 GPUs, the plan's 2
     assert plan.savings("measured")["gpu_hours_per_week"] == pytest.approx(6 * 168 * 2 - plan.planned.gpu_hours)
     over = np.maximum(np.array(plan.replicas) - 4, 0)
     assert plan.burst_gpu_hours == over.sum() * 2 > 0
