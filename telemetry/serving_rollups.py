@@ -208,4 +208,3 @@ def rented_price(gpu_model_name):
 
     prices = [p.usd_per_gpu_hour_low for p in load_cloud_prices() if p.gpu == gpu_model_name and p.term == "on-demand"]
     return median(prices) if prices else None
-

@@ -1,4 +1,5 @@
 from django.contrib.auth.decorators import login_not_required
+from django.core.cache import cache
 from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import render
@@ -67,6 +68,13 @@ def _probe_database():
         cursor.execute("SELECT 1")
 
 
+def _probe_cache():
+    """Redis when REDIS_URL is set (throttles and lockouts live there), else the local-memory cache."""
+    cache.set("healthz", "ok", 10)
+    if cache.get("healthz") != "ok":
+        raise RuntimeError("the cache does not keep what it is given")
+
+
 def _probe_broker():
     with celery_app.connection_for_write() as conn:
         conn.ensure_connection(max_retries=1, timeout=2)
@@ -75,7 +83,7 @@ def _probe_broker():
 @login_not_required
 @never_cache
 def healthz(request):
-    """200 when the database and the Celery broker answer, else 503 naming the one that does not."""
-    checks = {"database": _check(_probe_database), "broker": _check(_probe_broker)}
+    """200 when the database, the Celery broker and the cache answer, else 503 naming the one that does not."""
+    checks = {"database": _check(_probe_database), "broker": _check(_probe_broker), "cache": _check(_probe_cache)}
     healthy = all(v == "ok" for v in checks.values())
     return JsonResponse({"status": "ok" if healthy else "unavailable", **checks}, status=200 if healthy else 503)

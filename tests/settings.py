@@ -47,3 +47,5 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # A test that runs a real SMTP server hands its address to Celery worker processes this way.
 if os.environ.get("TEST_EMAIL_URL"):
     vars().update(env.email_url("TEST_EMAIL_URL"))  # noqa: F405
+# Tests log in with Client.login (no request for django-axes); tests/integration/safety re-enables it.
+AXES_ENABLED = False

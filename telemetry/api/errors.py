@@ -2,11 +2,16 @@
 (`?format=csv` on a 400 must not push a message through the CSV writer); a delete that other rows prevent
 answers 409 naming them; a write that breaks a database rule answers 409; a model-level validation error 400."""
 
+import sys
+
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError
+from django.db import IntegrityError, InterfaceError, OperationalError
 from django.db.models import ProtectedError, RestrictedError
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.views import defaults
+from kombu.exceptions import OperationalError as KombuOperationalError
+from redis.exceptions import RedisError
 from rest_framework import status
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -58,6 +63,33 @@ def not_found(request, exception=None):
 
 
 def server_error(request):
+    """Django's 500 handler (called while the exception is being handled): a database, Redis or broker that
+    does not answer is an outage, 503 with Retry-After (JSON under /api/, a plain page elsewhere)."""
+    exc = sys.exc_info()[1]
+    if isinstance(exc, OUTAGE_ERRORS):
+        retry = str(settings.OUTAGE_RETRY_AFTER_S)
+        if _api(request):
+            response = JsonResponse({"detail": f"{outage_name(exc)} is unavailable; retry in {retry} s."}, status=503)
+        else:
+            page = OUTAGE_PAGE.format(what=outage_name(exc), retry=retry)
+            response = HttpResponse(page, status=503, content_type="text/html; charset=utf-8")
+        response["Retry-After"] = retry
+        return response
     if _api(request):
         return JsonResponse({"detail": "Server error; it has been logged."}, status=500)
     return defaults.server_error(request)
+
+
+OUTAGE_ERRORS = (OperationalError, InterfaceError, RedisError, KombuOperationalError)
+# No template: the page must render when nothing else works.
+OUTAGE_PAGE = (
+    "<!doctype html><html lang=en><head><meta charset=utf-8><title>Headroom is unavailable</title></head>"
+    "<body><h1>Headroom is unavailable</h1><p>The {what} does not answer. Try again in {retry} seconds; "
+    "nothing you sent before is lost.</p></body></html>"
+)
+
+
+def outage_name(exc):
+    if isinstance(exc, OperationalError | InterfaceError):
+        return "database"
+    return "cache" if isinstance(exc, RedisError) else "message broker"

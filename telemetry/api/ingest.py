@@ -26,6 +26,7 @@ from rest_framework.authentication import BaseAuthentication, SessionAuthenticat
 from rest_framework.exceptions import APIException, AuthenticationFailed, ParseError, PermissionDenied
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
+from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
 from ..collectors import prometheus
@@ -77,9 +78,21 @@ class CanPush(BasePermission):
         return True
 
 
+class IngestThrottle(SimpleRateThrottle):
+    """Pushes per ingest token (per source), or per user pushing with an API token: REST_FRAMEWORK's "ingest" rate."""
+
+    scope = "ingest"
+
+    def get_cache_key(self, request, view):
+        if isinstance(request.auth, Source):
+            return self.cache_format % {"scope": self.scope, "ident": f"source-{request.auth.pk}"}
+        return self.cache_format % {"scope": self.scope, "ident": f"user-{request.user.pk}"}
+
+
 class _PushView(APIView):
     authentication_classes = [IngestTokenAuthentication, TokenAuthentication, SessionAuthentication]
     permission_classes = [CanPush]
+    throttle_classes = [IngestThrottle]
 
     def post(self, request):
         source = self._source(request)

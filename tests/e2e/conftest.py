@@ -66,10 +66,12 @@ def e2e_world(world):
 
 @pytest.fixture
 def page(browser, live_server, e2e_world):
-    """A logged-in page (the alpha organization's planner) that records console errors."""
+    """A logged-in page (the alpha organization's planner) that records console errors; any Content-Security-
+    Policy violation (an inline script, eval, a foreign origin) fails the test that met it."""
     from tests.base import PASSWORD
 
     context = browser.new_context(viewport=DESKTOP, accept_downloads=True)
+    context.add_init_script(CSP_LISTENER)
     page = context.new_page()
     page.errors = []
     page.on("console", lambda msg: page.errors.append(msg.text) if msg.type == "error" else None)
@@ -81,7 +83,17 @@ def page(browser, live_server, e2e_world):
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url(f"{live_server.url}/")
     yield page
+    violations = [e for e in page.errors if "Content Security Policy" in e or e.startswith(CSP_PREFIX)]
     context.close()
+    assert not violations, f"CSP violations: {violations}"
+
+
+CSP_PREFIX = "CSP violation:"
+# The browser's securitypolicyviolation event as a console error (Chromium also logs most violations itself).
+CSP_LISTENER = (
+    "document.addEventListener('securitypolicyviolation', e => console.error("
+    f"'{CSP_PREFIX} ' + e.violatedDirective + ' blocked ' + (e.blockedURI || 'inline') + ' in ' + e.sourceFile))"
+)
 
 
 def settle_layout(page, width):

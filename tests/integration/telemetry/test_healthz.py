@@ -5,7 +5,7 @@ from django.db import connection
 def test_healthy_when_database_and_broker_answer(client, db, redis_url):
     response = client.get("/healthz")
     assert response.status_code == 200, response.content
-    assert response.json() == {"status": "ok", "database": "ok", "broker": "ok"}
+    assert response.json() == {"status": "ok", "database": "ok", "broker": "ok", "cache": "ok"}
 
 
 def test_names_the_broker_when_it_is_down(client, db, monkeypatch):
