@@ -42,14 +42,17 @@ class MetricSpec:
     label: str = ""
     log: bool = False  # latencies: noise and regressions are relative, so residuals are taken in log
     group: bool = False  # also scan the peers' median against its season (a deployment-wide regression)
+    stuck: bool = True  # False where a constant value is normal (a clock locked at boost)
+    min_load: float | None = None  # findings only where the subject's load is at least this (an idle GPU
+    # clocks down by design)
 
 
 METRICS = {
     m.name: m
     for m in (
-        MetricSpec("gpu_temp", "C", 0.5, bad="up", label="GPU temperature"),
+        MetricSpec("gpu_temp", "C", 1.0, bad="up", label="GPU temperature"),  # NVML reports whole degrees
         MetricSpec("gpu_power", "W", 5.0, label="board power"),
-        MetricSpec("gpu_sm_clock", "MHz", 15.0, bad="down", label="SM clock"),
+        MetricSpec("gpu_sm_clock", "MHz", 15.0, bad="down", label="SM clock", stuck=False, min_load=30.0),
         MetricSpec("gpu_util", "%", 2.0, ceiling=100.0, label="GPU utilization"),
         MetricSpec("requests_waiting", "requests", 1.0, bad="up", label="queued requests", group=True),
         MetricSpec("kv_cache_usage", "fraction", 0.01, ceiling=1.0, bad="up", label="KV-cache use"),
@@ -286,6 +289,8 @@ def detect(
         expected = _peer_expectation(values, load, baseline.curve, baseline.offsets, groups)
         scale = baseline.scale_at(load)
         z = (values - expected) / scale
+        if spec.min_load is not None and load is not None:
+            z = np.where(np.nan_to_num(np.asarray(load, dtype=float)) >= spec.min_load, z, 0.0)
         found += _scan(z, raw, expected, scale, spec, baseline, settings, "peer")
         if spec.group:
             group = _nanmedian(values, axis=1)[:, None]
@@ -293,7 +298,7 @@ def detect(
             gz = (group - gexp) / baseline.seasonal_scale[None, :]
             rows = _scan(
                 gz,
-                np.nanmedian(raw, axis=1)[:, None],
+                _nanmedian(raw, axis=1)[:, None],
                 gexp,
                 baseline.seasonal_scale,
                 spec,
@@ -343,19 +348,19 @@ def _scan(z, values, expected, scale, spec, baseline, settings, basis, group=Fal
         "shift": shift,
         "drift": _cusum(signed, settings.drift_k, settings.drift_h),
     }
-    if not group:
+    if not group and spec.stuck:
         flat = _flat(values, settings.stuck_window, settings.stuck_rel * baseline.raw_scale)
         detectors["stuck"] = flat & (baseline.flat_rate < settings.stuck_history_max)[None, :]
-        if spec.ceiling is not None:
-            at_ceiling = values >= spec.ceiling * (1 - settings.saturation_margin)
-            held = (
-                pd.DataFrame(at_ceiling.astype(float))
-                .rolling(settings.saturation_window, min_periods=settings.saturation_window)
-                .min()
-                .to_numpy()
-                > 0
-            )
-            detectors["saturation"] = held & (baseline.ceiling_rate < settings.saturation_history_max)[None, :]
+    if not group and spec.ceiling is not None:
+        at_ceiling = values >= spec.ceiling * (1 - settings.saturation_margin)
+        held = (
+            pd.DataFrame(at_ceiling.astype(float))
+            .rolling(settings.saturation_window, min_periods=settings.saturation_window)
+            .min()
+            .to_numpy()
+            > 0
+        )
+        detectors["saturation"] = held & (baseline.ceiling_rate < settings.saturation_history_max)[None, :]
     scale = np.broadcast_to(scale if np.ndim(scale) == 2 else np.asarray(scale)[None, :], z.shape)
     out = []
     for kind, mask in detectors.items():

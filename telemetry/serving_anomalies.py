@@ -3,17 +3,22 @@
 
 Panels at 1 minute: per hall and GPU model, the GPUs' temperature, power and SM clock from their 1-minute
 rollups (load = their utilization, peers grouped by node); per deployment, its replicas' queue, KV-cache use
-and p95 TTFT/TPOT from their serving samples. Each run learns from the last day (HISTORY) before the scanned
-last SCAN minutes: a finding that touches the end of the scan is still going on (end empty); one that
-continues an open anomaly of the same subject and metric extends it instead of opening another. Muted
-subjects/metrics raise nothing.
+and p95 TTFT/TPOT from their serving samples. Baselines are learned from the day (HISTORY) before the
+scanned last SCAN minutes, once an hour per group (kept in Django's cache), and need two hours of it; each
+run scans. A finding that touches the end of the scan is still going on (end empty); one that continues an
+open anomaly of the same subject and metric extends it instead of opening another. Muted subjects and
+metrics raise nothing.
 """
 
 import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
 import numpy as np
 import pandas as pd
+from django.core.cache import cache
 from django.db.models import Q
 
 from . import anomalies
@@ -24,6 +29,7 @@ SCAN = timedelta(minutes=30)
 GPU_PANEL_METRICS = ("gpu_temp", "gpu_power", "gpu_sm_clock")
 SERVING_PANEL_METRICS = ("requests_waiting", "kv_cache_usage", "ttft_p95", "tpot_p95")
 MIN_HISTORY_ROWS = 120  # two hours of minutes before anything is learned
+BASELINE_CACHE_S = 2 * 3600
 
 
 def _minutes(start, end):
@@ -35,6 +41,7 @@ def _slots(index):
 
 
 def _pivot(frame, column, index, subjects):
+    """(T x S) of one column, NaN where a subject has no row."""
     table = frame.pivot_table(index="ts", columns="subject", values=column, aggfunc="mean")
     return table.reindex(index=index, columns=subjects).to_numpy(dtype=float)
 
@@ -47,111 +54,149 @@ def detect_all(*, now):
 
 def detect_organization(organization, *, end):
     changed = 0
-    for panel in gpu_panels(organization, end) + serving_panels(organization, end):
-        changed += _record(organization, panel, end)
+    for group in gpu_groups(organization) + serving_groups(organization):
+        changed += _run_group(organization, group, end)
     return changed
 
 
-class Panel:
-    """One metric of one peer group over history + scan, with how to name its subjects in the database."""
+@dataclass
+class Group:
+    """A peer group and how to read it: `read(start, end)` -> ({metric: (T x S)}, load (T x S) or None)."""
 
-    def __init__(self, metric, index, values, subjects, refs, *, load=None, groups=None, deployment=None):
-        self.metric, self.index, self.values, self.subjects, self.refs = metric, index, values, subjects, refs
-        self.load, self.groups, self.deployment = load, groups, deployment
+    key: str
+    metrics: tuple
+    subjects: list
+    refs: list
+    read: Callable
+    groups: list | None = None
+    deployment: Deployment | None = None
 
 
-def gpu_panels(organization, end):
-    start = end - HISTORY - SCAN
-    index = _minutes(start, end)
+def gpu_groups(organization):
     gpus = list(Gpu.objects.for_org(organization).select_related("node__rack__hall").order_by("id"))
     by_group = {}
     for gpu in gpus:
         by_group.setdefault((gpu.node.rack.hall_id, gpu.model_id), []).append(gpu)
-    panels = []
-    for members in by_group.values():
-        fields = ["gpu_id", "ts", "gpu_util_avg", *(f"{m}_avg" for m in GPU_PANEL_METRICS)]
-        rows = GpuRollup.objects.filter(
-            resolution=Resolution.MINUTE, gpu_id__in=[g.id for g in members], ts__gte=start, ts__lt=end
-        ).values_list(*fields)
-        frame = pd.DataFrame(list(rows), columns=["subject", *fields[1:]])
-        if len(frame) < MIN_HISTORY_ROWS:
-            continue
-        frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
-        ids = [g.id for g in members]
-        load = _pivot(frame, "gpu_util_avg", index, ids)
-        for metric in GPU_PANEL_METRICS:
-            values = _pivot(frame, f"{metric}_avg", index, ids)
-            panels.append(
-                Panel(
-                    metric,
-                    index,
-                    values,
-                    [str(g) for g in members],
-                    members,
-                    load=load,
-                    groups=[g.node_id for g in members],
-                )
-            )
-    return panels
+    return [
+        Group(
+            f"gpus:{hall}:{model}:{len(members)}",
+            GPU_PANEL_METRICS,
+            [str(g) for g in members],
+            members,
+            partial(_read_gpus, [g.id for g in members]),
+            groups=[g.node_id for g in members],
+        )
+        for (hall, model), members in by_group.items()
+    ]
 
 
-def serving_panels(organization, end):
-    start = end - HISTORY - SCAN
+def _read_gpus(ids, start, end):
+    fields = ["gpu_id", "ts", "gpu_util_avg", *(f"{m}_avg" for m in GPU_PANEL_METRICS)]
+    rows = GpuRollup.objects.filter(
+        resolution=Resolution.MINUTE, gpu_id__in=ids, ts__gte=start, ts__lt=end
+    ).values_list(*fields)
+    frame = _frame(rows, fields)
+    if frame is None:
+        return None, None
     index = _minutes(start, end)
-    panels = []
+    values = {m: _pivot(frame, f"{m}_avg", index, ids) for m in GPU_PANEL_METRICS}
+    return values, _pivot(frame, "gpu_util_avg", index, ids)
+
+
+def serving_groups(organization):
+    out = []
     for deployment in Deployment.objects.for_org(organization).prefetch_related("replicas"):
         replicas = list(deployment.replicas.all())
-        fields = ["replica_id", "ts", *SERVING_PANEL_METRICS]
-        rows = ServingSample.objects.filter(replica__in=replicas, ts__gte=start, ts__lt=end).values_list(*fields)
-        frame = pd.DataFrame(list(rows), columns=["subject", *fields[1:]])
-        if len(frame) < MIN_HISTORY_ROWS:
-            continue
-        frame["ts"] = pd.to_datetime(frame["ts"], utc=True).dt.floor("60s")
-        ids = [r.id for r in replicas]
-        for metric in SERVING_PANEL_METRICS:
-            values = _pivot(frame, metric, index, ids)
-            if np.isnan(values).all():
+        if replicas:
+            out.append(
+                Group(
+                    f"deployment:{deployment.pk}:{len(replicas)}",
+                    SERVING_PANEL_METRICS,
+                    [str(r) for r in replicas],
+                    replicas,
+                    partial(_read_replicas, [r.id for r in replicas]),
+                    deployment=deployment,
+                )
+            )
+    return out
+
+
+def _read_replicas(ids, start, end):
+    fields = ["replica_id", "ts", *SERVING_PANEL_METRICS]
+    rows = ServingSample.objects.filter(replica_id__in=ids, ts__gte=start, ts__lt=end).values_list(*fields)
+    frame = _frame(rows, fields, floor=True)
+    if frame is None:
+        return None, None
+    index = _minutes(start, end)
+    return {m: _pivot(frame, m, index, ids) for m in SERVING_PANEL_METRICS}, None
+
+
+def _frame(rows, fields, floor=False):
+    frame = pd.DataFrame(list(rows), columns=["subject", *fields[1:]])
+    if frame.empty:
+        return None
+    frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
+    if floor:
+        frame["ts"] = frame["ts"].dt.floor("60s")  # replicas are scraped every few seconds, panels are per minute
+    return frame
+
+
+def _baselines(group, end):
+    """The group's baselines, learned from the HISTORY before the scan once an hour and cached: learning reads
+    a day of minutes of every member, scanning half an hour."""
+    key = f"anomaly-baselines:{group.key}:{end:%Y%m%d%H}"
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    scan_start = end - SCAN
+    values, load = group.read(scan_start - HISTORY, scan_start)
+    baselines = {}
+    if values is not None:
+        slots = _slots(_minutes(scan_start - HISTORY, scan_start))
+        for metric in group.metrics:
+            history = _filled(values[metric])
+            if np.isfinite(history).any(axis=1).sum() < MIN_HISTORY_ROWS:
                 continue
-            panels.append(Panel(metric, index, values, [str(r) for r in replicas], replicas, deployment=deployment))
-    return panels
+            baselines[metric] = anomalies.learn(
+                history,
+                slots,
+                anomalies.METRICS[metric],
+                load=None if load is None else _filled(load),
+                groups=group.groups,
+            )
+    cache.set(key, baselines, BASELINE_CACHE_S)
+    return baselines
 
 
-def _record(organization, panel, end):
-    spec = anomalies.METRICS[panel.metric]
-    scan_rows = int(SCAN.total_seconds() // 60)
-    history, scan = panel.values[:-scan_rows], panel.values[-scan_rows:]
-    if np.isnan(history).all():
+def _run_group(organization, group, end):
+    baselines = _baselines(group, end)
+    if not baselines:
         return 0
-    slots = _slots(panel.index)
-    load = panel.load
-    baseline = anomalies.learn(
-        _filled(history),
-        slots[:-scan_rows],
-        spec,
-        load=None if load is None else _filled(load[:-scan_rows]),
-        groups=panel.groups,
-    )
-    found = anomalies.detect(
-        _filled(scan),
-        slots[-scan_rows:],
-        spec,
-        baseline,
-        panel.subjects,
-        load=None if load is None else _filled(load[-scan_rows:]),
-        groups=panel.groups,
-    )
-    times = panel.index[-scan_rows:]
-    by_name = dict(zip(panel.subjects, panel.refs, strict=True))
+    values, load = group.read(end - SCAN, end)
+    if values is None:
+        return 0
+    times = _minutes(end - SCAN, end)
+    slots = _slots(times)
+    by_name = dict(zip(group.subjects, group.refs, strict=True))
     changed = 0
-    for d in found:
-        ref = by_name.get(d.subject)
-        subject = _subject(ref, panel)
-        if _muted(organization, subject, panel.metric, end):
-            continue
-        start_ts = times[d.start].to_pydatetime()
-        end_ts = None if d.end >= scan_rows - 1 else times[d.end].to_pydatetime() + timedelta(minutes=1)
-        _upsert(organization, subject, d, start_ts, end_ts, end)
-        changed += 1
+    for metric, baseline in baselines.items():
+        found = anomalies.detect(
+            _filled(values[metric]),
+            slots,
+            anomalies.METRICS[metric],
+            baseline,
+            group.subjects,
+            load=None if load is None else _filled(load),
+            groups=group.groups,
+        )
+        for d in found:
+            subject = _subject(by_name.get(d.subject), group)
+            if _muted(organization, subject, metric, end):
+                continue
+            start_ts = times[d.start].to_pydatetime()
+            end_ts = None if d.end >= len(times) - 1 else times[d.end].to_pydatetime() + timedelta(minutes=1)
+            _upsert(organization, subject, d, start_ts, end_ts)
+            changed += 1
     return changed
 
 
@@ -160,12 +205,10 @@ def _filled(values):
     return pd.DataFrame(values).ffill(limit=2).to_numpy()
 
 
-def _subject(ref, panel):
+def _subject(ref, group):
     if isinstance(ref, Gpu):
         return {"gpu": ref, "replica": None, "deployment": None}
-    if ref is None:
-        return {"gpu": None, "replica": None, "deployment": panel.deployment}
-    return {"gpu": None, "replica": ref, "deployment": panel.deployment}
+    return {"gpu": None, "replica": ref, "deployment": group.deployment}
 
 
 def _muted(organization, subject, metric, now):
@@ -177,7 +220,7 @@ def _muted(organization, subject, metric, now):
     return mutes.filter(replica__deployment=subject["deployment"]).exists()
 
 
-def _upsert(organization, subject, d, start_ts, end_ts, now):
+def _upsert(organization, subject, d, start_ts, end_ts):
     """Extend the open (or just ended) anomaly of this subject and metric, else open one."""
     same = Anomaly.objects.filter(organization=organization, metric=d.metric, **subject)
     current = same.filter(Q(end=None) | Q(end__gte=start_ts - timedelta(minutes=2)), start__lte=start_ts).first()

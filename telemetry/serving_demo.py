@@ -10,13 +10,15 @@ The demo replicas' sources are disabled (their endpoints are example addresses t
 """
 
 import zlib
+from dataclasses import replace
 from datetime import timedelta
 
 import numpy as np
 import pandas as pd
 from django.db import transaction
 
-from . import serving_anomalies, serving_rollups
+from . import backfill, serving_anomalies, serving_rollups
+from .collectors import simulator
 from .models import Deployment, Gpu, GpuRollup, Replica, Resolution, Source
 from .serving_sim import ReplicaProfile, simulate_replicas
 from .serving_store import add_replica, store_samples
@@ -46,6 +48,7 @@ def seed_serving(organization, *, now):
         gpus = _free_gpus(organization, gpu_model, tp * replicas)
         if len(gpus) < tp * replicas:
             continue
+        _backfill_gpu_minutes(organization, gpus, now - HISTORY, now)
         deployment = _create(organization, name, llm, engine, gpus, tp, replicas)
         written += _history(deployment, profile, now)
     serving_rollups.refresh_serving_rollups(now=now, since=now - HISTORY)
@@ -53,10 +56,45 @@ def seed_serving(organization, *, now):
     return written
 
 
+def _backfill_gpu_minutes(organization, gpus, start, end):
+    """1-minute rollups of these GPUs over [start, first existing 1-minute rollup), simulated as the demo
+    history simulates them (its day of minutes covers the fleet's halls and the GPUs that fail, not each GPU),
+    so a deployment's serving load, energy and anomaly baselines have their GPUs' minutes."""
+    first = (
+        GpuRollup.objects.filter(resolution=Resolution.MINUTE, gpu__in=gpus, ts__gte=start)
+        .order_by("ts")
+        .values_list("ts", flat=True)
+        .first()
+    )
+    end = min(first or end, end)
+    if end - start < timedelta(minutes=1):
+        return 0  # the GPUs have their minutes already
+    wanted = {g.node.hostname for g in gpus}
+    sites = []
+    for site in simulator.fleet_from_inventory(organization).sites:
+        halls = []
+        for hall in site.halls:
+            racks = [replace(r, nodes=tuple(n for n in r.nodes if n.hostname in wanted)) for r in hall.racks]
+            racks = tuple(r for r in racks if r.nodes)
+            if racks:
+                halls.append(replace(hall, racks=racks))
+        if halls:
+            sites.append(replace(site, halls=tuple(halls)))
+    sim = simulator.run(
+        simulator.Fleet(tuple(sites)), start.replace(second=0, microsecond=0), end, timedelta(minutes=1)
+    )
+    ids = {g.uuid: g.id for g in gpus}
+    columns = [i for i, g in enumerate(sim.gpus) if g.uuid in ids]
+    return backfill.write_gpu_rollups(sim, ids, columns, [Resolution.MINUTE])
+
+
 def _free_gpus(organization, model_name, count):
     """`count` GPUs of one node of that model (the node with the lowest id that has enough)."""
     gpus = (
-        Gpu.objects.for_org(organization).filter(model__name=model_name, status="active").order_by("node_id", "index")
+        Gpu.objects.for_org(organization)
+        .filter(model__name=model_name, status="active")
+        .select_related("node", "model")
+        .order_by("node_id", "index")
     )
     by_node = {}
     for gpu in gpus:
