@@ -9,4 +9,4 @@ RUN pip install .
 COPY . .
 RUN SECRET_KEY=build-only python manage.py collectstatic --noinput
 EXPOSE 8000
-CMD ["gunicorn", "config.wsgi", "--bind", "0.0.0.0:8000", "--workers", "4"]
+CMD ["gunicorn", "-c", "config/gunicorn.py", "config.wsgi"]

@@ -132,7 +132,13 @@ class _PushView(APIView):
             raise PayloadTooLarge(
                 f"Payload of {int(declared)} bytes exceeds the limit of {limit} bytes; send smaller batches."
             )
-        body = request._request.read(limit + 1)  # not request.body: its limit is Django's 2.5 MB
+        environ = request._request.META
+        if not request.META.get("CONTENT_LENGTH") and environ.get("wsgi.input_terminated"):
+            # A chunked body (no Content-Length): gunicorn de-chunks it and ends the stream, but Django reads
+            # a body without Content-Length as empty.
+            body = environ["wsgi.input"].read(limit + 1)
+        else:
+            body = request._request.read(limit + 1)  # not request.body: its limit is Django's 2.5 MB
         if len(body) > limit:
             raise PayloadTooLarge(f"Payload exceeds the limit of {limit} bytes; send smaller batches.")
         return body
