@@ -181,7 +181,7 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Headroom <headroom@local
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "telemetry.api.authentication.HashedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
         "planner.api.authentication.ExportLinkAuthentication",
     ],

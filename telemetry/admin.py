@@ -1,6 +1,8 @@
 from django.contrib import admin
+from django.utils import timezone
 
 from .models import (
+    ApiToken,
     CoolingUnit,
     Gpu,
     GpuModel,
@@ -28,6 +30,28 @@ class OrgScopedAdmin(admin.ModelAdmin):
         if not request.user.is_superuser and hasattr(model, "ORG_LOOKUP"):
             field.queryset = field.queryset.for_org(user_organization(request.user))
         return field
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Tokens are issued by `manage.py issue_api_token` (the secret is printed once); here they are listed by
+    prefix, and revoked."""
+
+    list_display = ["prefix", "user", "name", "created_at", "expires_at", "revoked_at", "last_used_at"]
+    readonly_fields = ["user", "prefix", "created_at", "last_used_at"]
+    fields = ["user", "name", "prefix", "created_at", "expires_at", "revoked_at", "last_used_at"]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request).select_related("user")
+        return qs if request.user.is_superuser else qs.filter(user=request.user)
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke(self, request, queryset):
+        queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
 
 
 @admin.register(Organization)

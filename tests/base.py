@@ -4,9 +4,8 @@ from types import SimpleNamespace
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from rest_framework.authtoken.models import Token
 
-from telemetry.models import Gpu, GpuModel, Hall, Membership, Node, Organization, Rack, Site
+from telemetry.models import ApiToken, Gpu, GpuModel, Hall, Membership, Node, Organization, Rack, Site
 
 PASSWORD = "pw-for-tests-0"
 
@@ -43,7 +42,7 @@ def build_org(slug):
         org=org,
         **vars(place),
         users=users,
-        tokens={role: Token.objects.create(user=u).key for role, u in users.items()},
+        tokens={role: ApiToken.issue(user=u)[1] for role, u in users.items()},
     )
 
 

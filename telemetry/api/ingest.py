@@ -22,7 +22,7 @@ from django.http import Http404
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.authentication import BaseAuthentication, SessionAuthentication, TokenAuthentication
+from rest_framework.authentication import BaseAuthentication, SessionAuthentication
 from rest_framework.exceptions import APIException, AuthenticationFailed, ParseError, PermissionDenied
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
@@ -37,6 +37,7 @@ from ..sources import record_success
 from ..tenancy import user_organization, user_role
 from ..validation import unit_problem
 from ..vocabulary import Batch, EventReading, GpuReading, PointReading
+from .authentication import HashedTokenAuthentication
 
 MAX_ERRORS = 1000
 
@@ -90,7 +91,7 @@ class IngestThrottle(SimpleRateThrottle):
 
 
 class _PushView(APIView):
-    authentication_classes = [IngestTokenAuthentication, TokenAuthentication, SessionAuthentication]
+    authentication_classes = [IngestTokenAuthentication, HashedTokenAuthentication, SessionAuthentication]
     permission_classes = [CanPush]
     throttle_classes = [IngestThrottle]
 

@@ -33,7 +33,7 @@ from .serving import (
     ServingRollup,
     ServingSample,
 )
-from .tenancy import CatalogQuerySet, Membership, Organization, OrgQuerySet
+from .tenancy import ApiToken, CatalogQuerySet, Membership, Organization, OrgQuerySet
 
 __all__ = [
     "SERVING_FIELDS",
@@ -66,6 +66,7 @@ __all__ = [
     "Organization",
     "OrgQuerySet",
     "CatalogQuerySet",
+    "ApiToken",
     "Pdu",
     "Rack",
     "Site",

@@ -1,5 +1,8 @@
 """Organizations and who belongs to them; every inventory query is scoped through these."""
 
+import hashlib
+import secrets
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
@@ -65,3 +68,47 @@ class CatalogQuerySet(models.QuerySet):
             organization=organization, **{field: OuterRef(field) for field in self.model.CATALOG_IDENTITY}
         )
         return self.for_org(organization).exclude(Q(organization__isnull=True) & Exists(own))
+
+
+def hash_api_token(secret):
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class ApiTokenQuerySet(models.QuerySet):
+    def usable(self, now):
+        return self.filter(revoked_at__isnull=True, user__is_active=True).filter(
+            Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+        )
+
+
+class ApiToken(models.Model):
+    """An API token (`Authorization: Token <secret>`): only its SHA-256 is stored, the secret is shown once when
+    issued; its first characters (`prefix`) name it in lists. It may expire and can be revoked."""
+
+    PREFIX = "hr_"
+    SHOWN = 10  # characters of the secret kept to tell tokens apart
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=120, blank=True, help_text="What the token is for.")
+    prefix = models.CharField(max_length=16, editable=False, db_index=True)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="Empty: does not expire.")
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.prefix}… ({self.user})"
+
+    @classmethod
+    def issue(cls, *, user, name="", expires_at=None):
+        """Create a token and return (token, secret); the secret is not recoverable afterwards."""
+        secret = cls.PREFIX + secrets.token_urlsafe(32)
+        token = cls.objects.create(
+            user=user, name=name, prefix=secret[: cls.SHOWN], key_hash=hash_api_token(secret), expires_at=expires_at
+        )
+        return token, secret

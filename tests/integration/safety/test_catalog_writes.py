@@ -4,14 +4,13 @@ of both API routers, walked as each role of another organization, and the admin 
 import pytest
 from django.contrib.auth import get_user_model
 from django.forms.models import model_to_dict
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from planner.api.urls import router as planner_router
 from planner.models import CloudOffer, ExportLink, ReportSubscription, ScalingPlan
 from planner.services import suggested_rent_prices
 from telemetry.api.urls import router as telemetry_router
-from telemetry.models import CoolingUnit, Gpu, GpuModel, Pdu, Source
+from telemetry.models import ApiToken, CoolingUnit, Gpu, GpuModel, Pdu, Source
 from tests.integration.planner.factories import make_recommendation, make_scenario
 
 ROLES = ("viewer", "planner", "admin")
@@ -143,7 +142,7 @@ def test_shared_catalog_rows_are_read_only_to_every_role(world, url, model):
 
 def test_superuser_edits_the_shared_catalog(world):
     root = get_user_model().objects.create_superuser("root", password="x")
-    client = api(Token.objects.create(user=root).key)
+    client = api(ApiToken.issue(user=root)[1])
     shared = GpuModel.objects.get(name=H100)
     assert client.patch(f"/api/gpu-models/{shared.pk}/", {"list_price_usd": "30000.00"}).status_code == 200
     created = client.post(
