@@ -1,0 +1,183 @@
+"""Push load through gunicorn while faults happen; asserts 0 acknowledged samples lost or duplicated.
+
+    .venv/bin/python bench/faults.py [--seconds 60] [--fault CMD ...]
+
+Drops and creates the database `headroom_faults` on DATABASE_URL's server (default 127.0.0.1:5432), starts
+gunicorn (config/gunicorn.py, 2 workers) on it and pushes JSON batches (16 GPUs x 1 instant, a new instant per
+batch) from 4 client threads. A client that gets no answer, a 5xx or a 429 sends the same batch again, as an
+agent would: re-sent rows must count as duplicates, never be stored twice. Faults, taken in turn every
+`--every` seconds: `kill-web-worker` (SIGKILL one gunicorn worker mid-load; its master starts another) is built
+in; `--fault CMD` adds shell commands, e.g. on a host you own:
+
+    --fault "sudo systemctl restart postgresql" --fault "sudo systemctl stop redis; sleep 10; systemctl start redis"
+
+(docker-compose: "docker compose restart postgres", "docker compose kill worker", ...). At the end every (GPU,
+instant) acknowledged with 202 must be in the database exactly once; the script exits 1 otherwise.
+"""
+
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import psycopg
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+BASE_URL = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+GPUS = 16
+CLIENTS = 4
+
+
+def setup_database():
+    parts = urlsplit(BASE_URL)
+    with psycopg.connect(parts._replace(path="/postgres").geturl(), autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS headroom_faults WITH (FORCE)")
+        conn.execute("CREATE DATABASE headroom_faults")
+    os.environ["DATABASE_URL"] = parts._replace(path="/headroom_faults").geturl()
+    os.environ.setdefault("SECRET_KEY", "faults-only")
+    os.environ.setdefault("DEBUG", "true")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    os.environ.setdefault("API_THROTTLE_INGEST", "100000/min")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def build_fleet():
+    from telemetry.models import GpuModel, Organization, Source
+    from tests.base import build_site
+
+    org = Organization.objects.create(name="Faults", slug="faults")
+    place = build_site(org, "faults")
+    model = GpuModel.objects.get(name="H100 SXM 80GB")
+    uuids = [place.gpu.uuid]
+    for index in range(1, GPUS):
+        gpu = type(place.gpu).objects.create(
+            node=place.node, index=index, uuid=f"GPU-{index:08d}-fa17-0000-0000-000000000000", model=model
+        )
+        uuids.append(gpu.uuid)
+    source = Source.objects.create(organization=org, name="faults", kind="push")
+    return uuids, source.issue_ingest_token()
+
+
+def start_gunicorn(port):
+    env = {**os.environ, "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": "2"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.py", "config.wsgi"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def wait_up(url, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            requests.get(f"{url}/healthz", timeout=5)
+            return
+        except requests.RequestException:
+            time.sleep(0.3)
+    raise SystemExit("gunicorn did not start")
+
+
+class Pusher(threading.Thread):
+    def __init__(self, n, url, token, uuids, stop, start_ts):
+        super().__init__(daemon=True)
+        self.n, self.url, self.uuids, self.stop, self.start_ts = n, url, uuids, stop, start_ts
+        self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        self.acked, self.outcomes = set(), Counter()
+
+    def run(self):
+        step = 0
+        while not self.stop.is_set():
+            ts = self.start_ts + timedelta(milliseconds=step * CLIENTS + self.n)
+            readings = [{"gpu_uuid": u, "ts": ts.isoformat(), "values": {"gpu_util": 50}} for u in self.uuids]
+            body = json.dumps({"gpu_readings": readings})
+            while True:  # the same batch until the server acknowledges it
+                try:
+                    response = requests.post(f"{self.url}/api/ingest/", data=body, headers=self.headers, timeout=30)
+                    self.outcomes[response.status_code] += 1
+                    if response.status_code == 202:
+                        self.acked.update((u, ts) for u in self.uuids)
+                        break
+                except requests.RequestException as exc:
+                    self.outcomes[type(exc).__name__] += 1
+                time.sleep(0.2)
+            step += 1
+
+
+def kill_web_worker(master):
+    children = subprocess.run(["pgrep", "-P", str(master.pid)], capture_output=True, text=True).stdout.split()
+    if children:
+        os.kill(int(children[0]), signal.SIGKILL)
+    return f"SIGKILL gunicorn worker {children[0] if children else '(none)'}"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--every", type=float, default=10, help="seconds between faults")
+    parser.add_argument("--fault", action="append", default=[], help="a shell command that causes a fault")
+    args = parser.parse_args()
+
+    setup_database()
+    uuids, token = build_fleet()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    master = start_gunicorn(port)
+    url = f"http://127.0.0.1:{port}"
+    wait_up(url)
+    stop, start_ts = threading.Event(), datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)
+    pushers = [Pusher(n, url, token, uuids, stop, start_ts) for n in range(CLIENTS)]
+    for p in pushers:
+        p.start()
+    faults = ["kill-web-worker", *args.fault]
+    began, n = time.monotonic(), 0
+    while time.monotonic() - began < args.seconds:
+        time.sleep(args.every)
+        fault = faults[n % len(faults)]
+        n += 1
+        done = kill_web_worker(master) if fault == "kill-web-worker" else subprocess.run(fault, shell=True).args
+        print(f"{time.monotonic() - began:5.1f} s  fault: {done}", flush=True)
+    stop.set()
+    for p in pushers:
+        p.join(timeout=120)
+    master.terminate()
+    master.wait(timeout=30)
+
+    from django.db import connection
+
+    acked = set().union(*(p.acked for p in pushers))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT g.uuid, s.ts, count(*) FROM telemetry_gpusample s JOIN telemetry_gpu g ON g.id = s.gpu_id "
+            "GROUP BY g.uuid, s.ts"
+        )
+        stored = {(u, ts): c for u, ts, c in cursor.fetchall()}
+    lost = acked - stored.keys()
+    doubled = [k for k, c in stored.items() if c > 1]
+    outcomes = sum((p.outcomes for p in pushers), Counter())
+    print(f"acknowledged samples {len(acked):,}, stored {len(stored):,}, lost {len(lost)}, duplicated {len(doubled)}")
+    print("answers:", dict(outcomes))
+    sys.exit(1 if lost or doubled else 0)
+
+
+if __name__ == "__main__":
+    main()
