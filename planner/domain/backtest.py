@@ -178,19 +178,26 @@ def interval_halfwidths(backtest: CoolingBacktest, hours: int) -> dict[str, dict
 
 def calibrate(forecast: CoolingForecast, widths) -> CoolingForecast:
     """The forecast with its 80/95% intervals replaced, per target and lead, by calibrated
-    half-widths (a CoolingBacktest, or interval_halfwidths' output as stored); the forecast's own
-    where there is none for that lead."""
+    half-widths (a CoolingBacktest, or interval_halfwidths' output as stored). Leads without one
+    (past the backtest's horizon, or too few errors) scale the forecast's own half-width by the
+    calibrated/own ratio of the nearest calibrated lead: the model's growth with the lead, at the
+    level the backtest measured."""
     frame = forecast.frame.copy()
     if isinstance(widths, CoolingBacktest):
         widths = interval_halfwidths(widths, len(frame))
     for target, by_level in widths.items():
+        mean = frame[target].to_numpy()
         for level, values in by_level.items():
-            width = np.full(len(frame), np.nan)
-            given = np.array([np.nan if w is None else w for w in values[: len(frame)]], dtype=float)
-            width[: len(given)] = given
-            ok = np.isfinite(width)
-            frame.loc[ok, f"{target}_lo{level}"] = frame[target].to_numpy()[ok] - width[ok]
-            frame.loc[ok, f"{target}_hi{level}"] = frame[target].to_numpy()[ok] + width[ok]
+            given = np.full(len(frame), np.nan)
+            known = np.array([np.nan if w is None else w for w in values[: len(frame)]], dtype=float)
+            given[: len(known)] = known
+            if not np.isfinite(given).any():
+                continue
+            own = frame[f"{target}_hi{level}"].to_numpy() - mean
+            ratio = pd.Series(given / own).ffill().bfill().to_numpy()
+            width = np.where(np.isfinite(given), given, ratio * own)
+            frame[f"{target}_lo{level}"] = mean - width
+            frame[f"{target}_hi{level}"] = mean + width
     return replace(forecast, frame=frame)
 
 
@@ -212,7 +219,7 @@ class CoolingRefit:
             target: rows.drop(columns="target").set_index("horizon").to_dict(orient="index")
             for target, rows in skill.groupby("target", sort=False)
         }
-        return _plain(
+        return jsonable(
             {
                 "it_model": self.it_skill.chosen,
                 "it_beats_baseline": self.it_skill.beats_baseline,
@@ -226,12 +233,12 @@ class CoolingRefit:
         )
 
 
-def _plain(value):
+def jsonable(value):
     """numpy and pandas scalars to Python ones, NaN to None, keys to str: storable as JSON."""
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
     if isinstance(value, (int, np.integer)):

@@ -134,5 +134,8 @@ def test_stored_halfwidths_calibrate_a_later_update_as_the_refit_did():
     own = (later.frame["cooling_load_kw_hi95"] - later.frame["cooling_load_kw"]).to_numpy()
     given = np.array([np.nan if w is None else w for w in stored["cooling_load_kw"]["95"]], dtype=float)
     assert np.isfinite(given[6:24]).all()
-    # Calibrated where the backtest had enough errors at that lead (up to its 24 h), its own elsewhere.
-    np.testing.assert_allclose(width, np.where(np.isfinite(given), given, own))
+    # Calibrated where the backtest had enough errors at that lead (up to its 24 h); elsewhere its own
+    # scaled by the calibrated/own ratio of the nearest calibrated lead.
+    last = np.flatnonzero(np.isfinite(given))[-1]
+    np.testing.assert_allclose(width[np.isfinite(given)], given[np.isfinite(given)])
+    np.testing.assert_allclose(width[30:], own[30:] * given[last] / own[last])
