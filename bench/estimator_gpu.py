@@ -73,6 +73,26 @@ def timed_ms(fn, repeat: int) -> list[float]:
     return times
 
 
+def kernel_ms(fn, repeat: int = 3) -> float | None:
+    """GPU busy time of one call: the sum of its kernels' durations from the profiler. Eager
+    PyTorch launches kernels from Python, so a small step's wall time is the CPU's launch time;
+    the kernels' sum is the work the roofline estimates. None on a CPU."""
+    if DEVICE != "cuda":
+        return None
+    from torch.profiler import ProfilerActivity, profile
+
+    fn()
+    sync()
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        for _ in range(repeat):
+            fn()
+        sync()
+    total_us = sum(
+        getattr(e, "self_device_time_total", 0) or getattr(e, "self_cuda_time_total", 0) for e in prof.key_averages()
+    )
+    return total_us / repeat / 1e3
+
+
 def baselines(copy_bytes: int, matmul_n: int) -> dict:
     x = torch.empty(copy_bytes, dtype=torch.uint8, device=DEVICE)
     y = torch.empty_like(x)
@@ -110,21 +130,32 @@ def build(kind: str, overrides: dict):
     return model, config
 
 
-def decode_ms(model, vocab: int, batch: int, context: int, steps: int) -> float:
-    """Median time of one decode step for `batch` sequences holding `context` tokens."""
+def decode_ms(model, vocab: int, batch: int, context: int, steps: int) -> tuple[float, float | None]:
+    """(median wall time, GPU kernel time) of one decode step for `batch` sequences holding
+    `context` tokens."""
     ids = torch.randint(0, vocab, (batch, context), device=DEVICE)
     with torch.inference_mode():
         cache = model(input_ids=ids, use_cache=True, logits_to_keep=1).past_key_values
         nxt = torch.randint(0, vocab, (batch, 1), device=DEVICE)
-        times = timed_ms(lambda: model(input_ids=nxt, past_key_values=cache, use_cache=True), steps + 2)[2:]
-    return statistics.median(times)
+
+        def step():
+            return model(input_ids=nxt, past_key_values=cache, use_cache=True)
+
+        times = timed_ms(step, steps + 2)[2:]
+        gpu = kernel_ms(step)
+    return statistics.median(times), gpu
 
 
-def prefill_ms(model, vocab: int, tokens: int, repeat: int = 3) -> float:
+def prefill_ms(model, vocab: int, tokens: int, repeat: int = 3) -> tuple[float, float | None]:
     ids = torch.randint(0, vocab, (1, tokens), device=DEVICE)
     with torch.inference_mode():
-        times = timed_ms(lambda: model(input_ids=ids, use_cache=False, logits_to_keep=1), repeat + 1)[1:]
-    return statistics.median(times)
+
+        def run():
+            return model(input_ids=ids, use_cache=False, logits_to_keep=1)
+
+        times = timed_ms(run, repeat + 1)[1:]
+        gpu = kernel_ms(run, 2)
+    return statistics.median(times), gpu
 
 
 def run_model(kind: str, decode_grid, prefill_grid, deadline: float, overrides: dict) -> dict:
@@ -141,7 +172,8 @@ def run_model(kind: str, decode_grid, prefill_grid, deadline: float, overrides: 
             out["errors"].append("deadline reached")
             break
         try:
-            out["prefill"].append({"input_tokens": tokens, "ms": prefill_ms(model, config.vocab_size, tokens)})
+            wall, gpu = prefill_ms(model, config.vocab_size, tokens)
+            out["prefill"].append({"input_tokens": tokens, "ms": wall, "gpu_ms": gpu})
         except Exception as exc:
             out["errors"].append(f"prefill {tokens}: {exc!r}")
     for context, batches in decode_grid:
@@ -150,10 +182,10 @@ def run_model(kind: str, decode_grid, prefill_grid, deadline: float, overrides: 
                 out["errors"].append("deadline reached")
                 break
             try:
-                ms = decode_ms(model, config.vocab_size, batch, context, steps=6)
+                ms, gpu = decode_ms(model, config.vocab_size, batch, context, steps=6)
                 empty_cache()
-                out["decode"].append({"batch": batch, "context": context, "ms": ms})
-                print(kind, "decode", batch, context, round(ms, 2), flush=True)
+                out["decode"].append({"batch": batch, "context": context, "ms": ms, "gpu_ms": gpu})
+                print(kind, "decode", batch, context, round(ms, 2), gpu, flush=True)
             except Exception as exc:
                 out["errors"].append(f"decode {batch}x{context}: {exc!r}")
                 empty_cache()
@@ -179,10 +211,12 @@ def main() -> None:
         "llama": ([(64, (1, 2))], (32,))
         if args.smoke
         else (
-            [(1024, (1, 4, 16, 32, 64, 128, 256)), (4096, (1, 16, 64))],
-            (128, 512, 1024, 2048, 4096, 8192),
+            [(1024, (1, 4, 16, 32, 64, 128)), (4096, (1, 8, 16, 32))],
+            (512, 1024, 2048, 4096, 8192),
         ),
-        "qwen3moe": ([(32, (1, 2))], (32,)) if args.smoke else ([(256, (1, 2, 4, 8, 16, 32, 64))], (128, 512, 2048)),
+        "qwen3moe": ([(32, (1, 2))], (32,))
+        if args.smoke
+        else ([(256, (1, 2, 4, 8, 16, 32, 64, 128))], (512, 2048, 4096)),
     }
     result = {
         "device": torch.cuda.get_device_name() if DEVICE == "cuda" else platform.processor() or DEVICE,
