@@ -71,3 +71,36 @@ def test_larger_batches_are_slower_than_the_roofline_by_a_bounded_factor(cpu):
     for key in ((16, 256), (64, 256), (16, 1024)):
         assert 1.0 <= decode[key] / step(*key) < 4.0, key
     assert step(64, 256) > step(16, 256) > step(4, 256)
+
+
+H100_RUN1 = FIXTURES / "device-h100-steps" / "h100-run1.json"
+
+
+@pytest.fixture(scope="module")
+def h100():
+    from planner.domain.reference import llm_named
+
+    rec = json.loads(H100_RUN1.read_text())
+    b = rec["baselines"]
+    device = GpuSpec("recorded H100", 80, b["copy_tb_s"], b["bf16_matmul_tflops"], None, 700)
+    return rec, llm_named("Llama-3.1-8B"), device
+
+
+def test_h100_prefill_follows_the_estimate_from_1k_to_8k_tokens(h100):
+    rec, llama, device = h100
+    assert rec["llama-3.1-8b"]["params"] == pytest.approx(8.03e9, rel=0.01)  # the catalog's model
+    measured = {p["input_tokens"]: p["ms"] for p in rec["llama-3.1-8b"]["prefill"]}
+    ideal = prefill_ms(llama, device, Precision.BF16, 1, 4096, Efficiency(1.0, 1.0))
+    eff = Efficiency(1.0, ideal / measured[4096])  # share of the recorded matmul rate eager prefill reaches
+    assert 0.4 < eff.compute <= 1.0
+    for tokens in (1024, 2048, 8192):  # 8192: the quadratic attention term shows
+        assert prefill_ms(llama, device, Precision.BF16, 1, tokens, eff) == pytest.approx(measured[tokens], rel=0.10)
+    # Below ~1k tokens eager PyTorch's launch time (about 22 ms) is the floor, above the estimate.
+    assert measured[512] > prefill_ms(llama, device, Precision.BF16, 1, 512, eff)
+
+
+def test_h100_eager_decode_is_never_faster_than_the_roofline(h100):
+    rec, llama, device = h100
+    for p in rec["llama-3.1-8b"]["decode"]:
+        ideal = decode_step_ms(llama, device, Precision.BF16, 1, p["batch"], p["context"], Efficiency(1.0, 1.0))
+        assert p["ms"] > ideal, p
