@@ -9,7 +9,19 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 
+from ..vocabulary import GPU_METRICS, POINT_METRICS
 from .tenancy import CatalogQuerySet, Organization, OrgQuerySet, catalog_owner
+
+# Physical bounds of inventory figures, matching the telemetry vocabulary's (a rack's power as rack_power, a
+# hall's and a cooling unit's as facility power): a capacity of 1e150 kW is a typo, and it would overflow sums.
+MAX_RACK_KW = POINT_METRICS["rack_power"].high / 1000
+MAX_FACILITY_KW = 1e6  # 1 GW
+MAX_POSITIONS = 100_000
+
+
+def at_most(high):
+    return MaxValueValidator(high, f"Must be at most {high:g}; larger is not physically possible here.")
+
 
 non_negative = MinValueValidator(0)
 positive = MinValueValidator(0.001)
@@ -74,14 +86,18 @@ class Hall(models.Model):
 
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="halls")
     name = models.CharField(max_length=120)
-    it_power_capacity_kw = models.FloatField("IT power capacity (kW)", validators=[positive])
+    it_power_capacity_kw = models.FloatField("IT power capacity (kW)", validators=[positive, at_most(MAX_FACILITY_KW)])
     cooling_capacity_kw = models.FloatField(
-        "cooling capacity (kW)", validators=[positive], help_text="Installed cooling, all units together."
+        "cooling capacity (kW)",
+        validators=[positive, at_most(MAX_FACILITY_KW)],
+        help_text="Installed cooling, all units together.",
     )
     redundancy = models.CharField(max_length=4, choices=Redundancy.choices, default=Redundancy.N_PLUS_1)
     cooling_type = models.CharField(max_length=8, choices=CoolingType.choices, default=CoolingType.AIR)
     ashrae_class = models.CharField("ASHRAE class", max_length=2, choices=AshraeClass.choices, default="A1")
-    floor_positions = models.PositiveIntegerField(default=0, help_text="Rack positions on the floor (0 = not tracked).")
+    floor_positions = models.PositiveIntegerField(
+        default=0, validators=[at_most(MAX_POSITIONS)], help_text="Rack positions on the floor (0 = not tracked)."
+    )
     objects = OrgQuerySet.as_manager()
 
     class Meta:
@@ -102,8 +118,10 @@ class Rack(models.Model):
     ORG_LOOKUP = "hall__site__organization"
     hall = models.ForeignKey(Hall, on_delete=models.CASCADE, related_name="racks")
     name = models.CharField(max_length=60)
-    position = models.PositiveIntegerField(null=True, blank=True, help_text="Floor position in the hall.")
-    power_budget_kw = models.FloatField("power budget (kW)", validators=[positive])
+    position = models.PositiveIntegerField(
+        null=True, blank=True, validators=[at_most(MAX_POSITIONS)], help_text="Floor position in the hall."
+    )
+    power_budget_kw = models.FloatField("power budget (kW)", validators=[positive, at_most(MAX_RACK_KW)])
     objects = OrgQuerySet.as_manager()
 
     class Meta:
@@ -170,11 +188,11 @@ class GpuModel(models.Model):
 
     organization = catalog_owner("gpu_models")
     name = models.CharField(max_length=60)
-    memory_gb = models.FloatField("HBM (GB)", validators=[positive])
-    memory_bandwidth_tbps = models.FloatField("memory bandwidth (TB/s)", validators=[positive])
-    bf16_tflops = models.FloatField("dense BF16 (TFLOP/s)", validators=[positive])
-    fp8_tflops = models.FloatField("dense FP8 (TFLOP/s)", null=True, blank=True, validators=[positive])
-    tdp_w = models.FloatField("TDP (W)", validators=[positive])
+    memory_gb = models.FloatField("HBM (GB)", validators=[positive, at_most(4096)])
+    memory_bandwidth_tbps = models.FloatField("memory bandwidth (TB/s)", validators=[positive, at_most(1000)])
+    bf16_tflops = models.FloatField("dense BF16 (TFLOP/s)", validators=[positive, at_most(1e6)])
+    fp8_tflops = models.FloatField("dense FP8 (TFLOP/s)", null=True, blank=True, validators=[positive, at_most(1e6)])
+    tdp_w = models.FloatField("TDP (W)", validators=[positive, at_most(GPU_METRICS["gpu_power"].high)])
     form_factor = models.CharField(max_length=40, blank=True)
     list_price_usd = models.DecimalField(
         "list price (USD)", max_digits=10, decimal_places=2, null=True, blank=True, validators=[non_negative]
@@ -248,7 +266,7 @@ class CoolingUnit(models.Model):
     hall = models.ForeignKey(Hall, on_delete=models.CASCADE, related_name="cooling_units")
     name = models.CharField(max_length=60)
     kind = models.CharField(max_length=8, choices=Kind.choices)
-    capacity_kw = models.FloatField("capacity (kW)", validators=[positive])
+    capacity_kw = models.FloatField("capacity (kW)", validators=[positive, at_most(MAX_FACILITY_KW)])
     objects = OrgQuerySet.as_manager()
 
     class Meta:
@@ -272,7 +290,7 @@ class Pdu(models.Model):
     rack = models.ForeignKey(Rack, on_delete=models.CASCADE, related_name="pdus")
     name = models.CharField(max_length=60)
     outlets = models.PositiveSmallIntegerField(default=24, validators=[MaxValueValidator(96)])
-    rated_kw = models.FloatField("rated power (kW)", validators=[positive])
+    rated_kw = models.FloatField("rated power (kW)", validators=[positive, at_most(MAX_RACK_KW)])
     address = models.CharField(max_length=255, blank=True, help_text="SNMP or Redfish address of the PDU.")
     objects = OrgQuerySet.as_manager()
 

@@ -119,3 +119,20 @@ def test_float_max_in_every_gpu_column_is_rejected_not_stored(pusher):
     assert (body["accepted"], body["rejected"]) == (0, len(GPU_METRICS))
     assert [e["field"] for e in body["errors"]] == list(GPU_METRICS)
     assert not GpuSample.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("url", "field", "value"),
+    [("pdus", "rated_kw", 1.3e150), ("halls", "it_power_capacity_kw", 1e308), ("racks", "power_budget_kw", 1e9)],
+)
+def test_inventory_capacities_are_bounded_too(world, url, field, value):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {world.a.tokens['admin']}")
+    target = {"pdus": None, "halls": world.a.hall.pk, "racks": world.a.rack.pk}[url]
+    if target is None:
+        response = client.post("/api/pdus/", {"name": "p", "rack": world.a.rack.pk, field: value}, format="json")
+    else:
+        response = client.patch(f"/api/{url}/{target}/", {field: value}, format="json")
+    assert response.status_code == 400, response.content
+    message = str(response.json()[field])
+    assert "at most" in message or "less than or equal" in message  # the model's or DRF's words for the bound
