@@ -7,9 +7,11 @@ suites loaded the shared machine). One eager-PyTorch bandwidth factor is fitted 
 decode point; the rest of the curves are predictions."""
 
 import json
+import math
 from pathlib import Path
 
 import pytest
+from scipy.optimize import minimize
 
 from planner.domain.reference import GpuSpec, LlmSpec
 from planner.domain.throughput import Efficiency, Precision, decode_step_ms, prefill_ms
@@ -104,3 +106,70 @@ def test_h100_eager_decode_is_never_faster_than_the_roofline(h100):
     for p in rec["llama-3.1-8b"]["decode"]:
         ideal = decode_step_ms(llama, device, Precision.BF16, 1, p["batch"], p["context"], Efficiency(1.0, 1.0))
         assert p["ms"] > ideal, p
+
+
+H100_RUN2 = FIXTURES / "device-h100-steps" / "h100-run2.json"
+
+
+def _h100_run2_models():
+    from planner.domain.reference import llm_named
+
+    rec = json.loads(H100_RUN2.read_text())
+    b = rec["baselines"]
+    device = GpuSpec("recorded H100", 80, b["copy_tb_s"], b["bf16_matmul_tflops"], None, 700)
+    q = rec["qwen3-30b-a3b-24l"]
+    c = q["config"]
+    experts, k = c["num_local_experts"], c["num_experts_per_tok"]
+    expert_b = c["num_hidden_layers"] * experts * 3 * c["hidden_size"] * c["moe_intermediate_size"] / 1e9
+    total = q["params"] / 1e9
+    moe = LlmSpec(
+        "Qwen3-30B-A3B (24 layers)",
+        total,
+        total - expert_b + expert_b * k / experts,
+        c["num_hidden_layers"],
+        c["hidden_size"],
+        c["num_attention_heads"],
+        c["num_key_value_heads"],
+        c["head_dim"],
+        experts=experts,
+        experts_per_token=k,
+        expert_params_b=expert_b,
+    )
+    return device, {
+        "dense": (llm_named("Llama-3.1-8B"), rec["llama-3.1-8b"]["decode"]),
+        "moe": (moe, q["decode"]),
+    }
+
+
+def _affine_fit(model, device, points):
+    """GPU kernel time = floor + estimate(factors): eager steps carry a fixed GPU-side floor of
+    many tiny kernels; (floor ms, factors) by least squares in log space."""
+
+    def predict(x, p):
+        eff = Efficiency(bandwidth=x[1], compute=x[2])
+        return x[0] + decode_step_ms(model, device, Precision.BF16, 1, p["batch"], p["context"], eff)
+
+    def loss(x):
+        return sum(math.log(predict(x, p) / p["gpu_ms"]) ** 2 for p in points)
+
+    res = minimize(loss, [2.0, 0.6, 0.5], method="Nelder-Mead", bounds=[(0, 20), (0.05, 1), (0.05, 1)])
+    return res.x, {(p["batch"], p["context"]): predict(res.x, p) / p["gpu_ms"] - 1 for p in points}
+
+
+@pytest.mark.parametrize("kind", ["dense", "moe"])
+def test_h100_decode_kernel_time_follows_the_estimate(kind):
+    device, models = _h100_run2_models()
+    model, points = models[kind]
+    (floor_ms, e_bw, e_c), errors = _affine_fit(model, device, points)
+    assert floor_ms < points[0]["gpu_ms"] and 0.2 < e_bw <= 1.0, (floor_ms, e_bw, e_c)
+    assert max(map(abs, errors.values())) < 0.20, errors
+
+
+def test_h100_moe_step_saturates_as_the_experts_touched_do():
+    # Distinct experts per layer E(1-(1-k/E)^B): 113 of 128 at batch 32, 128 at 128, so the
+    # MoE step grows little past 32 while the dense step keeps growing with batch.
+    device, models = _h100_run2_models()
+    moe = {p["batch"]: p["gpu_ms"] for p in models["moe"][1]}
+    dense = {p["batch"]: p["gpu_ms"] for p in models["dense"][1] if p["context"] == 1024}
+    assert moe[128] / moe[32] < 1.3 < dense[128] / dense[32]
+    assert moe[32] / moe[1] > 2  # and it does grow while new experts are touched
