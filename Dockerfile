@@ -5,6 +5,7 @@ COPY pyproject.toml README.md ./
 COPY config config
 COPY telemetry telemetry
 COPY planner planner
+COPY reference reference
 RUN pip install .
 COPY . .
 RUN SECRET_KEY=build-only python manage.py collectstatic --noinput

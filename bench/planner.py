@@ -22,8 +22,8 @@ from planner.domain.costs import (
 )
 from planner.domain.demand import SizingPolicy, Workload
 from planner.domain.montecarlo import Range, Uncertainty, simulate
-from planner.domain.reference import load_gpus, load_llms
 from planner.domain.throughput import Precision, estimate_throughput, smallest_tp
+from reference.catalog import load_gpus, load_llms
 
 MONTHS = 60
 DRAWS = 10_000

@@ -17,8 +17,8 @@ from planner.domain.capacity import GrowthPlan, Redundancy, Runway, runway
 from planner.domain.capacity import Hall as HallSpec
 from planner.domain.demand import SizingPolicy, fitting_throughput
 from planner.domain.demand import Workload as WorkloadSpec
-from planner.domain.reference import GpuSpec, InvalidInputError, load_llms
 from planner.domain.throughput import LatencyTargetError, ModelDoesNotFitError, Precision, smallest_tp
+from reference.catalog import GpuSpec, InvalidInputError, load_llms
 
 from .models import CloudOffer, Scenario, Workload
 

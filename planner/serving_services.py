@@ -10,7 +10,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from planner.domain import scaling
-from planner.domain.reference import InvalidInputError, load_llms
 from planner.domain.serving import (
     Calibration,
     GpuPrices,
@@ -24,6 +23,7 @@ from planner.domain.serving import (
     replica_model,
 )
 from planner.domain.throughput import Precision
+from reference.catalog import InvalidInputError, load_llms
 from telemetry.models import GpuModel, ServingSample
 
 from .services import gpu_spec

@@ -204,7 +204,7 @@ def _gpu_energy(gpu_ids, start, end, now):
 
 def rented_price(gpu_model_name):
     """Median on-demand $/GPU-hour in the planner's cloud price catalog for this GPU model, or None."""
-    from planner.domain.reference import load_cloud_prices
+    from reference.catalog import load_cloud_prices
 
     prices = [p.usd_per_gpu_hour_low for p in load_cloud_prices() if p.gpu == gpu_model_name and p.term == "on-demand"]
     return median(prices) if prices else None

@@ -10,7 +10,7 @@ from enum import Enum
 
 import numpy as np
 
-from planner.domain.reference import InvalidInputError, check_non_negative, check_positive
+from reference.catalog import InvalidInputError, check_non_negative, check_positive
 
 
 class Redundancy(Enum):

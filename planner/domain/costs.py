@@ -16,7 +16,8 @@ from datetime import date
 import numpy as np
 
 from planner.domain.demand import SECONDS_PER_MONTH, DemandPlan, SizingPolicy, Workload, fleet_arrays, plan_demand
-from planner.domain.reference import (
+from planner.domain.throughput import Throughput
+from reference.catalog import (
     InvalidInputError,
     TokenPrice,
     check_fraction,
@@ -25,7 +26,6 @@ from planner.domain.reference import (
     close_matches,
     load_token_prices,
 )
-from planner.domain.throughput import Throughput
 
 HOURS_PER_MONTH = 8760 / 12
 RENT_OPTIONS = ("on_demand", "committed_1y", "committed_3y", "spot", "mixed")

@@ -12,14 +12,6 @@ from datetime import date
 
 import numpy as np
 
-from planner.domain.reference import (
-    GpuSpec,
-    InvalidInputError,
-    LlmSpec,
-    check_fraction,
-    check_non_negative,
-    check_positive,
-)
 from planner.domain.throughput import (
     TP_SIZES,
     LatencyTargetError,
@@ -28,6 +20,14 @@ from planner.domain.throughput import (
     ThroughputError,
     estimate_throughput,
     smallest_tp,
+)
+from reference.catalog import (
+    GpuSpec,
+    InvalidInputError,
+    LlmSpec,
+    check_fraction,
+    check_non_negative,
+    check_positive,
 )
 
 SECONDS_PER_MONTH = 365 * 86_400 / 12

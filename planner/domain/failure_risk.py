@@ -19,7 +19,7 @@ import statsmodels.api as sm
 
 HORIZON_DAYS = 30
 # Fleet prior: GPU-attributed unexpected interruptions in Meta's Llama 3 pre-training (268 of 419,
-# planner/data/gpu-failures.csv) on 16,384 H100s over 54 days. The GPU-attributed share is used,
+# reference/data/gpu-failures.csv) on 16,384 H100s over 54 days. The GPU-attributed share is used,
 # not all causes (17%/GPU-year), because network, software and host faults do not need the GPU
 # serviced. They are interruptions, some cleared by a reset, so this leans high for replacements.
 PRIOR_INTERRUPTIONS = 268

@@ -9,7 +9,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from planner.domain.costs import OPTIONS, RENT_OPTIONS, Scenario, TornadoBar, scenario_arrays
-from planner.domain.reference import InvalidInputError, check_positive
+from reference.catalog import InvalidInputError, check_positive
 
 
 @dataclass(frozen=True)

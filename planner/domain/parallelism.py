@@ -1,6 +1,6 @@
 """Communication cost of splitting a model over devices: tensor-parallel all-reduces,
 expert-parallel all-to-alls and the pipeline-parallel bubble. Pure arithmetic on byte counts
-and link figures from the catalog (planner/data/gpu-models.csv), vectorised over numpy arrays.
+and link figures from the catalog (reference/data/gpu-models.csv), vectorised over numpy arrays.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from planner.domain.reference import GpuSpec, load_gpus
+from reference.catalog import GpuSpec, load_gpus
 
 # Achieved collective bandwidth over the nominal per-direction link rate: NCCL all-reduce of
 # 1 GiB on 8x H100 SXM (NVSwitch, 450 GB/s a direction) reaches about 360 GB/s bus bandwidth.

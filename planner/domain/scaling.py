@@ -14,7 +14,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from planner.domain.reference import (
+from reference.catalog import (
     InvalidInputError,
     check_fraction,
     check_non_negative,

@@ -18,7 +18,14 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 
-from planner.domain.reference import (
+from planner.domain.throughput import (
+    PP_SIZES,
+    TP_SIZES,
+    Precision,
+    ThroughputError,
+    estimate_throughput,
+)
+from reference.catalog import (
     GpuSpec,
     InvalidInputError,
     LlmSpec,
@@ -27,13 +34,6 @@ from planner.domain.reference import (
     load_cloud_prices,
     load_gpus,
     load_llms,
-)
-from planner.domain.throughput import (
-    PP_SIZES,
-    TP_SIZES,
-    Precision,
-    ThroughputError,
-    estimate_throughput,
 )
 
 MEMORY_FRACTIONS = (0.85, 0.90, 0.95)

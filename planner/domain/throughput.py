@@ -24,7 +24,7 @@ from planner.domain.parallelism import (
     link_for,
     pipeline_time_s,
 )
-from planner.domain.reference import (
+from reference.catalog import (
     GpuSpec,
     InvalidInputError,
     LlmSpec,

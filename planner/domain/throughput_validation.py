@@ -2,7 +2,7 @@
 cross-validated errors (leave-one-out, k-fold, leave-one-source-out) by regime.
 
 `python -m planner.domain.throughput_validation --fit` refits; `--report` prints the tables
-in docs/planner.md. The TensorRT-LLM perf-overview rows beyond those in planner/data and the
+in docs/planner.md. The TensorRT-LLM perf-overview rows beyond those in reference/data and the
 MLPerf Inference v4.1 results are kept out on purpose: they judge the estimator.
 """
 
@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import minimize
 
-from planner.domain.reference import ThroughputMeasurement, load_calibration_sources, load_llms
 from planner.domain.throughput import EFFICIENCY, Efficiency, estimate_row
+from reference.catalog import ThroughputMeasurement, load_calibration_sources, load_llms
 
 FIELDS = ("bandwidth", "compute", "moe", "online")
 BOUNDS = ((0.2, 1.0), (0.05, 1.0), (0.05, 1.0), (0.1, 1.0))

@@ -1,10 +1,10 @@
-"""Seed the cloud offer catalog from planner/data/cloud-gpu-prices.csv (published prices with source and date).
+"""Seed the cloud offer catalog from reference/data/cloud-gpu-prices.csv (published prices with source and date).
 
 Rows whose GPU is not in the GpuModel catalog are skipped; the catalog names the GPUs offers can refer to."""
 
 from django.db import migrations
 
-from planner.domain.reference import load_cloud_prices
+from reference.catalog import load_cloud_prices
 
 TERMS = {"on-demand", "spot", "capacity-block", "1-year", "3-year"}
 

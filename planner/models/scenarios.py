@@ -7,8 +7,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-from planner.domain.reference import load_llms
 from planner.domain.throughput import Precision
+from reference.catalog import load_llms
 from telemetry.models import CatalogQuerySet, GpuModel, Hall, Organization, OrgQuerySet
 from telemetry.models.tenancy import catalog_owner
 

@@ -2,10 +2,11 @@
 
 import django.core.validators
 import django.db.models.deletion
-import telemetry.models.samples
-import telemetry.models.serving
 from django.conf import settings
 from django.db import migrations, models
+
+import telemetry.models.samples
+import telemetry.models.serving
 
 
 class Migration(migrations.Migration):
@@ -26,7 +27,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('name', models.CharField(max_length=120)),
-                ('llm_model', models.CharField(help_text='Name in planner/data/llm-models.csv.', max_length=80, validators=[telemetry.models.serving.validate_llm_model], verbose_name='LLM model')),
+                ('llm_model', models.CharField(help_text='Name in reference/data/llm-models.csv.', max_length=80, validators=[telemetry.models.serving.validate_llm_model], verbose_name='LLM model')),
                 ('engine', models.CharField(choices=[('vllm', 'vLLM'), ('sglang', 'SGLang'), ('trtllm', 'TensorRT-LLM (Triton)')], max_length=8)),
                 ('precision', models.CharField(choices=[('BF16', 'BF16'), ('FP16', 'FP16'), ('FP8', 'FP8'), ('INT8', 'INT8'), ('INT4', 'INT4')], default='BF16', max_length=4)),
                 ('tensor_parallel_size', models.PositiveSmallIntegerField(default=1, validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(64)])),

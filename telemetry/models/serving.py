@@ -17,13 +17,13 @@ from .tenancy import Organization, OrgQuerySet
 
 
 def validate_llm_model(value):
-    """The LLM must be in the planner's catalog (planner/data/llm-models.csv), so its size and KV-cache
+    """The LLM must be in the planner's catalog (reference/data/llm-models.csv), so its size and KV-cache
     layout are known to the throughput model and the recommendation."""
-    from planner.domain.reference import load_llms
+    from reference.catalog import load_llms
 
     if value not in load_llms():
         known = ", ".join(sorted(load_llms()))
-        raise ValidationError(f"{value!r} is not in the LLM catalog (planner/data/llm-models.csv): {known}")
+        raise ValidationError(f"{value!r} is not in the LLM catalog (reference/data/llm-models.csv): {known}")
 
 
 class Engine(models.TextChoices):
@@ -49,7 +49,7 @@ class Deployment(models.Model):
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="deployments")
     name = models.CharField(max_length=120)
     llm_model = models.CharField(
-        "LLM model", max_length=80, validators=[validate_llm_model], help_text="Name in planner/data/llm-models.csv."
+        "LLM model", max_length=80, validators=[validate_llm_model], help_text="Name in reference/data/llm-models.csv."
     )
     engine = models.CharField(max_length=8, choices=Engine.choices)
     gpu_model = models.ForeignKey(GpuModel, on_delete=models.PROTECT, related_name="deployments")

@@ -1,7 +1,7 @@
 import pytest
 
 from planner.domain.capacity import GrowthPlan, Hall, Redundancy, place_gpus, runway
-from planner.domain.reference import InvalidInputError
+from reference.catalog import InvalidInputError
 
 # Power 2 x 500 kW in 2N -> 500 kW usable; cooling 5 x 120 kW in N+1 -> 4 x 120 = 480 kW.
 HALL = Hall(

@@ -15,7 +15,7 @@ from planner.domain.costs import (
     power_kw_per_gpu_from_tdp,
     sensitivity,
 )
-from planner.domain.reference import InvalidInputError
+from reference.catalog import InvalidInputError
 
 from .factories import scenario
 

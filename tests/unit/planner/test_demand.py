@@ -7,8 +7,8 @@ from planner.domain.demand import (
     plan_by_gpu,
     plan_demand,
 )
-from planner.domain.reference import InvalidInputError, load_gpus, load_llms
 from planner.domain.throughput import Precision
+from reference.catalog import InvalidInputError, load_gpus, load_llms
 
 from .factories import START, throughput, workload
 

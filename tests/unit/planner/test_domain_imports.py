@@ -1,16 +1,20 @@
-"""Guard rail: planner/domain stays a pure core (no Django, DRF, Celery or config)."""
+"""Guard rail: planner/domain and the shared reference package stay a pure core (no Django, DRF, Celery
+or config); reference imports neither app, so telemetry may import it without importing the planner."""
 
 import ast
 from pathlib import Path
 
+import pytest
+
 import planner.domain
+import reference
 
-FORBIDDEN = {"django", "rest_framework", "celery", "config", "drf_spectacular"}
+FRAMEWORK = {"django", "rest_framework", "celery", "config", "drf_spectacular"}
 
 
-def test_planner_domain_imports_no_framework():
-    offenders = []
-    for path in Path(planner.domain.__file__).parent.glob("*.py"):
+def imported_roots(package) -> list[tuple[str, str]]:
+    found = []
+    for path in Path(package.__file__).parent.glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Import):
                 names = [a.name for a in node.names]
@@ -18,5 +22,14 @@ def test_planner_domain_imports_no_framework():
                 names = [node.module or ""]
             else:
                 continue
-            offenders += [f"{path.name}: {n}" for n in names if n.split(".")[0] in FORBIDDEN]
-    assert offenders == []
+            found += [(path.name, n.split(".")[0]) for n in names]
+    return found
+
+
+@pytest.mark.parametrize(
+    ("package", "forbidden"),
+    [(planner.domain, FRAMEWORK), (reference, FRAMEWORK | {"planner", "telemetry"})],
+    ids=["planner.domain", "reference"],
+)
+def test_pure_core_imports_no_framework(package, forbidden):
+    assert [f"{name}: {root}" for name, root in imported_roots(package) if root in forbidden] == []

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from scipy.optimize import minimize
 
-from planner.domain.reference import GpuSpec, LlmSpec
 from planner.domain.throughput import Efficiency, Precision, decode_step_ms, prefill_ms
+from reference.catalog import GpuSpec, LlmSpec
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 
@@ -80,7 +80,7 @@ H100_RUN1 = FIXTURES / "device-h100-steps" / "h100-run1.json"
 
 @pytest.fixture(scope="module")
 def h100():
-    from planner.domain.reference import llm_named
+    from reference.catalog import llm_named
 
     rec = json.loads(H100_RUN1.read_text())
     b = rec["baselines"]
@@ -112,7 +112,7 @@ H100_RUN2 = FIXTURES / "device-h100-steps" / "h100-run2.json"
 
 
 def _h100_run2_models():
-    from planner.domain.reference import llm_named
+    from reference.catalog import llm_named
 
     rec = json.loads(H100_RUN2.read_text())
     b = rec["baselines"]

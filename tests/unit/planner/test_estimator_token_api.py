@@ -6,8 +6,8 @@ import pytest
 
 from planner.domain.costs import cheapest_token_prices, rent_by_the_token
 from planner.domain.demand import SECONDS_PER_MONTH, SizingPolicy, Workload, plan_demand
-from planner.domain.reference import InvalidInputError, gpu_named, llm_named, load_token_prices
 from planner.domain.throughput import Precision, estimate_throughput
+from reference.catalog import InvalidInputError, gpu_named, llm_named, load_token_prices
 
 H100 = gpu_named("H100 SXM 80GB")
 

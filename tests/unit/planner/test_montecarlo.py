@@ -3,7 +3,7 @@ import pytest
 
 from planner.domain.costs import OPTIONS, evaluate_scenario
 from planner.domain.montecarlo import Range, Uncertainty, cumulative_cash_bands, simulate
-from planner.domain.reference import InvalidInputError
+from reference.catalog import InvalidInputError
 
 from .factories import scenario
 

@@ -5,7 +5,6 @@ import math
 
 import pytest
 
-from planner.domain.reference import GpuSpec, InvalidInputError, load_gpus, load_llms
 from planner.domain.serving import (
     Calibration,
     GpuPrices,
@@ -23,6 +22,7 @@ from planner.domain.serving import (
     replica_model,
 )
 from planner.domain.throughput import Precision
+from reference.catalog import GpuSpec, InvalidInputError, load_gpus, load_llms
 
 GPUS, LLMS = load_gpus(), load_llms()
 H100, H200 = GPUS["H100 SXM 80GB"], GPUS["H200 SXM 141GB"]

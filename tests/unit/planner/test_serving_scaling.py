@@ -5,7 +5,6 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from planner.domain.reference import InvalidInputError
 from planner.domain.scaling import (
     WEEKS_PER_MONTH,
     ReplicaCost,
@@ -14,6 +13,7 @@ from planner.domain.scaling import (
     measured_week,
     plan_week,
 )
+from reference.catalog import InvalidInputError
 
 COST = ReplicaCost(
     gpus_per_replica=2,

@@ -1,6 +1,5 @@
 import pytest
 
-from planner.domain.reference import InvalidInputError, load_gpus, load_llms
 from planner.domain.throughput import (
     LatencyTargetError,
     ModelDoesNotFitError,
@@ -11,6 +10,7 @@ from planner.domain.throughput import (
     estimate_throughput,
     smallest_tp,
 )
+from reference.catalog import InvalidInputError, load_gpus, load_llms
 
 H100 = load_gpus()["H100 SXM 80GB"]
 LLAMA70 = load_llms()["Llama-3.3-70B"]

@@ -5,8 +5,8 @@ import pytest
 
 from planner.domain.moe import expert_share_read, experts_touched
 from planner.domain.parallelism import LINK_EFFICIENCY, Link, allreduce_s, bubble_fraction, link_for
-from planner.domain.reference import InvalidInputError, UnknownNameError, gpu_named, llm_named, load_gpus
 from planner.domain.throughput import ModelDoesNotFitError, Precision, ThroughputError, estimate_throughput
+from reference.catalog import InvalidInputError, UnknownNameError, gpu_named, llm_named, load_gpus
 
 H100 = gpu_named("H100 SXM 80GB")
 

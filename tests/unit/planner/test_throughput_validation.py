@@ -2,9 +2,9 @@
 
 import pytest
 
-from planner.domain.reference import load_calibration_sources
 from planner.domain.throughput import EFFICIENCY
 from planner.domain.throughput_validation import by_regime, fit, k_fold, median_abs, regimes, source_of
+from reference.catalog import load_calibration_sources
 
 ROWS = list(load_calibration_sources())
 

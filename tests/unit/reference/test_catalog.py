@@ -1,4 +1,4 @@
-from planner.domain.reference import (
+from reference.catalog import (
     load_cloud_prices,
     load_gpus,
     load_llms,

@@ -1,4 +1,4 @@
-"""Published reference figures (planner/data/*.csv) as catalog dataclasses, plus the input
+"""Published reference figures (reference/data/*.csv) as catalog dataclasses, plus the input
 checks every planner module shares, so a bad input fails the same way everywhere."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+DATA_DIR = Path(__file__).resolve().parent / "data"
 
 
 class InvalidInputError(ValueError):
@@ -248,7 +248,7 @@ def _opt_float(text: str) -> float | None:
 
 @cache
 def load_gpus() -> dict[str, GpuSpec]:
-    """GPUs, CPUs and Apple silicon by name (planner/data/gpu-models.csv)."""
+    """GPUs, CPUs and Apple silicon by name (reference/data/gpu-models.csv)."""
     return {
         r["model"]: GpuSpec(
             name=r["model"],
@@ -360,7 +360,7 @@ def load_calibration_sources() -> tuple[ThroughputMeasurement, ...]:
 
 @cache
 def load_token_prices() -> tuple[TokenPrice, ...]:
-    """Cloud LLM APIs priced per token (planner/data/llm-api-prices.csv)."""
+    """Cloud LLM APIs priced per token (reference/data/llm-api-prices.csv)."""
     return tuple(
         TokenPrice(
             provider=r["provider"],
