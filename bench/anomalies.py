@@ -5,7 +5,7 @@ Three datasets, each a history (what the detector learns from) and a scan period
   (per-GPU temperature offset, power gain and sensor noise), tiled 4x; history = the first 2 tiles;
 - sim-gpu: telemetry.collectors.simulator, one air-cooled inference hall, 64 H100s, 14 days at 1 minute;
   history = the first 7 days (GPUs with a simulated hardware fault in the period are left out);
-- sim-serving: telemetry.serving_sim, 8 replicas (TP=2) driven by the simulated hall load, 14 days at 1 min.
+- sim-serving: telemetry.serving.sim, 8 replicas (TP=2) driven by the simulated hall load, 14 days at 1 min.
 
 Each anomaly type is injected N times (a fresh copy of the scan period, one anomaly, a random subject and
 time); a detection of any metric of the dataset overlapping the labelled window (plus a grace of one
@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from telemetry import anomalies  # noqa: E402
 from telemetry.collectors import simulator  # noqa: E402
-from telemetry.serving_sim import simulate_replicas  # noqa: E402
+from telemetry.serving.sim import simulate_replicas  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 INJECTIONS = int(os.environ.get("BENCH_INJECTIONS", 20))

@@ -294,7 +294,7 @@ CELERY_BEAT_SCHEDULE.update(
     }
 )
 
-# Serving telemetry (telemetry/serving_rollups.py) and anomaly detection (telemetry/serving_anomalies.py).
+# Serving telemetry (telemetry/serving/rollups.py) and anomaly detection (telemetry/serving/anomalies.py).
 CELERY_BEAT_SCHEDULE["telemetry-serving-rollups"] = {
     "task": "telemetry.refresh_serving_rollups",
     "schedule": 60.0,

@@ -1,6 +1,7 @@
 from django.urls import path
 
-from . import forecast_views, serving_views, views
+from . import forecast_views, views
+from .serving import views as serving_views
 
 app_name = "planner"
 
@@ -26,7 +27,7 @@ urlpatterns += [
     path("forecasts/fleet/", forecast_views.fleet_risk, name="forecast-fleet"),
 ]
 
-# Serving (planner/serving_views.py): configuration recommendations and week scaling plans.
+# Serving (planner/serving/views.py): configuration recommendations and week scaling plans.
 urlpatterns += [
     path("serving/", serving_views.serving_index, name="serving-index"),
     path("serving/recommendations/new/", serving_views.recommendation_new, name="serving-recommendation-new"),

@@ -1,6 +1,6 @@
 """Anomaly detection on GPU telemetry and serving metrics: learned baselines, no fixed thresholds.
 
-Plain numpy/pandas, no Django (telemetry.serving_anomalies reads the database and writes Anomaly rows).
+Plain numpy/pandas, no Django (telemetry.serving.anomalies reads the database and writes Anomaly rows).
 A *panel* is one metric of a group of peers: the GPUs of one model in one hall, or the replicas of one
 deployment, as a (time x subject) array at one cadence. Two learned expectations, from a history of the
 same panel:

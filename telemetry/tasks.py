@@ -7,9 +7,11 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from . import csv_uploads, partitions, rollups, serving_anomalies, serving_rollups, sources
+from . import csv_uploads, partitions, rollups, sources
 from .collectors.common import TransientCollectorError
 from .models import Source
+from .serving import anomalies as serving_anomalies
+from .serving import rollups as serving_rollups
 
 log = logging.getLogger(__name__)
 
@@ -92,5 +94,5 @@ def refresh_serving_rollups():
 
 @shared_task(name="telemetry.detect_anomalies", time_limit=55, soft_time_limit=50)
 def detect_anomalies():
-    """Learned-baseline anomaly detection on GPU and serving metrics (telemetry.serving_anomalies)."""
+    """Learned-baseline anomaly detection on GPU and serving metrics (telemetry.serving.anomalies)."""
     return serving_anomalies.detect_all(now=timezone.now())

@@ -1,6 +1,7 @@
 from django.urls import path
 
-from . import imports, pages, serving_views, views
+from . import imports, pages, views
+from .serving import views as serving_views
 
 urlpatterns = [
     path("", views.overview, name="overview"),

@@ -13,8 +13,8 @@ from telemetry.api.serializers import OrgScopedSerializer
 from telemetry.models import GpuModel
 from telemetry.tenancy import OrgScopedMixin, user_organization
 
-from .. import serving_services
 from ..models import ScalingPlan, ServingRecommendation
+from ..serving import services as serving_services
 
 CHOSEN_FIELDS = (
     "gpu",

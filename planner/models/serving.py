@@ -1,5 +1,5 @@
 """Saved serving recommendations and week scaling plans: the inputs a planner typed, and the result computed
-when it was saved (planner.serving_services; recomputed on "Recompute" or an API update), so a saved plan
+when it was saved (planner.serving.services; recomputed on "Recompute" or an API update), so a saved plan
 reads the same tomorrow even when the estimator or the measurements move."""
 
 from django.core.exceptions import ValidationError

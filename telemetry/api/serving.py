@@ -9,9 +9,9 @@ from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from .. import serving_views
 from ..models import Anomaly, Deployment, Replica
-from ..serving_rollups import measured_efficiency
+from ..serving import views as serving_views
+from ..serving.rollups import measured_efficiency
 from ..tenancy import OrgScopedMixin, require_organization
 from .views import FILTER_PARAMETERS, ROWS_RESPONSE, page_filters
 

@@ -6,7 +6,7 @@ Public API
     derive_sample(state, reading) -> (row, state)   what happened since the previous scrape
     histogram_quantile(q, bounds, counts) -> float | None
 
-Plain Python, no Django (telemetry.serving_store writes the rows). Engines renamed metrics across versions
+Plain Python, no Django (telemetry.serving.store writes the rows). Engines renamed metrics across versions
 (vLLM 0.6 `gpu_cache_usage_perc` -> `kv_cache_usage_perc`, `time_per_output_token_seconds` ->
 `inter_token_latency_seconds`; SGLang's TPOT histogram likewise): each field lists its names, first found
 wins. Counters and histogram buckets are cumulative since the engine started, so a sample stores the
@@ -142,7 +142,7 @@ def collect(source) -> EngineReading:
 
 def ingest(source, reading, *, now):
     """The write path of this collector's readings (telemetry.sources calls it instead of telemetry.ingest)."""
-    from telemetry.serving_store import ingest_reading
+    from telemetry.serving.store import ingest_reading
 
     return ingest_reading(source, reading, now=now)
 

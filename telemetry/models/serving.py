@@ -1,9 +1,9 @@
 """LLM serving: deployments, their replicas (each one scraped /metrics endpoint), serving samples and rollups,
-and the anomaly events the detector raises (telemetry.anomalies, telemetry.serving_anomalies).
+and the anomaly events the detector raises (telemetry.anomalies, telemetry.serving.anomalies).
 
 A replica's endpoint, interval, timeout and health live in its `Source` (kind "serving"), so collection
 runs, retries and failures show on the Sources page like every other collector's. Serving samples are
-written only by telemetry.serving_store; docs/serving.md ("Telemetry") says what each column means.
+written only by telemetry.serving.store; docs/serving.md ("Telemetry") says what each column means.
 """
 
 from django.conf import settings

@@ -3,9 +3,10 @@ from django.utils import timezone
 from tqdm import tqdm
 
 from planner import demo as planner_demo
-from planner import forecasting, report_demo, serving_demo
+from planner import forecasting, report_demo
+from planner.serving import demo as serving_demo
 from telemetry import demo, demo_history
-from telemetry import serving_demo as serving_telemetry_demo
+from telemetry.serving import demo as serving_telemetry_demo
 
 
 class Command(BaseCommand):

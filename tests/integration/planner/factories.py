@@ -33,8 +33,8 @@ def make_scenario(organization, *, name="Chat on H100", halls=(), **fields):
 
 def make_recommendation(organization, *, name="8B chat on H100", now=None, **fields):
     """A saved serving recommendation (computed), Llama-3.1-8B at 20 req/s on H100 by default."""
-    from planner import serving_services
     from planner.models import ServingRecommendation
+    from planner.serving import services as serving_services
 
     gpu = fields.pop("gpu", "H100 SXM 80GB")
     defaults = {

@@ -5,10 +5,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from planner import serving_services
 from planner.models import ScalingPlan, ServingRecommendation
+from planner.serving import services as serving_services
 from telemetry.models import Deployment, GpuModel, Source
-from telemetry.serving_store import add_replica, store_samples
+from telemetry.serving.store import add_replica, store_samples
 
 from .factories import make_recommendation, make_scenario
 
@@ -127,7 +127,8 @@ def test_deployment_without_samples_falls_back_to_the_model(world, deployment):
 
 
 def test_demo_recommendations_and_plans_are_seeded_once(world):
-    from planner import demo, serving_demo
+    from planner import demo
+    from planner.serving import demo as serving_demo
 
     demo.seed_scenarios(world.a.org)
     first = serving_demo.seed_serving_plans(world.a.org)

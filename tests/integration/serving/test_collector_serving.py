@@ -10,7 +10,7 @@ import pytest
 from telemetry import sources
 from telemetry.collectors.common import CollectorError, TransientCollectorError
 from telemetry.models import CollectorRun, Deployment, GpuModel, ServingSample, Source
-from telemetry.serving_store import add_replica
+from telemetry.serving.store import add_replica
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "serving-metrics"
 EXPECTED = json.loads((FIXTURES / "expected.json").read_text())

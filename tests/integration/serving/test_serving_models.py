@@ -6,7 +6,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from telemetry.models import Deployment, GpuModel, Replica, ServingSample, Source
-from telemetry.serving_store import add_replica, store_samples
+from telemetry.serving.store import add_replica, store_samples
 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 

@@ -9,8 +9,10 @@ from django.db.models import Sum
 from django.urls import reverse
 from django.utils import timezone
 
-from telemetry import serving_anomalies, serving_demo, serving_rollups
 from telemetry.models import Anomaly, AnomalyMute, Deployment, Gpu, GpuRollup, ServingRollup, ServingSample
+from telemetry.serving import anomalies as serving_anomalies
+from telemetry.serving import demo as serving_demo
+from telemetry.serving import rollups as serving_rollups
 from tests.base import PASSWORD
 
 POWER_W = 500.0

@@ -7,15 +7,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from telemetry import anomalies, serving_sim
+from telemetry import anomalies
 from telemetry.anomalies import METRICS, Settings, detect, learn, threshold_rule
+from telemetry.serving import sim as serving_sim
 
 ROOT = Path(__file__).parents[3]
 MINUTES = 3 * 24 * 60
 
 
 def test_detector_and_serving_simulator_import_no_framework():
-    for path in (ROOT / "telemetry" / "anomalies.py", ROOT / "telemetry" / "serving_sim.py"):
+    for path in (ROOT / "telemetry" / "anomalies.py", ROOT / "telemetry" / "serving" / "sim.py"):
         names = [
             alias.name if isinstance(node, ast.Import) else node.module
             for node in ast.walk(ast.parse(path.read_text()))

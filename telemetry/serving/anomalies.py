@@ -21,8 +21,8 @@ import pandas as pd
 from django.core.cache import cache
 from django.db.models import Q
 
-from . import anomalies
-from .models import Anomaly, AnomalyMute, Deployment, Gpu, GpuRollup, Organization, Resolution, ServingSample
+from .. import anomalies
+from ..models import Anomaly, AnomalyMute, Deployment, Gpu, GpuRollup, Organization, Resolution, ServingSample
 
 HISTORY = timedelta(hours=24)
 SCAN = timedelta(minutes=30)

@@ -26,7 +26,7 @@ from planner.domain.throughput import Precision
 from reference.catalog import InvalidInputError, load_llms
 from telemetry.models import GpuModel, ServingSample
 
-from .services import gpu_spec
+from ..services import gpu_spec
 
 TOP_ROWS = 60  # configurations kept in a saved result (plus every Pareto point)
 MEASURED_DAYS = 14

@@ -4,8 +4,8 @@ from django import forms
 
 from telemetry.models import Deployment, GpuModel
 
-from .models import ScalingPlan, ServingRecommendation, Workload
-from .models.serving import PRECISION_NAMES
+from ..models import ScalingPlan, ServingRecommendation, Workload
+from ..models.serving import PRECISION_NAMES
 
 
 class ServingRecommendationForm(forms.ModelForm):

@@ -4,7 +4,7 @@ simulated telemetry, and one injected anomaly (seed_demo calls `seed_serving`; i
 - "llama-8b-chat": Llama-3.1-8B on vLLM, 4 replicas of 1 H100 each (hall A1, inference: diurnal load);
 - "llama-70b-agents": Llama-3.3-70B on SGLang, TP=4 on H200, 2 replicas (hall L2).
 Each replica's load is its GPUs' measured utilization (1-minute rollups), so tokens/s, queues and KV-cache
-follow what the GPUs did (telemetry.serving_sim). Injected: replica r2 of llama-8b-chat builds a queue
+follow what the GPUs did (telemetry.serving.sim). Injected: replica r2 of llama-8b-chat builds a queue
 (and its TTFT follows) over the last 20 minutes, which the detector reports on the Anomalies page.
 The demo replicas' sources are disabled (their endpoints are example addresses that nothing answers).
 """
@@ -17,11 +17,12 @@ import numpy as np
 import pandas as pd
 from django.db import transaction
 
-from . import backfill, serving_anomalies, serving_rollups
-from .collectors import simulator
-from .models import Deployment, Gpu, GpuRollup, Replica, Resolution, Source
-from .serving_sim import ReplicaProfile, simulate_replicas
-from .serving_store import add_replica, store_samples
+from .. import backfill
+from ..collectors import simulator
+from ..models import Deployment, Gpu, GpuRollup, Replica, Resolution, Source
+from . import anomalies, rollups
+from .sim import ReplicaProfile, simulate_replicas
+from .store import add_replica, store_samples
 
 HISTORY = timedelta(hours=26)
 DEPLOYMENTS = (
@@ -51,8 +52,8 @@ def seed_serving(organization, *, now):
         _backfill_gpu_minutes(organization, gpus, now - HISTORY, now)
         deployment = _create(organization, name, llm, engine, gpus, tp, replicas)
         written += _history(deployment, profile, now)
-    serving_rollups.refresh_serving_rollups(now=now, since=now - HISTORY)
-    serving_anomalies.detect_organization(organization, end=now.replace(second=0, microsecond=0))
+    rollups.refresh_serving_rollups(now=now, since=now - HISTORY)
+    anomalies.detect_organization(organization, end=now.replace(second=0, microsecond=0))
     return written
 
 

@@ -16,15 +16,15 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Sum
 
-from .models import (
+from ..models import (
     SERVING_FIELDS,
     GpuRollup,
     Resolution,
     ServingRollup,
     ServingSample,
 )
-from .models.serving import SERVING_COUNTERS, SERVING_GAUGES, SERVING_PERCENTILE_FIELDS
-from .serving_efficiency import efficiency
+from ..models.serving import SERVING_COUNTERS, SERVING_GAUGES, SERVING_PERCENTILE_FIELDS
+from .efficiency import efficiency
 
 REFRESH_WINDOW = timedelta(hours=2)
 LEVEL_DAYS = {Resolution.MINUTE: "1m", Resolution.FIVE_MINUTES: "5m", Resolution.HOUR: "1h"}

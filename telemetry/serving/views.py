@@ -11,11 +11,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from .charts import figure, local_times, name_time_zone
-from .models import Anomaly, AnomalyMute, Deployment
-from .serving_rollups import deployment_frame, measured_efficiency
-from .tenancy import require_organization, user_role
-from .timerange import parse_filters
+from ..charts import figure, local_times, name_time_zone
+from ..models import Anomaly, AnomalyMute, Deployment
+from ..tenancy import require_organization, user_role
+from ..timerange import parse_filters
+from .rollups import deployment_frame, measured_efficiency
 
 CHARTS = (
     ("Requests", "requests/s", ("requests_per_s",)),

@@ -1,6 +1,6 @@
 """Measured serving efficiency: tokens per GPU-hour and per kWh, and what a million tokens cost.
 
-Plain Python, no Django: telemetry.serving_rollups gathers the measured sums and calls `efficiency`.
+Plain Python, no Django: telemetry.serving.rollups gathers the measured sums and calls `efficiency`.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Serving pages: configuration recommendations (ranked table, memory, Pareto front, launch flags) and week
-scaling plans (replicas per hour, savings). Saving computes the result (planner.serving_services)."""
+scaling plans (replicas per hour, savings). Saving computes the result (planner.serving.services)."""
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -8,10 +8,10 @@ from django.views.decorators.http import require_POST
 
 from telemetry.tenancy import require_organization
 
-from . import serving_charts, serving_services
-from .domain.scaling import HOURS_PER_WEEK
-from .models import ScalingPlan, ServingRecommendation
-from .serving_forms import ScalingPlanForm, ServingRecommendationForm
+from ..domain.scaling import HOURS_PER_WEEK
+from ..models import ScalingPlan, ServingRecommendation
+from . import charts, services
+from .forms import ScalingPlanForm, ServingRecommendationForm
 
 SHOWN_ROWS = 20
 
@@ -42,7 +42,7 @@ def _new(request, model, form_class, save, detail, what, initial=None):
     if request.method == "POST" and form.is_valid():
         try:
             saved = save(form.save(commit=False))
-        except serving_services.ServingInputError as exc:
+        except services.ServingInputError as exc:
             form.add_error(None, str(exc))
         else:
             messages.success(request, f"Saved “{saved.name}”.")
@@ -56,7 +56,7 @@ def recommendation_new(request):
         request,
         "servingrecommendation",
         ServingRecommendationForm,
-        serving_services.save_recommendation,
+        services.save_recommendation,
         "planner:serving-recommendation",
         "recommendation",
     )
@@ -74,7 +74,7 @@ def recommendation_detail(request, pk):
         "can_edit": request.user.has_perm("planner.change_servingrecommendation"),
     }
     if rows:
-        context |= {"memory_figure": serving_charts.memory_bars(rows), "pareto_figure": serving_charts.pareto(rows)}
+        context |= {"memory_figure": charts.memory_bars(rows), "pareto_figure": charts.pareto(rows)}
     return render(request, "planner/serving/recommendation.html", context)
 
 
@@ -84,7 +84,7 @@ def plan_new(request):
         request,
         "scalingplan",
         ScalingPlanForm,
-        serving_services.save_plan,
+        services.save_plan,
         "planner:serving-plan",
         "scaling plan",
         initial,
@@ -98,12 +98,12 @@ def plan_detail(request, pk):
     context = {
         "plan": plan,
         "summary": summary,
-        "provisioning": serving_services.comparison_rows(summary),
-        "savings": serving_services.savings_rows(summary),
+        "provisioning": services.comparison_rows(summary),
+        "savings": services.savings_rows(summary),
         "can_edit": request.user.has_perm("planner.change_scalingplan"),
     }
     if len(hours) == HOURS_PER_WEEK:
-        context["hours_figure"] = serving_charts.hourly_replicas(hours)
+        context["hours_figure"] = charts.hourly_replicas(hours)
     return render(request, "planner/serving/plan.html", context)
 
 
@@ -113,10 +113,10 @@ def recompute(request, kind, pk):
     model, save, detail = {
         "recommendation": (
             ServingRecommendation,
-            serving_services.save_recommendation,
+            services.save_recommendation,
             "planner:serving-recommendation",
         ),
-        "plan": (ScalingPlan, serving_services.save_plan, "planner:serving-plan"),
+        "plan": (ScalingPlan, services.save_plan, "planner:serving-plan"),
     }[kind]
     if not request.user.has_perm(f"planner.change_{model._meta.model_name}"):
         raise PermissionDenied("Only planners and admins can recompute.")
@@ -124,6 +124,6 @@ def recompute(request, kind, pk):
     try:
         save(obj)
         messages.success(request, "Recomputed from the saved inputs.")
-    except serving_services.ServingInputError as exc:
+    except services.ServingInputError as exc:
         messages.error(request, f"Not recomputed (the previous result is kept): {exc}")
     return redirect(detail, pk)

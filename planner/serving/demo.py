@@ -4,8 +4,8 @@ has them (else the chat scenario's workload or the recommendation's peak). Seedi
 
 from telemetry.models import Deployment, GpuModel
 
-from . import serving_services
-from .models import ScalingPlan, ServingRecommendation, Workload
+from ..models import ScalingPlan, ServingRecommendation, Workload
+from . import services
 
 RECOMMENDATIONS = (
     {
@@ -66,7 +66,7 @@ def seed_serving_plans(organization):
                 deployment=_deployment(organization, spec["llm_model"], gpu),
                 **spec,
             )
-            serving_services.save_recommendation(rec)
+            services.save_recommendation(rec)
         recs[rec.name] = rec
     plans = []
     for name, rec_name, workload_name, owned in PLANS:
@@ -78,7 +78,7 @@ def seed_serving_plans(organization):
                 if workload_name
                 else None
             )
-            plan = serving_services.save_plan(
+            plan = services.save_plan(
                 ScalingPlan(
                     organization=organization,
                     name=name,

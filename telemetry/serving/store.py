@@ -6,8 +6,8 @@ sample (same replica and instant) is ignored, so a retried collection adds nothi
 
 from django.db import transaction
 
-from .ingest import IngestResult
-from .models import SERVING_FIELDS, Replica, ServingSample, Source
+from ..ingest import IngestResult
+from ..models import SERVING_FIELDS, Replica, ServingSample, Source
 
 
 @transaction.atomic
@@ -54,7 +54,7 @@ def store_samples(replica, rows):
 def ingest_reading(source, reading, *, now):
     """Turn one scrape of a replica (telemetry.collectors.serving.EngineReading) into its serving sample,
     against the previous scrape's state, which it then replaces. Returns an IngestResult."""
-    from .collectors.serving import derive_sample
+    from ..collectors.serving import derive_sample
 
     with transaction.atomic():
         replica = Replica.objects.select_for_update().get(source=source)
