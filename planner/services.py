@@ -17,8 +17,15 @@ from planner.domain.capacity import GrowthPlan, Redundancy, Runway, runway
 from planner.domain.capacity import Hall as HallSpec
 from planner.domain.demand import SizingPolicy, fitting_throughput
 from planner.domain.demand import Workload as WorkloadSpec
-from planner.domain.throughput import LatencyTargetError, ModelDoesNotFitError, Precision, smallest_tp
-from reference.catalog import GpuSpec, InvalidInputError, load_llms
+from planner.domain.throughput import (
+    LatencyTargetError,
+    ModelDoesNotFitError,
+    Precision,
+    ThroughputError,
+    math_tflops,
+    smallest_tp,
+)
+from reference.catalog import GpuSpec, InvalidInputError, load_gpus, load_llms
 
 from .models import CloudOffer, Scenario, Workload
 
@@ -109,14 +116,18 @@ def measured_hall_figures(halls, days: int, as_of: datetime) -> MeasuredFigures 
 
 
 def gpu_spec(gpu_model) -> GpuSpec:
-    return GpuSpec(
-        name=gpu_model.name,
-        memory_gb=gpu_model.memory_gb,
-        bandwidth_tb_s=gpu_model.memory_bandwidth_tbps,
-        bf16_dense_tflops=gpu_model.bf16_tflops,
-        fp8_dense_tflops=gpu_model.fp8_tflops,
-        tdp_w=gpu_model.tdp_w,
-    )
+    """The GpuModel's editable figures on the reference device of the same name, which adds what the inventory
+    catalog does not hold (kind, FP4/INT8 rates, interconnect, usable memory share); a model the reference
+    catalog lacks is a GPU with PCIe between devices."""
+    figures = {
+        "memory_gb": gpu_model.memory_gb,
+        "bandwidth_tb_s": gpu_model.memory_bandwidth_tbps,
+        "bf16_dense_tflops": gpu_model.bf16_tflops,
+        "fp8_dense_tflops": gpu_model.fp8_tflops,
+        "tdp_w": gpu_model.tdp_w,
+    }
+    device = load_gpus().get(gpu_model.name)
+    return replace(device, **figures) if device else GpuSpec(name=gpu_model.name, **figures)
 
 
 def workload_spec(w: Workload) -> WorkloadSpec:
@@ -136,8 +147,10 @@ def throughputs(scenario: Scenario, workloads) -> dict:
     """Throughput per workload name on the scenario's GPU, each on the smallest TP that fits and
     meets its latency target. Raises ScenarioInputError naming the workload field at fault."""
     gpu, precision, llms = gpu_spec(scenario.gpu_model), Precision[scenario.precision], load_llms()
-    if precision is Precision.FP8 and gpu.fp8_dense_tflops is None:
-        raise ScenarioInputError([(None, "precision", f"{gpu.name} has no FP8 tensor cores; use BF16, INT8 or INT4.")])
+    try:
+        math_tflops(gpu, precision)
+    except ThroughputError as exc:  # no FP8 or INT8 rate on this device
+        raise ScenarioInputError([(None, "precision", f"{exc}.")]) from None
     found, errors = {}, []
     for i, w in enumerate(workloads):
         spec = workload_spec(w)

@@ -159,7 +159,7 @@ class Throughput:
         return self.output_tokens_per_s_per_replica / self.gpus_per_replica
 
 
-def _tflops(gpu: GpuSpec, precision: Precision) -> tuple[float, str | None]:
+def math_tflops(gpu: GpuSpec, precision: Precision) -> tuple[float, str | None]:
     """(dense TFLOP/s the math runs at, a note when it falls back)."""
     if precision.math == "fp8":
         if gpu.fp8_dense_tflops is None:
@@ -294,7 +294,7 @@ def _decode_step_s(r: _Replica, batch, mean_context: float, expert_parallel: boo
 
 
 def _replica(model: LlmSpec, gpu: GpuSpec, precision: Precision, tp: int, kv_dtype: str | None) -> _Replica:
-    tflops, fallback = _tflops(gpu, precision)
+    tflops, fallback = math_tflops(gpu, precision)
     kv_bytes = kv_dtype_bytes(kv_dtype, precision, fp4_math=fallback is None)
     weights = model.total_params_b * 1e9 * precision.weight_bytes
     return _Replica(model, gpu, precision, tp, 1, weights, 0, kv_bytes, tflops)
@@ -377,7 +377,7 @@ def estimate_throughput(
         check_positive("max_ms_per_output_token", max_ms_per_output_token)
     if efficiency is None:
         efficiency = DEVICE_EFFICIENCY.get(gpu.kind, EFFICIENCY)
-    tflops, fallback = _tflops(gpu, precision)
+    tflops, fallback = math_tflops(gpu, precision)
     kv_bytes = kv_dtype_bytes(kv_dtype, precision, fp4_math=fallback is None)
     context = input_tokens + output_tokens
     weights, kv_free = _check_fit(model, gpu, precision, tp, context, kv_bytes, pp)
@@ -448,7 +448,7 @@ def estimate_throughput(
 
 def smallest_tp(model: LlmSpec, gpu: GpuSpec, precision: Precision, input_tokens: int, output_tokens: int) -> int:
     """Smallest tensor-parallel size in TP_SIZES whose memory holds the weights and one sequence."""
-    _, fallback = _tflops(gpu, precision)
+    _, fallback = math_tflops(gpu, precision)
     kv_bytes = kv_dtype_bytes(None, precision, fp4_math=fallback is None)
     for tp in TP_SIZES:
         try:
