@@ -17,15 +17,9 @@ import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 
+from physics.failure_rates import PRIOR_ANNUAL_RATE  # fleet prior per GPU-year, and its source
+
 HORIZON_DAYS = 30
-# Fleet prior: GPU-attributed unexpected interruptions in Meta's Llama 3 pre-training (268 of 419,
-# reference/data/gpu-failures.csv) on 16,384 H100s over 54 days. The GPU-attributed share is used,
-# not all causes (17%/GPU-year), because network, software and host faults do not need the GPU
-# serviced. They are interruptions, some cleared by a reset, so this leans high for replacements.
-PRIOR_INTERRUPTIONS = 268
-PRIOR_GPUS = 16_384
-PRIOR_DAYS = 54
-PRIOR_ANNUAL_RATE = PRIOR_INTERRUPTIONS / PRIOR_GPUS / PRIOR_DAYS * 365  # ≈ 0.111 per GPU-year
 
 XID_CODES = (48, 63, 64, 74, 79, 92, 94, 95)
 FEATURE_COLUMNS = (

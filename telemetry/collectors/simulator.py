@@ -10,7 +10,7 @@ The physics, in the order it is computed (figures and why in docs/simulator.md):
 - hall load: inference halls (air cooled) follow the site's local day and week and grow a few % a month;
   training halls (liquid cooled) run flat-high with short dips when jobs restart.
 - GPU power between the model's idle power and its TDP (capped at the TDP, as the real H100 trace is);
-  temperature from the first-order thermal response fitted on the real H100 trace (planner.domain.thermal),
+  temperature from the first-order thermal response fitted on the real H100 trace (physics.thermal),
   rescaled to each model's TDP and offset by the node's inlet temperature; HBM temperature, SM clock and
   throttle reasons follow from power and temperature.
 - node power: GPUs plus the rest of the server (CPUs, memory, NICs, fans, PSU loss); rack = sum of nodes,
@@ -18,7 +18,7 @@ The physics, in the order it is computed (figures and why in docs/simulator.md):
   falls as it gets hotter outside; facility power = IT + distribution losses + cooling + fixed loads.
 - node inlet temperature rises with the hall's load against its cooling capacity (with redundancy), with
   the rack's own power and position, and with the outdoor temperature.
-- faults arrive at the published base rate (planner.domain.failure_risk.PRIOR_ANNUAL_RATE, ~11 %/GPU-year);
+- faults arrive at the published base rate (physics.failure_rates.PRIOR_ANNUAL_RATE, ~11 %/GPU-year);
   most show precursors for days to weeks (rising single-bit ECC, row remaps, XIDs 63/94/48/64/95/79, or
   a degrading thermal interface) before the GPU falls off the bus and stops reporting for a repair.
 """
@@ -32,8 +32,8 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from planner.domain.failure_risk import PRIOR_ANNUAL_RATE
-from planner.domain.thermal import H100_SXM, simulate_temperature
+from physics.failure_rates import PRIOR_ANNUAL_RATE
+from physics.thermal import H100_SXM, simulate_temperature
 from telemetry.vocabulary import Batch, EventReading, GpuReading, PointReading
 
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from physics.failure_rates import PRIOR_ANNUAL_RATE
 from planner.domain.failure_risk import (
-    PRIOR_ANNUAL_RATE,
     RiskScores,
     calibrate_risk,
     expected_failures,
@@ -19,7 +19,7 @@ from planner.domain.failure_risk import (
 from tests.unit.forecasts.synthetic import gpu_fleet
 
 AS_OF = pd.Timestamp("2026-03-01", tz="UTC")
-DATA = Path(__file__).resolve().parents[3] / "planner" / "data" / "gpu-failures.csv"
+DATA = Path(__file__).resolve().parents[3] / "reference" / "data" / "gpu-failures.csv"
 
 
 def uniform_scores(p: float, n: int, model: str = "H100") -> RiskScores:

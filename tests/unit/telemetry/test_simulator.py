@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from planner.domain.failure_risk import PRIOR_ANNUAL_RATE
+from physics.failure_rates import PRIOR_ANNUAL_RATE
 from telemetry.collectors import simulator as sim
 from telemetry.validation import event_problems, gpu_reading_problems, point_reading_problems
 

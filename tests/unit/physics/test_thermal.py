@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from planner.domain.thermal import (
+from physics.thermal import (
     H100_SXM,
     ThermalResponse,
     fit_thermal_response,

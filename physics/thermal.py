@@ -50,7 +50,7 @@ class ThermalResponse:
 
 
 # Fitted with fit_thermal_response on tests/fixtures/h100-nvml-trace/trace.csv (H100 80GB HBM3 SXM,
-# 700 W cap); tests/unit/forecasts/test_thermal.py checks that the fit still gives these numbers.
+# 700 W cap); tests/unit/physics/test_thermal.py checks that the fit still gives these numbers.
 H100_SXM = ThermalResponse(
     intercept_c=31.99,
     rise_c_per_w=0.0593,
