@@ -1,9 +1,11 @@
+from django import forms
 from django.contrib import admin
 from django.utils import timezone
 
 from .models import (
     ApiToken,
     CoolingUnit,
+    Deployment,
     Gpu,
     GpuModel,
     Hall,
@@ -12,8 +14,10 @@ from .models import (
     Organization,
     Pdu,
     Rack,
+    Replica,
     Site,
 )
+from .serving.store import delete_deployment, replica_problems, save_deployment
 from .tenancy import may_edit_shared_catalog, user_organization
 
 
@@ -151,3 +155,44 @@ class CoolingUnitAdmin(OrgScopedAdmin):
 @admin.register(Pdu)
 class PduAdmin(OrgScopedAdmin):
     list_display = ["name", "rack", "outlets", "rated_kw"]
+
+
+class ReplicaInline(admin.TabularInline):
+    """Replicas are listed here; they are added and changed on the deployment's page or through the API,
+    which keep each one's Source (endpoint, interval) with it."""
+
+    model = Replica
+    fields = ["name", "source"]
+    readonly_fields = ["name", "source"]
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class DeploymentAdminForm(forms.ModelForm):
+    def _post_clean(self):
+        super()._post_clean()  # the instance has the typed values now
+        if self.instance.pk and not self.errors:
+            for message in replica_problems(self.instance):
+                self.add_error(None, message)
+
+
+@admin.register(Deployment)
+class DeploymentAdmin(OrgScopedAdmin):
+    form = DeploymentAdminForm
+    list_display = ["name", "organization", "llm_model", "engine", "gpu_model", "tensor_parallel_size", "replica_count"]
+    list_filter = ["engine", "organization"]
+    search_fields = ["name", "llm_model"]
+    inlines = [ReplicaInline]
+
+    def save_model(self, request, obj, form, change):
+        save_deployment(obj)  # renames the replicas' sources and checks them against a new TP x PP
+
+    def delete_model(self, request, obj):
+        delete_deployment(obj)
+
+    def delete_queryset(self, request, queryset):
+        for deployment in queryset:
+            delete_deployment(deployment)

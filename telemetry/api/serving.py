@@ -3,49 +3,141 @@
 
 from dataclasses import asdict
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from ..models import Anomaly, Deployment, Replica
+from ..models import Anomaly, Deployment, GpuModel, Replica
 from ..serving import views as serving_views
 from ..serving.rollups import measured_efficiency
-from ..tenancy import OrgScopedMixin, require_organization
+from ..serving.store import (
+    DEPLOYMENT_FIELDS,
+    MAX_REPLICAS,
+    ReplicaInputError,
+    ReplicaSpec,
+    delete_deployment,
+    gpus_named,
+    save_deployment,
+)
+from ..tenancy import OrgScopedMixin, require_organization, user_organization
 from .views import FILTER_PARAMETERS, ROWS_RESPONSE, page_filters
 
 
+class GpuRefsField(serializers.ListField):
+    """A replica's GPUs: UUIDs (or hostname/gpuN when writing) of the caller's inventory."""
+
+    child = serializers.CharField(max_length=80)
+
+    def __init__(self, **kwargs):
+        super().__init__(max_length=512, **kwargs)
+
+    def to_representation(self, value):
+        return [gpu.uuid for gpu in value.all()]
+
+
 class ReplicaSerializer(serializers.ModelSerializer):
-    metrics_url = serializers.CharField(source="source.endpoint", read_only=True)
+    id = serializers.IntegerField(required=False, help_text="Keeps that replica (else one of the same name).")
+    name = serializers.CharField(max_length=60)
+    metrics_url = serializers.CharField(source="source.endpoint", max_length=500)
+    interval_s = serializers.IntegerField(source="source.interval_s", default=15)
+    timeout_s = serializers.IntegerField(source="source.timeout_s", default=5)
+    enabled = serializers.BooleanField(source="source.enabled", default=True)
     source = serializers.IntegerField(source="source_id", read_only=True)
     last_success_at = serializers.DateTimeField(source="source.last_success_at", read_only=True)
     last_error = serializers.CharField(source="source.last_error", read_only=True)
-    gpus = serializers.SlugRelatedField(many=True, read_only=True, slug_field="uuid")
+    gpus = GpuRefsField(required=False, default=list)
 
     class Meta:
         model = Replica
-        fields = ["id", "name", "metrics_url", "source", "gpus", "last_success_at", "last_error"]
-
-
-class DeploymentSerializer(serializers.ModelSerializer):
-    gpu_model = serializers.CharField(source="gpu_model.name", read_only=True)
-    replicas = ReplicaSerializer(many=True, read_only=True)
-
-    class Meta:
-        model = Deployment
         fields = [
             "id",
             "name",
-            "llm_model",
-            "engine",
-            "gpu_model",
-            "precision",
-            "tensor_parallel_size",
-            "pipeline_parallel_size",
-            "replicas",
-            "created",
+            "metrics_url",
+            "interval_s",
+            "timeout_s",
+            "enabled",
+            "source",
+            "gpus",
+            "last_success_at",
+            "last_error",
         ]
+
+
+class DeploymentSerializer(serializers.ModelSerializer):
+    """Writable: the deployment's fields, and `replicas` (optional on update) as the full list it should
+    have; replicas left out are removed with their source and serving history."""
+
+    gpu_model = serializers.SlugRelatedField(slug_field="name", queryset=GpuModel.objects.all())
+    replicas = ReplicaSerializer(many=True, required=False, max_length=MAX_REPLICAS)
+
+    class Meta:
+        model = Deployment
+        fields = ["id", *DEPLOYMENT_FIELDS, "replicas", "created"]
+        validators = []  # the name's uniqueness within the organization is checked by save_deployment
+
+    def get_fields(self):
+        fields = super().get_fields()
+        request = self.context.get("request")
+        if request is not None:
+            fields["gpu_model"].queryset = GpuModel.objects.effective_for(user_organization(request.user))
+        return fields
+
+    def _specs(self, replicas):
+        if replicas is None:
+            return None
+        organization = user_organization(self.context["request"].user)
+        specs, errors = [], [{} for _ in replicas]
+        for i, data in enumerate(replicas):
+            source = data.get("source", {})
+            try:
+                gpus = gpus_named(organization, data.get("gpus", []))
+            except ValueError as exc:
+                errors[i]["gpus"] = [str(exc)]
+                gpus = []
+            specs.append(
+                ReplicaSpec(
+                    data["name"],
+                    source.get("endpoint", ""),
+                    gpus,
+                    source.get("interval_s", 15),
+                    source.get("timeout_s", 5),
+                    source.get("enabled", True),
+                    data.get("id"),
+                )
+            )
+        if any(errors):
+            raise serializers.ValidationError({"replicas": errors})
+        return specs
+
+    def _save(self, deployment, replicas):
+        try:
+            return save_deployment(deployment, self._specs(replicas))
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict) from exc
+        except ReplicaInputError as exc:
+            count = len(replicas) if replicas is not None else deployment.replicas.count()
+            errors = [{} for _ in range(count)]
+            general = []
+            for index, name, message in exc.errors:
+                if index is None:
+                    general.append(message)
+                else:
+                    errors[index].setdefault(name, []).append(message)
+            raise serializers.ValidationError({"replicas": general or errors}) from exc
+
+    def create(self, validated_data):
+        replicas = validated_data.pop("replicas", [])
+        organization = user_organization(self.context["request"].user)
+        return self._save(Deployment(organization=organization, **validated_data), replicas)
+
+    def update(self, instance, validated_data):
+        replicas = validated_data.pop("replicas", None)
+        for name, value in validated_data.items():
+            setattr(instance, name, value)
+        return self._save(instance, replicas)
 
 
 class AnomalySerializer(serializers.ModelSerializer):
@@ -76,10 +168,15 @@ def efficiency_row(deployment, efficiency):
     return {"deployment_id": deployment.pk, "deployment": deployment.name, **asdict(efficiency)}
 
 
-class DeploymentViewSet(OrgScopedMixin, viewsets.ReadOnlyModelViewSet):
+class DeploymentViewSet(OrgScopedMixin, viewsets.ModelViewSet):
+    """Deployments with their replicas; admins create, change and delete them (telemetry.serving.store)."""
+
     queryset = Deployment.objects.select_related("gpu_model").prefetch_related("replicas__source", "replicas__gpus")
     serializer_class = DeploymentSerializer
     filterset_fields = ["engine", "llm_model"]
+
+    def perform_destroy(self, instance):
+        delete_deployment(instance)
 
     @extend_schema(
         summary="Serving page: measured efficiency per deployment",

@@ -15,7 +15,9 @@ from ..charts import figure, local_times, name_time_zone
 from ..models import Anomaly, AnomalyMute, Deployment
 from ..tenancy import require_organization, user_role
 from ..timerange import parse_filters
+from .forms import DeploymentEditor
 from .rollups import deployment_frame, measured_efficiency
+from .store import delete_deployment
 
 CHARTS = (
     ("Requests", "requests/s", ("requests_per_s",)),
@@ -185,3 +187,45 @@ def anomaly_mute(request, pk):
     )
     messages.success(request, f"Muted {anomaly.subject} {anomaly.metric} for {hours} h.")
     return redirect("anomaly-list")
+
+
+def _editable(request, action):
+    """The organization, for a user who may `action` (add, change, delete) deployments: admins."""
+    organization = require_organization(request.user)
+    if not request.user.has_perm(f"telemetry.{action}_deployment"):
+        raise PermissionDenied("Only admins can add, change or delete deployments.")
+    return organization
+
+
+def _edit(request, organization, deployment=None):
+    editor = DeploymentEditor(organization, request.POST if request.method == "POST" else None, deployment)
+    if request.method == "POST":
+        saved = editor.save()
+        if saved is not None:
+            messages.success(request, f"Saved deployment “{saved.name}” with {saved.replica_count} replicas.")
+            return redirect("deployment-detail", saved.pk)
+    context = {"editor": editor, "deployment": deployment}
+    return render(
+        request, "telemetry/serving/deployment_form.html", context, status=400 if request.method == "POST" else 200
+    )
+
+
+def deployment_create(request):
+    return _edit(request, _editable(request, "add"))
+
+
+def deployment_edit(request, pk):
+    organization = _editable(request, "change")
+    return _edit(request, organization, get_object_or_404(Deployment.objects.for_org(organization), pk=pk))
+
+
+@require_POST
+def deployment_delete(request, pk):
+    organization = _editable(request, "delete")
+    deployment = get_object_or_404(Deployment.objects.for_org(organization), pk=pk)
+    if request.POST.get("confirm") != "yes":
+        messages.error(request, "Tick the box to confirm: deleting removes the serving history too.")
+        return redirect("deployment-edit", deployment.pk)
+    delete_deployment(deployment)
+    messages.success(request, f"Deleted deployment “{deployment.name}”, its replicas and their serving history.")
+    return redirect("deployment-list")

@@ -10,7 +10,8 @@ from planner.api.urls import router as planner_router
 from planner.models import CloudOffer, ExportLink, ReportSubscription, ScalingPlan
 from planner.services import suggested_rent_prices
 from telemetry.api.urls import router as telemetry_router
-from telemetry.models import ApiToken, CoolingUnit, Gpu, GpuModel, Pdu, Source
+from telemetry.models import ApiToken, CoolingUnit, Deployment, Gpu, GpuModel, Pdu, Source
+from telemetry.serving.store import add_replica
 from tests.integration.planner.factories import make_recommendation, make_scenario
 
 ROLES = ("viewer", "planner", "admin")
@@ -49,6 +50,10 @@ def targets_of(world):
     scenario = make_scenario(a.org, halls=[a.hall])
     model = own_gpu_model(a.org)
     recommendation = make_recommendation(a.org)
+    deployment = Deployment.objects.create(
+        organization=a.org, name="chat", llm_model="Llama-3.1-8B", engine="vllm", gpu_model=a.gpu.model
+    )
+    add_replica(deployment, name="r0", metrics_url="http://a-n1:8000/metrics", gpus=[a.gpu])
     return {
         "site": a.site,
         "hall": a.hall,
@@ -59,6 +64,7 @@ def targets_of(world):
         "pdu": Pdu.objects.create(rack=a.rack, name="pdu-a", outlets=24, rated_kw=17),
         "source": Source.objects.create(organization=a.org, name="dcgm", kind="prometheus", endpoint="http://x"),
         "gpumodel": model,
+        "deployment": deployment,
         "cloudoffer": own_offer(a.org, model),
         "scenario": scenario,
         "reportsubscription": ReportSubscription.objects.create(
@@ -94,7 +100,7 @@ ENDPOINTS = [(f"/api/{p}/", m, w) for p, m, w in detail_writes(telemetry_router)
 
 def test_every_write_endpoint_is_walked():
     walked = {model for _url, model, writes in ENDPOINTS if writes}
-    assert {"gpumodel", "cloudoffer", "gpu", "scenario", "reportsubscription", "exportlink"} <= walked
+    assert {"gpumodel", "cloudoffer", "gpu", "scenario", "reportsubscription", "exportlink", "deployment"} <= walked
 
 
 def snapshot(obj):
