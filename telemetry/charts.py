@@ -31,3 +31,8 @@ def name_time_zone(fig, tz):
     """Title the date axis with the zone its times are in, the legend moved down below that title."""
     fig.update_layout(xaxis_title_text=f"time ({tz})", legend={"yanchor": "top", "y": -0.3})
     return fig
+
+
+def plain_list(values):
+    """Plain lists for Plotly: numpy arrays would be sent as typed binary that charts.js does not count."""
+    return values.tolist()

@@ -1,15 +1,16 @@
 from django.urls import path
 
-from . import imports, pages, views
+from . import imports, views
+from .pages import gpus, halls, sources
 from .serving import views as serving_views
 
 urlpatterns = [
     path("", views.overview, name="overview"),
-    path("gpus/", pages.gpu_explorer, name="gpu-list"),
-    path("gpus/<int:pk>/", pages.gpu_detail, name="gpu-detail"),
-    path("halls/", pages.hall_list, name="hall-list"),
-    path("halls/<int:pk>/", pages.hall_detail, name="hall-detail"),
-    path("sources/", pages.source_list, name="source-list"),
+    path("gpus/", gpus.gpu_explorer, name="gpu-list"),
+    path("gpus/<int:pk>/", gpus.gpu_detail, name="gpu-detail"),
+    path("halls/", halls.hall_list, name="hall-list"),
+    path("halls/<int:pk>/", halls.hall_detail, name="hall-detail"),
+    path("sources/", sources.source_list, name="source-list"),
     path("sources/add/", imports.add_push_source, name="source-add"),
     path("sources/<int:pk>/token/", imports.issue_token, name="source-token"),
     path("sources/import/", imports.upload, name="csv-import"),

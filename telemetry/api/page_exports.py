@@ -7,7 +7,7 @@ the renderers turn into header units.
 
 import pandas as pd
 
-from .. import pages
+from ..pages import gpus as gpu_pages
 
 # The GPU page's chart units -> the column suffix that names that unit in an export header.
 UNIT_SUFFIX = {"%": "_pct", "W": "_w", "°C": "_c", "MHz": "_mhz", "bytes": "_bytes"}
@@ -43,7 +43,7 @@ def explorer_row(row):
 def gpu_chart_tables(frames, events):
     """One table per GPU chart, named by its title (the page's `table=` links), plus the events."""
     tables = {}
-    for title, unit, metrics in pages.GPU_CHARTS:
+    for title, unit, metrics in gpu_pages.GPU_CHARTS:
         suffix = UNIT_SUFFIX.get(unit, "")
         tables[title] = time_rows({f"{m}{suffix}": frames[m].set_index("ts")["value"] for m in metrics})
     tables["Events"] = [{"ts": e.ts, "kind": e.kind, "code": e.code, "detail": e.detail} for e in events]
@@ -70,7 +70,7 @@ def headroom_row(row):
 
 
 def hall_chart_tables(data):
-    """The hall page's charts (pages.HallChartData) as tables; the page's links name them with `table=`."""
+    """The hall page's charts (pages.halls.HallChartData) as tables; the page's links name them with `table=`."""
     pue = data.pue if data.pue is not None else pd.DataFrame(columns=["facility_kw", "it_kw", "pue"])
     return {
         "Load": time_rows({"it_load_kw": data.it_kw, "cooling_load_kw": data.cooling_kw}),

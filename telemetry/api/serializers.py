@@ -2,7 +2,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from ..models import CoolingUnit, Gpu, GpuModel, Hall, Node, Pdu, Rack, Site, Source
-from ..pages import source_health
+from ..pages.sources import source_health
 from ..tenancy import user_organization
 
 

@@ -6,8 +6,10 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from .. import pages
 from ..models import CoolingUnit, Gpu, GpuModel, Hall, Node, Pdu, Rack, Site, Source
+from ..pages import gpus as gpu_pages
+from ..pages import halls as hall_pages
+from ..pages import sources as source_pages
 from ..tenancy import CatalogMixin, OrgScopedMixin, require_organization
 from ..timerange import PRESETS, parse_filters
 from . import page_exports, serializers
@@ -55,8 +57,8 @@ class HallViewSet(OrgScopedViewSet):
     @action(detail=False, filter_backends=[], name="Hall headroom", serializer_class=None)
     def headroom(self, request):
         organization = require_organization(request.user)
-        halls = pages.halls_in(organization, page_filters(request, "24h"))
-        return Response([page_exports.headroom_row(row) for row in pages.hall_headroom(organization, halls)])
+        halls = hall_pages.halls_in(organization, page_filters(request, "24h"))
+        return Response([page_exports.headroom_row(row) for row in hall_pages.hall_headroom(organization, halls)])
 
     @extend_schema(
         summary="Hall page: its charts' data (tables Load, Inlet, Racks, PUE)",
@@ -67,7 +69,7 @@ class HallViewSet(OrgScopedViewSet):
     def charts(self, request, pk=None):
         hall = self.get_object()
         filters = page_filters(request, "7d")
-        data = pages.hall_chart_data(
+        data = hall_pages.hall_chart_data(
             require_organization(request.user), hall, filters.start, filters.end, timezone.now()
         )
         return Response({"hall": hall.pk, "tables": page_exports.hall_chart_tables(data)})
@@ -96,13 +98,13 @@ class GpuViewSet(OrgScopedViewSet):
             *FILTER_PARAMETERS[3:],
             OpenApiParameter("model", OpenApiTypes.INT, description="GPU model id."),
             OpenApiParameter("status", OpenApiTypes.STR, enum=Gpu.Status.values),
-            OpenApiParameter("sort", OpenApiTypes.STR, enum=[f"{d}{k}" for k in pages.SORTS for d in ("", "-")]),
+            OpenApiParameter("sort", OpenApiTypes.STR, enum=[f"{d}{k}" for k in gpu_pages.SORTS for d in ("", "-")]),
         ],
         responses=ROWS_RESPONSE,
     )
     @action(detail=False, filter_backends=[], name="GPU explorer", serializer_class=None)
     def explorer(self, request):
-        rows, _sort, _reporting = pages.explorer_rows(
+        rows, _sort, _reporting = gpu_pages.explorer_rows(
             require_organization(request.user),
             page_filters(request, "1h"),
             model=request.query_params.get("model", ""),
@@ -123,8 +125,8 @@ class GpuViewSet(OrgScopedViewSet):
         gpu = self.get_object()
         organization = require_organization(request.user)
         filters = page_filters(request, "24h")
-        frames = pages.gpu_metric_frames(gpu.pk, filters.start, filters.end, timezone.now())
-        events = pages.gpu_events(organization, gpu, filters)
+        frames = gpu_pages.gpu_metric_frames(gpu.pk, filters.start, filters.end, timezone.now())
+        events = gpu_pages.gpu_events(organization, gpu, filters)
         return Response({"gpu": gpu.pk, "tables": page_exports.gpu_chart_tables(frames, events)})
 
 
@@ -160,7 +162,7 @@ class SourceViewSet(OrgScopedMixin, viewsets.ReadOnlyModelViewSet):
     @action(detail=False, filter_backends=[], name="Recent collector runs", serializer_class=None)
     def runs(self, request):
         sources = list(self.get_queryset())
-        runs = pages.recent_runs(require_organization(request.user), sources)
+        runs = source_pages.recent_runs(require_organization(request.user), sources)
         rows = [page_exports.run_row(source, run) for source in sources for run in runs.get(source.pk, [])]
         page = self.paginate_queryset(rows)
         return self.get_paginated_response(page)

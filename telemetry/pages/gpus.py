@@ -1,0 +1,168 @@
+"""GPU pages: the explorer (every GPU's current reading) and one GPU's charts and events."""
+
+from datetime import timedelta
+from urllib.parse import urlencode
+
+import pandas as pd
+from django.core.paginator import Paginator
+from django.db.models import Max
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+
+from .. import query
+from ..charts import PALETTE, figure, local_times, name_time_zone, plain_list
+from ..models import Event, Gpu, GpuModel, GpuRollup, GpuSample
+from ..models.samples import Resolution
+from ..tenancy import require_organization
+from ..timerange import parse_filters
+
+CURRENT_WINDOW = timedelta(minutes=5)  # a reading older than this is not "current"
+EXPLORER_PAGE_SIZE = 200
+SORTS = {
+    "name": lambda r: (r["gpu"].node.hostname, r["gpu"].index),
+    "util": lambda r: _none_last(r["util"]),
+    "power": lambda r: _none_last(r["power"]),
+    "temp": lambda r: _none_last(r["temp"]),
+    "last_seen": lambda r: _none_last(r["last_seen"].timestamp() if r["last_seen"] else None),
+}
+GPU_CHARTS = (
+    ("Utilization", "%", ("gpu_util",)),
+    ("Power", "W", ("gpu_power",)),
+    ("Temperature", "°C", ("gpu_temp", "gpu_mem_temp")),
+    ("SM clock", "MHz", ("gpu_sm_clock",)),
+    ("Memory used", "bytes", ("gpu_mem_used",)),
+    ("ECC errors", "count", ("gpu_ecc_sbe", "gpu_ecc_dbe")),
+    ("Row remapping", "0/1", ("gpu_remap_pending", "gpu_remap_failure")),
+    ("PCIe replays", "count", ("gpu_pcie_replay",)),
+)
+EVENT_COLOURS = {"xid": PALETTE[3], "ecc_dbe": PALETTE[5], "remap_failure": PALETTE[5], "gpu_lost": PALETTE[7]}
+
+
+def _none_last(value):
+    return (value is None, value if value is not None else 0)
+
+
+def current_gpu_values(gpu_ids, now):
+    """{gpu_id: (ts, util, power, temp)} of each GPU's latest raw sample in the last few minutes."""
+    rows = (
+        GpuSample.objects.filter(gpu_id__in=gpu_ids, ts__gte=now - CURRENT_WINDOW)
+        .order_by("ts")
+        .values_list("gpu_id", "ts", "gpu_util", "gpu_power", "gpu_temp")
+    )
+    return {gpu_id: (ts, util, power, temp) for gpu_id, ts, util, power, temp in rows}
+
+
+def explorer_rows(organization, filters, *, model="", status="", sort="name", now):
+    """The GPU explorer's rows, every GPU of the filters' site/hall (and `model` id, `status`) sorted by `sort`:
+    ([{"gpu", "util", "power", "temp", "last_seen"}], the sort applied, how many reported recently)."""
+    gpus = filters.narrow(Gpu.objects.for_org(organization), "node__rack__hall").select_related(
+        "model", "node__rack__hall__site"
+    )
+    if model.isdigit():
+        gpus = gpus.filter(model_id=int(model))
+    if status in Gpu.Status.values:
+        gpus = gpus.filter(status=status)
+    gpus = list(gpus)
+    ids = [g.id for g in gpus]
+    current = current_gpu_values(ids, now) if ids else {}
+    silent = [i for i in ids if i not in current]
+    # GPUs without a recent sample: when their last hourly bucket was (cheap, and enough for "last seen").
+    earlier = dict(
+        GpuRollup.objects.filter(gpu_id__in=silent, resolution=Resolution.HOUR)
+        .values("gpu_id")
+        .annotate(last=Max("ts"))
+        .values_list("gpu_id", "last")
+        if silent
+        else []
+    )
+    rows = []
+    for gpu in gpus:
+        ts, util, power, temp = current.get(gpu.id, (earlier.get(gpu.id), None, None, None))
+        rows.append({"gpu": gpu, "util": util, "power": power, "temp": temp, "last_seen": ts})
+    key = sort.lstrip("-")
+    if key not in SORTS:
+        sort, key = "name", "name"
+    rows.sort(key=SORTS[key], reverse=sort.startswith("-"))
+    if sort.startswith("-"):  # missing values stay at the end either way
+        rows.sort(key=lambda r: r[key] is None if key != "name" else False)
+    return rows, sort, len(current)
+
+
+def gpu_explorer(request):
+    organization = require_organization(request.user)
+    filters = parse_filters(request, default_range="1h")
+    model, status = request.GET.get("model", ""), request.GET.get("status", "")
+    rows, sort, reporting = explorer_rows(
+        organization, filters, model=model, status=status, sort=request.GET.get("sort", "name"), now=timezone.now()
+    )
+    page = Paginator(rows, EXPLORER_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "telemetry/gpu_explorer.html",
+        {
+            "filters": filters,
+            "page": page,
+            "sort": sort,
+            "models": GpuModel.objects.filter(gpus__in=Gpu.objects.for_org(organization)).distinct(),
+            "statuses": Gpu.Status.choices,
+            "model": model,
+            "status": status,
+            "reporting": reporting,
+            "total": len(rows),
+            "export_query": f"{filters.query_string()}&{urlencode({'model': model, 'status': status, 'sort': sort})}",
+            "stale_after": CURRENT_WINDOW,
+        },
+    )
+
+
+def _stitched_gpu_series(gpu_id, metric, start, end, now):
+    """The metric at the resolution picked for the range, with hourly rollups filling whatever part of
+    the range the finer level does not hold (older than its retention, or from backfilled history)."""
+    frame = query.gpu_series([gpu_id], metric, start, end, now=now)
+    first = frame["ts"].min() if not frame.empty else None
+    if first is None or first - pd.Timestamp(start) > (end - start) * 0.05:
+        older = query.gpu_series(
+            [gpu_id], metric, start, first.to_pydatetime() if first is not None else end, resolution=Resolution.HOUR
+        )
+        frame = pd.concat([older, frame]) if not older.empty else frame
+    return frame
+
+
+def gpu_detail(request, pk):
+    organization = require_organization(request.user)
+    gpu = get_object_or_404(Gpu.objects.for_org(organization).select_related("model", "node__rack__hall__site"), pk=pk)
+    filters = parse_filters(request, default_range="24h", zone_site=gpu.node.rack.hall.site)
+    tz = filters.tz
+    now = timezone.now()
+    events = gpu_events(organization, gpu, filters)
+    event_times = local_times([e.ts for e in events], tz)
+    frames = gpu_metric_frames(gpu.id, filters.start, filters.end, now)
+    figures = []
+    for n, (title, unit, metrics) in enumerate(GPU_CHARTS):
+        fig = figure(title=f"{title} ({unit})", yaxis_title=unit, height=260, showlegend=len(metrics) > 1)
+        name_time_zone(fig, tz)
+        for metric in metrics:
+            frame = frames[metric]
+            fig.add_scatter(x=local_times(frame["ts"], tz), y=plain_list(frame["value"]), name=metric, mode="lines")
+        for event, x in zip(events, event_times, strict=True):
+            fig.add_vline(x=x, line_width=1, line_dash="dot", line_color=EVENT_COLOURS.get(event.kind, PALETTE[1]))
+        fig.update_xaxes(range=local_times([filters.start, filters.end], tz))
+        figures.append((f"gpu-chart-{n}", fig, title))
+    return render(
+        request,
+        "telemetry/gpu_detail.html",
+        {"gpu": gpu, "filters": filters, "figures": figures, "events": events},
+    )
+
+
+def gpu_metric_frames(gpu_id, start, end, now):
+    """{metric: DataFrame(ts, value)} for every metric the GPU page charts."""
+    return {
+        metric: _stitched_gpu_series(gpu_id, metric, start, end, now)
+        for _title, _unit, metrics in GPU_CHARTS
+        for metric in metrics
+    }
+
+
+def gpu_events(organization, gpu, filters):
+    return list(Event.objects.filter(organization=organization, gpu=gpu, ts__gte=filters.start, ts__lt=filters.end))
