@@ -4,6 +4,8 @@ each), validated together by telemetry.serving.store so that every problem shows
 from django import forms
 from django.core.exceptions import ValidationError
 
+from reference.catalog import load_llms
+
 from ..models import Deployment, GpuModel
 from .store import DEPLOYMENT_FIELDS, INTERVAL_S, TIMEOUT_S, ReplicaInputError, ReplicaSpec, gpus_named, save_deployment
 
@@ -18,6 +20,7 @@ class DeploymentForm(forms.ModelForm):
         self.instance.organization = organization
         self.fields["gpu_model"].queryset = GpuModel.objects.effective_for(organization)
         self.fields["gpu_model"].label = "GPU model"
+        self.fields["llm_model"].widget = forms.Select(choices=[(name, name) for name in sorted(load_llms())])
 
     def _get_validation_exclusions(self):
         # The organization is not a form field but the name must be unique within it.
@@ -33,7 +36,6 @@ class ReplicaForm(forms.Form):
     gpus = forms.CharField(
         label="GPUs",
         required=False,
-        widget=forms.Textarea(attrs={"rows": 1}),
         help_text="UUIDs or hostname/gpuN, comma-separated; TP x PP of them (blank: not known).",
     )
     interval_s = forms.IntegerField(label="Interval (s)", initial=15, min_value=INTERVAL_S[0], max_value=INTERVAL_S[1])

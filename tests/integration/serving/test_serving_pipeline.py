@@ -7,43 +7,18 @@ from datetime import timedelta
 import pytest
 from django.db.models import Sum
 from django.urls import reverse
-from django.utils import timezone
 
-from telemetry.models import Anomaly, AnomalyMute, Deployment, Gpu, GpuRollup, ServingRollup, ServingSample
+from telemetry.models import Anomaly, AnomalyMute, Deployment, ServingRollup, ServingSample
 from telemetry.serving import anomalies as serving_anomalies
-from telemetry.serving import demo as serving_demo
 from telemetry.serving import rollups as serving_rollups
 from tests.base import PASSWORD
 
-POWER_W = 500.0
+from .demo_world import POWER_W, serve_demo
 
 
 @pytest.fixture
 def served(world):
-    """Four H100s on alpha's node with 26 h of 1-minute rollups at 500 W, then the demo serving seed."""
-    a = world.a
-    gpus = [a.gpu] + [
-        Gpu.objects.create(node=a.node, index=i, uuid=f"GPU-0000000{i}-aaaa-0000-0000-000000000000", model=a.gpu.model)
-        for i in range(1, 4)
-    ]
-    now = timezone.now().replace(second=0, microsecond=0)
-    start = now - timedelta(hours=27)
-    rows = [
-        GpuRollup(
-            resolution=60,
-            gpu=g,
-            ts=start + timedelta(minutes=m),
-            gpu_power_avg=POWER_W,
-            gpu_power_n=4,
-            gpu_util_avg=40 + 30 * ((m // 60) % 24 > 8),
-            gpu_util_n=4,
-        )
-        for g in gpus
-        for m in range(27 * 60)
-    ]
-    GpuRollup.objects.bulk_create(rows, batch_size=5000)
-    serving_demo.seed_serving(a.org, now=now)
-    return world, now
+    return world, serve_demo(world)
 
 
 def test_demo_seed_creates_the_deployment_its_history_and_rollups(served):
