@@ -7,6 +7,10 @@ import pytest
 
 from physics.failure_rates import PRIOR_ANNUAL_RATE
 from telemetry.collectors import simulator as sim
+from telemetry.collectors.simulator.clock import DAY_S, EPOCH, seconds
+from telemetry.collectors.simulator.faults import FAULT_MODES, fault_schedule
+from telemetry.collectors.simulator.model import IDLE_POWER_SHARE
+from telemetry.collectors.simulator.noise import stable_key
 from telemetry.validation import event_problems, gpu_reading_problems, point_reading_problems
 
 START = datetime(2026, 7, 6, tzinfo=UTC)  # a Monday in summer
@@ -47,7 +51,7 @@ def test_power_stays_between_idle_and_tdp(week):
     tdp = np.array([g.tdp_w for g in week.gpus])
     alive = week.alive
     assert (power[alive] <= np.broadcast_to(tdp, power.shape)[alive]).all()
-    assert (power[alive] >= np.broadcast_to(0.8 * sim.IDLE_POWER_SHARE * tdp, power.shape)[alive]).all()
+    assert (power[alive] >= np.broadcast_to(0.8 * IDLE_POWER_SHARE * tdp, power.shape)[alive]).all()
     assert (power[~alive] == 0).all()
 
 
@@ -99,31 +103,31 @@ def test_same_instant_same_reading_however_the_run_is_cut():
 
 def test_faults_arrive_at_the_published_base_rate():
     keys = np.arange(20_000, dtype=np.uint64) * 7919 + 11
-    year = 365 * sim.DAY_S
-    t0 = sim.seconds(START)
-    faults = [f for f in sim.fault_schedule(keys, t0, t0 + year, seed=0) if t0 <= f.fail_s < t0 + year]
+    year = 365 * DAY_S
+    t0 = seconds(START)
+    faults = [f for f in fault_schedule(keys, t0, t0 + year, seed=0) if t0 <= f.fail_s < t0 + year]
     expected = len(keys) * PRIOR_ANNUAL_RATE
     assert abs(len(faults) - expected) < 4 * np.sqrt(expected)
-    modes = {m: sum(f.mode == m for f in faults) for m, *_ in sim.FAULT_MODES}
+    modes = {m: sum(f.mode == m for f in faults) for m, *_ in FAULT_MODES}
     assert modes["hbm"] > modes["thermal"] and modes["board"] > modes["sudden"]
 
 
 def test_a_degrading_gpu_shows_monotonic_counters_and_xids_before_it_fails():
     fleet = make_fleet(3, 2)
-    keys = np.array([sim.stable_key(g.uuid) for g in fleet.gpus()], dtype=np.uint64)
-    t0 = sim.seconds(START)
+    keys = np.array([stable_key(g.uuid) for g in fleet.gpus()], dtype=np.uint64)
+    t0 = seconds(START)
     # Find a memory fault within a few years of this small fleet, then simulate around it.
     fault = next(
         f
         for year in range(6)
-        for f in sim.fault_schedule(keys, t0 + year * 365 * sim.DAY_S, t0 + (year + 1) * 365 * sim.DAY_S, seed=0)
+        for f in fault_schedule(keys, t0 + year * 365 * DAY_S, t0 + (year + 1) * 365 * DAY_S, seed=0)
         if f.mode == "hbm"
     )
-    start = sim.EPOCH + timedelta(seconds=fault.onset_s - sim.DAY_S)
-    end = sim.EPOCH + timedelta(seconds=fault.fail_s + sim.DAY_S)
+    start = EPOCH + timedelta(seconds=fault.onset_s - DAY_S)
+    end = EPOCH + timedelta(seconds=fault.fail_s + DAY_S)
     run = sim.run(fleet, start, end, timedelta(hours=1), seed=0)
     g = fault.gpu
-    before = np.array([sim.seconds(t) < fault.fail_s for t in run.times])
+    before = np.array([seconds(t) < fault.fail_s for t in run.times])
     for metric in ("gpu_ecc_sbe", "gpu_ecc_dbe", "gpu_pcie_replay"):
         series = run.gpu[metric][before, g]
         assert (np.diff(series) >= 0).all(), metric
