@@ -127,7 +127,18 @@ class EngineReading:
     quantiles: dict  # name -> {percentile: seconds}, from summaries
 
 
-def collect(source) -> EngineReading:
+@dataclass(frozen=True)
+class SimulatedSample:
+    """A demo replica's serving sample, simulated rather than scraped (telemetry.serving.demo)."""
+
+    row: dict
+
+
+def collect(source) -> EngineReading | SimulatedSample:
+    if (getattr(source, "options", None) or {}).get("simulated"):
+        from telemetry.serving.demo import simulated_scrape
+
+        return simulated_scrape(source, datetime.now(UTC))
     engine = (getattr(source, "options", None) or {}).get("engine", "")
     if engine not in ENGINES:
         raise CollectorError(f"{source_label(source)}: options.engine must be one of {', '.join(ENGINES)}")
@@ -142,8 +153,10 @@ def collect(source) -> EngineReading:
 
 def ingest(source, reading, *, now):
     """The write path of this collector's readings (telemetry.sources calls it instead of telemetry.ingest)."""
-    from telemetry.serving.store import ingest_reading
+    from telemetry.serving.store import ingest_reading, ingest_simulated
 
+    if isinstance(reading, SimulatedSample):
+        return ingest_simulated(source, reading.row)
     return ingest_reading(source, reading, now=now)
 
 

@@ -6,7 +6,8 @@ simulated telemetry, and one injected anomaly (seed_demo calls `seed_serving`; i
 Each replica's load is its GPUs' measured utilization (1-minute rollups), so tokens/s, queues and KV-cache
 follow what the GPUs did (telemetry.serving.sim). Injected: replica r2 of llama-8b-chat builds a queue
 (and its TTFT follows) over the last 20 minutes, which the detector reports on the Anomalies page.
-The demo replicas' sources are disabled (their endpoints are example addresses that nothing answers).
+Live: the demo replicas' sources are simulated (`simulated_scrape`, their endpoints are example addresses that
+nothing answers), so every minute each gets a sample from its GPUs' live simulated utilization.
 """
 
 import zlib
@@ -16,12 +17,14 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 from django.db import transaction
+from django.db.models import Avg
 
 from .. import backfill
 from ..collectors import simulator
-from ..models import Deployment, Gpu, GpuRollup, Replica, Resolution, Source
+from ..collectors.serving import SimulatedSample
+from ..models import Deployment, Gpu, GpuRollup, GpuSample, Replica, Resolution, Source
 from . import anomalies, rollups
-from .sim import ReplicaProfile, simulate_replicas
+from .sim import ReplicaProfile, add_queue_build_up, recurring_ramp, simulate_replicas
 from .store import add_replica, store_samples
 
 HISTORY = timedelta(hours=26)
@@ -38,6 +41,8 @@ DEPLOYMENTS = (
     ),
 )
 ANOMALY = ("llama-8b-chat", "r2", timedelta(minutes=20))
+LIVE_ANOMALY_EVERY_MIN = 6 * 60
+EPOCH = simulator.EPOCH  # steps aligned with the GPU simulator's
 
 
 def seed_serving(organization, *, now):
@@ -120,7 +125,8 @@ def _create(organization, name, llm, engine, gpus, tp, replicas):
         replica = add_replica(
             deployment, name=f"r{r}", metrics_url=f"http://{own[0].node.hostname}:{8000 + r}/metrics", gpus=own
         )
-        Source.objects.filter(pk=replica.source_id).update(enabled=False)
+        # Simulated live (simulated_scrape) every minute like the history: the example address answers nothing.
+        Source.objects.filter(pk=replica.source_id).update(interval_s=60, options={"engine": engine, "simulated": True})
     return deployment
 
 
@@ -159,8 +165,35 @@ def _gpu_load(replica, index):
 
 
 def _inject_queue(metrics, index, since):
-    """A queue that builds on one replica (a stuck batch, say): waiting ramps to ~70, TTFT follows."""
     at = index >= pd.Timestamp(since)
-    ramp = np.cumsum(at) / max(at.sum(), 1)
-    metrics["requests_waiting"][at, 0] += np.round(70 * ramp[at])
-    metrics["ttft_p95"][at, 0] *= 1 + 3 * ramp[at]
+    add_queue_build_up(metrics, np.where(at, np.cumsum(at) / max(at.sum(), 1), 0.0))
+
+
+def simulated_scrape(source, now):
+    """One live serving sample of a demo replica (its Source has options.simulated): the serving simulator
+    driven by its GPUs' utilization over the last interval, which the demo's GPU simulator keeps writing, so
+    the demo's serving metrics go on after seeding as its GPU telemetry does. Replica r2 of the 8B deployment
+    builds a queue for 20 minutes every 6 hours, which the detector reports live."""
+    replica = Replica.objects.select_related("deployment").get(source=source)
+    step = timedelta(seconds=source.interval_s)
+    at = EPOCH + (now - EPOCH) // step * step
+    profile = next((d[-1] for d in DEPLOYMENTS if d[0] == replica.deployment.name), ReplicaProfile())
+    minute = int((at - EPOCH).total_seconds() // 60)
+    seed = zlib.crc32(f"{replica.deployment.name}/{replica.name}/{minute}".encode())
+    load = _live_load(replica, at - step, at)
+    metrics = simulate_replicas([load], 1, step_s=step.total_seconds(), profile=profile, seed=seed)
+    if (replica.deployment.name, replica.name) == ANOMALY[:2]:
+        add_queue_build_up(metrics, recurring_ramp([minute], period_min=LIVE_ANOMALY_EVERY_MIN, length_min=20))
+    row = {name: float(values[0, 0]) for name, values in metrics.items()}
+    return SimulatedSample({"ts": at, "interval_s": step.total_seconds(), **row})
+
+
+def _live_load(replica, start, end):
+    """Mean utilization (0..1) of the replica's GPUs' raw samples in (start, end], else their latest minute."""
+    raw = GpuSample.objects.filter(gpu__in=replica.gpus.all(), ts__gt=start, ts__lte=end).aggregate(u=Avg("gpu_util"))
+    if raw["u"] is not None:
+        return raw["u"] / 100
+    latest = GpuRollup.objects.filter(resolution=Resolution.MINUTE, gpu__in=replica.gpus.all(), ts__lte=end)
+    ts = latest.order_by("-ts").values_list("ts", flat=True).first()
+    util = latest.filter(ts=ts).aggregate(u=Avg("gpu_util_avg"))["u"] if ts else None
+    return util / 100 if util is not None else 0.5

@@ -57,3 +57,18 @@ def simulate_replicas(load, replicas, *, step_s=60.0, profile=ReplicaProfile(), 
         "requests_finished": finished,
         "requests_failed": rng.binomial(finished.astype(int), 0.002).astype(float),
     }
+
+
+def add_queue_build_up(metrics, ramp, replica=0):
+    """A queue that builds on one replica (a stuck batch, say): `ramp` (T,) goes 0..1 over the event (0 outside
+    it); waiting requests ramp to ~70 and p95 TTFT to 4x."""
+    ramp = np.asarray(ramp, dtype=float)
+    metrics["requests_waiting"][:, replica] += np.round(70 * ramp)
+    metrics["ttft_p95"][:, replica] *= 1 + 3 * ramp
+
+
+def recurring_ramp(minute, *, period_min, length_min):
+    """The ramp of an event that lasts `length_min` minutes at the start of every `period_min` (minutes
+    since the epoch, an array): 1/length .. 1 inside the event, 0 outside."""
+    into = np.asarray(minute) % period_min
+    return np.where(into < length_min, (into + 1) / length_min, 0.0)

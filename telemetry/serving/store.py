@@ -289,3 +289,8 @@ def ingest_reading(source, reading, *, now):
         result = store_samples(replica, [row])
         replica.save(update_fields=["scrape_state"])
     return result
+
+
+def ingest_simulated(source, row):
+    """Store a demo replica's simulated sample (telemetry.serving.demo.simulated_scrape)."""
+    return store_samples(Replica.objects.get(source=source), [row])

@@ -1,15 +1,20 @@
 """The serving pipeline on the real database: the demo's deployment and serving history built from its GPUs'
 1-minute rollups, serving rollups, measured efficiency joined with the GPUs' energy, the anomaly detector
-finding the injected queue build-up, acknowledge/mute by role, pages and API (CSV/XLSX), isolation."""
+finding the injected queue build-up, acknowledge/mute by role, pages and API (CSV/XLSX), isolation, and the
+demo's replicas going on live after the seed."""
 
 from datetime import timedelta
 
 import pytest
 from django.db.models import Sum
 from django.urls import reverse
+from django.utils import timezone
 
-from telemetry.models import Anomaly, AnomalyMute, Deployment, ServingRollup, ServingSample
+from telemetry import sources
+from telemetry.collectors import serving as serving_collector
+from telemetry.models import Anomaly, AnomalyMute, Deployment, Replica, ServingRollup, ServingSample, Source
 from telemetry.serving import anomalies as serving_anomalies
+from telemetry.serving import demo as serving_demo
 from telemetry.serving import rollups as serving_rollups
 from tests.base import PASSWORD
 
@@ -101,3 +106,28 @@ def test_pages_and_api_render_and_other_organizations_see_nothing(served, client
     assert client.get(reverse("deployment-detail", args=[deployment.pk])).status_code == 404
     assert client.get(reverse("api-deployment-detail", args=[deployment.pk])).status_code == 404
     assert client.get(reverse("api-anomaly-list")).json()["results"] == []
+
+
+def test_the_demo_replicas_go_on_live_from_their_gpus_and_r2_builds_a_queue_every_six_hours(served):
+    world, now = served
+    replicas = {r.name: r for r in Replica.objects.filter(deployment__name="llama-8b-chat").select_related("source")}
+    assert all(r.source.enabled and r.source.options["simulated"] for r in replicas.values())
+    # A collection round as the beat runs it (at the current minute, the one after the seeded history).
+    for replica in replicas.values():
+        assert sources.collect(replica.source, now=timezone.now()).accepted == 1
+    live = ServingSample.objects.filter(replica__in=replicas.values(), ts__gte=now)
+    assert live.count() == 4 and all(s.interval_s == 60 and s.generation_tokens > 0 for s in live)
+    assert Source.objects.get(pk=replicas["r0"].source_id).healthy
+    # Later minutes: r2's build-up at its height, and two hours after it.
+    minute = int((now - serving_demo.EPOCH).total_seconds() // 60)
+    peak = now + timedelta(minutes=(19 - minute) % serving_demo.LIVE_ANOMALY_EVERY_MIN)
+    calm = peak + timedelta(minutes=120)
+    for at in (peak, calm):
+        for replica in replicas.values():
+            sample = serving_demo.simulated_scrape(replica.source, at + timedelta(seconds=7))
+            assert serving_collector.ingest(replica.source, sample, now=at).accepted == 1
+    samples = {
+        (s.replica.name, s.ts): s for s in ServingSample.objects.filter(ts__in=[peak, calm]).select_related("replica")
+    }
+    assert samples[("r2", peak)].requests_waiting >= 70 > samples[("r0", peak)].requests_waiting
+    assert samples[("r2", calm)].requests_waiting < 30
