@@ -1,5 +1,6 @@
 """Collection-run bookkeeping: which collector reads a source, and what each run leaves behind
-(a CollectorRun row, the source's health fields, one collector_failure Event when failures repeat)."""
+(a CollectorRun row, the source's health fields, one collector_failure Event when failures repeat, the gap
+since the previous success and its back-fill: telemetry.gaps)."""
 
 import importlib
 
@@ -7,6 +8,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 
+from . import gaps
 from .ingest import ingest
 from .models import CollectorRun, Event, Source
 
@@ -36,7 +38,9 @@ def collect(source, *, now):
     except Exception as exc:
         record_failure(source, run, f"{type(exc).__name__}: {exc}", now=now)
         raise
+    previous_success = source.last_success_at
     record_success(source, run, result, now=now)
+    gaps.after_success(source, collector, previous_success, now=now)
     return result
 
 

@@ -1,15 +1,19 @@
 """Prometheus HTTP API pull (``/api/v1/query_range``) for fleets that already keep their data in Prometheus.
 
 Public API
-    collect(source, *, now=None) -> Batch
+    collect(source, *, now=None) -> Batch                 [now - lookback, now]
+    backfill(source, start, end) -> Batch                 a gap's chunk (telemetry.gaps chunks and records it)
+    lookback(source) -> timedelta; step(source) -> float
     parse_query_range(answer, *, queries=..., xid_tracker=None, xid_scope="") -> Batch   (answers in query order)
     default_queries() -> list[Query]
     Query(promql, metric="", entity_kind="node", entity_label="", scale=1.0)
 
 ``source.endpoint`` is the Prometheus base URL (``http://prometheus:9090``). ``source.options``:
     lookback_s  how far back each pull reaches (default 2 x interval_s, at least 60); overlapping pulls are
-                safe because ingest drops samples it already has
+                safe: they ask for the same step-aligned instants and ingest drops samples it already has
     step_s      query resolution (default 30, dcgm-exporter's default interval)
+    backfill_chunk_s, backfill_chunks_per_run, backfill_max_s   see telemetry.gaps (after an outage the
+                missed span is pulled again in chunks)
     queries     extra queries: [{"query": PromQL, "metric": vocabulary name, "entity_label": "instance",
                 "entity_kind": "node", "scale": 1.0}]; a GPU metric reads the GPU from the ``UUID`` label
     defaults    false to pull only ``queries`` (default true: dcgm-exporter fields and node power/fan/inlet)
@@ -155,15 +159,46 @@ def _configured_queries(options: dict) -> list[Query]:
 
 
 _xid_seen = ChangeTracker()
+# Prometheus refuses a range query of more than 11,000 points per series.
+MAX_POINTS = 10_000
+
+
+def step(source) -> float:
+    return float((source.options or {}).get("step_s", 30))
+
+
+def lookback(source) -> timedelta:
+    """How far back a regular pull reaches: a source not collected for longer than this has a gap to back-fill."""
+    interval_s = getattr(source, "interval_s", 60) or 60
+    return timedelta(seconds=float((source.options or {}).get("lookback_s", max(60, 2 * interval_s))))
+
+
+def align(ts: datetime, step_s: float) -> datetime:
+    """``ts`` floored to a multiple of the step, so that overlapping pulls ask for the same instants and ingest
+    drops the repeats as duplicates (Prometheus evaluates a range at start + k x step)."""
+    return datetime.fromtimestamp(ts.timestamp() // step_s * step_s, UTC)
 
 
 def collect(source, *, session: requests.Session | None = None, now: datetime | None = None) -> Batch:
     """Pull the configured queries over [now - lookback, now]; raises CollectorError naming source and query."""
+    end = align(now or datetime.now(UTC), step(source))
+    return pull(source, align(end - lookback(source), step(source)), end, session=session)
+
+
+def backfill(source, start: datetime, end: datetime, *, session: requests.Session | None = None) -> Batch:
+    """The samples Prometheus holds for [start, end] (a gap's chunk: at most MAX_POINTS steps), on the same
+    aligned instants as the regular pulls."""
+    step_s = step(source)
+    if (end - start).total_seconds() > MAX_POINTS * step_s:
+        raise CollectorError(f"back-fill of {source_label(source)}: {start} - {end} is over {MAX_POINTS} steps")
+    return pull(source, align(start, step_s), align(end, step_s), session=session, xid_scope=" backfill")
+
+
+def pull(
+    source, start: datetime, end: datetime, *, session: requests.Session | None = None, xid_scope: str = ""
+) -> Batch:
+    """Every configured query over [start, end] (both included) at the source's step."""
     options = source.options or {}
-    end = now or datetime.now(UTC)
-    interval_s = getattr(source, "interval_s", 60) or 60
-    lookback = timedelta(seconds=float(options.get("lookback_s", max(60, 2 * interval_s))))
-    step_s = float(options.get("step_s", 30))
     queries = _configured_queries(options)
     session = session or requests.Session()
     if source.username:
@@ -174,7 +209,7 @@ def collect(source, *, session: requests.Session | None = None, now: datetime | 
     what = f"Prometheus API pull from {source_label(source)}"
     answers = []
     for query in queries:
-        params = {"query": query.promql, "start": (end - lookback).timestamp(), "end": end.timestamp(), "step": step_s}
+        params = {"query": query.promql, "start": start.timestamp(), "end": end.timestamp(), "step": step(source)}
         try:
             response = session.get(url, params=params, timeout=source.timeout_s)
         except requests.Timeout:
@@ -201,6 +236,6 @@ def collect(source, *, session: requests.Session | None = None, now: datetime | 
             )
         answers.append(answer)
     try:
-        return parse_query_range(answers, queries=queries, xid_tracker=_xid_seen, xid_scope=source.endpoint)
+        return parse_query_range(answers, queries=queries, xid_tracker=_xid_seen, xid_scope=source.endpoint + xid_scope)
     except ValueError as exc:
         raise CollectorError(f"{what}: {exc}") from None

@@ -10,6 +10,7 @@ from .inventory import (
 )
 from .samples import (
     HALL_ROLLUP_FIELDS,
+    CollectionGap,
     CollectorRun,
     Event,
     GpuRollup,
@@ -56,6 +57,7 @@ __all__ = [
     "GpuSample",
     "GpuRollup",
     "Event",
+    "CollectionGap",
     "CollectorRun",
     "CoolingUnit",
     "Gpu",

@@ -188,6 +188,46 @@ class CollectorRun(models.Model):
         return self.finished - self.started if self.finished else None
 
 
+class CollectionGap(models.Model):
+    """A span in which a source was not collected (Headroom, the network or the source was down): back-filled
+    from the source's own history where it keeps one (a Prometheus server's query API, telemetry.gaps), else
+    recorded as lost (an exporter, BMC or PDU answers only with its present values). Shown on the Sources page."""
+
+    ORG_LOOKUP = "source__organization"
+
+    class State(models.TextChoices):
+        BACKFILLING = "backfilling", "back-filling"
+        FILLED = "filled", "back-filled"
+        LOST = "lost", "lost"
+
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="gaps")
+    start = models.DateTimeField(help_text="The last successful collection before the gap.")
+    end = models.DateTimeField(help_text="Where the first collection after it reached back to.")
+    state = models.CharField(max_length=12, choices=State.choices)
+    filled_upto = models.DateTimeField(null=True, blank=True, help_text="Back-filled from start up to here.")
+    accepted = models.PositiveIntegerField(default=0)
+    duplicate = models.PositiveIntegerField(default=0)
+    detail = models.TextField(blank=True, help_text="Why it is lost, what was left out, or the last back-fill error.")
+    found_at = models.DateTimeField()
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-start"]
+        constraints = [models.UniqueConstraint(fields=["source", "start"], name="gap_source_start")]
+
+    def __str__(self):
+        return f"{self.source} {self.state} {self.start:%Y-%m-%d %H:%M:%S} - {self.end:%H:%M:%S}"
+
+    @property
+    def progress(self):
+        """Share of the span back-filled, 0..1."""
+        if self.state == self.State.FILLED:
+            return 1.0
+        span = (self.end - self.start).total_seconds()
+        done = (self.filled_upto - self.start).total_seconds() if self.filled_upto else 0.0
+        return min(max(done / span, 0.0), 1.0) if span > 0 else 1.0
+
+
 class GpuSample(models.Model):
     """One row per GPU per instant, a typed nullable column per GPU metric (a field a board lacks is NULL).
 

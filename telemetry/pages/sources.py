@@ -3,7 +3,7 @@
 from django.shortcuts import render
 from django.utils import timezone
 
-from ..models import CollectorRun, QuarantinedValue, RollupWatermark, Source
+from ..models import CollectionGap, CollectorRun, QuarantinedValue, RollupWatermark, Source
 from ..tenancy import require_organization
 from ..timerange import parse_filters
 
@@ -14,7 +14,11 @@ def source_list(request):
     filters = parse_filters(request)
     sources = list(Source.objects.for_org(organization).order_by("name"))
     runs = recent_runs(organization, sources)
-    rows = [{"source": s, "health": source_health(s), "runs": runs.get(s.id, [])} for s in sources]
+    gaps = recent_gaps(organization)
+    rows = [
+        {"source": s, "health": source_health(s), "runs": runs.get(s.id, []), "gaps": gaps.get(s.id, [])}
+        for s in sources
+    ]
     context = {"filters": filters, "rows": rows, "now": timezone.now(), **rollup_health(organization)}
     return render(request, "telemetry/source_list.html", context)
 
@@ -33,6 +37,16 @@ def source_health(source):
     if source.healthy:
         return "ok"
     return "failing" if source.last_success_at else "never succeeded"
+
+
+def recent_gaps(organization, per_source=5):
+    """{source id: its newest gaps (back-filling, back-filled or lost)}."""
+    gaps = {}
+    for gap in CollectionGap.objects.for_org(organization).order_by("-start")[:200]:
+        gaps.setdefault(gap.source_id, [])
+        if len(gaps[gap.source_id]) < per_source:
+            gaps[gap.source_id].append(gap)
+    return gaps
 
 
 def recent_runs(organization, sources, per_source=10):
