@@ -41,22 +41,22 @@ def source_health(source):
 
 def recent_gaps(organization, per_source=5):
     """{source id: its newest gaps (back-filling, back-filled or lost)}."""
-    gaps = {}
-    for gap in CollectionGap.objects.for_org(organization).order_by("-start")[:200]:
-        gaps.setdefault(gap.source_id, [])
-        if len(gaps[gap.source_id]) < per_source:
-            gaps[gap.source_id].append(gap)
-    return gaps
+    return newest_per_source(CollectionGap.objects.for_org(organization).order_by("-start")[:200], per_source)
 
 
 def recent_runs(organization, sources, per_source=10):
     """{source id: its newest `per_source` collector runs}, in one query."""
-    runs = {}
     recent = CollectorRun.objects.filter(source__organization=organization).order_by("-started")[
         : 2 * per_source * max(len(sources), 1)
     ]
-    for run in recent:
-        runs.setdefault(run.source_id, [])
-        if len(runs[run.source_id]) < per_source:
-            runs[run.source_id].append(run)
-    return runs
+    return newest_per_source(recent, per_source)
+
+
+def newest_per_source(rows, per_source):
+    """{source id: the first `per_source` of rows (newest first) with that source_id}."""
+    grouped = {}
+    for row in rows:
+        grouped.setdefault(row.source_id, [])
+        if len(grouped[row.source_id]) < per_source:
+            grouped[row.source_id].append(row)
+    return grouped
