@@ -6,9 +6,9 @@ delta-of-delta, the others as deltas; floats quantised to the metric's real reso
 reports whole percent, degrees and MHz, milliwatts, millijoules) when every value of the block round-trips
 exactly through it at its stored precision (float4, or float8 for `double` metrics), else their bit
 patterns, delta-coded as integers. Integers are zigzagged, cut to the narrowest width that holds them,
-byte-shuffled (all first bytes, then all second bytes...) and the whole block deflated. Decoding gives back exactly what a
-query of the rows gives (float4 columns: the shortest decimal of the float4, as PostgreSQL prints it), so
-moving stored rows into blocks loses nothing.
+byte-shuffled (all first bytes, then all second bytes...) and the whole block deflated. Decoding gives
+back exactly what a query of the rows gives (float4 columns: the shortest decimal of the float4, as
+PostgreSQL prints it), so moving stored rows into blocks loses nothing.
 """
 
 import struct
