@@ -269,7 +269,14 @@ def uncertainty(scenario: Scenario, s: costs.Scenario) -> montecarlo.Uncertainty
         server_capex_usd_per_gpu=around(s.own.server_capex_usd_per_gpu, p),
         cloud_price_factor=around(1.0, p),
         annual_failure_rate=around(afr, 0.5),
+        token_price_factor=around(1.0, p),
     )
+
+
+def token_prices_for(s: costs.Scenario):
+    """The cheapest per-token API offer of each workload's model, or None when a model has none."""
+    prices = costs.cheapest_token_prices()
+    return prices if all(w.model in prices for w in s.workloads) else None
 
 
 def hall_spec(hall, it_load_kw: float, racks_used: int) -> HallSpec:
@@ -369,7 +376,8 @@ def evaluate(scenario: Scenario, *, as_of: datetime | None = None, draws: int = 
         raise ScenarioInputError([(None, None, str(exc))]) from exc
     u = uncertainty(scenario, s)
     rng = np.random.default_rng(MONTE_CARLO_SEED)
-    simulation = montecarlo.simulate(s, u, draws, rng)
+    token_prices = token_prices_for(s)
+    simulation = montecarlo.simulate(s, u, draws, rng, token_prices=token_prices)
     bands = montecarlo.cumulative_cash_bands(s, u, draws, rng, options=("own", "on_demand", "committed_3y"))
     runways = hall_runways(scenario, result.demand.gpus, s.own.power_kw_per_gpu, measured)
     capacity = int(sum(max(r.headroom_kw_now, 0) for r in runways) / s.own.power_kw_per_gpu) if runways else None
@@ -405,8 +413,12 @@ def per_token_api(report: ScenarioReport) -> dict:
     except InvalidInputError as exc:
         return {"unavailable": str(exc)}
     offers = sorted({prices[w.model] for w in report.inputs.workloads}, key=lambda p: p.model)
+    drawn = report.simulation.total_usd[costs.TOKEN_API]  # tokens follow the growth draws, prices the spread
     return {
         "total_usd": o.total_usd,
+        "total_usd_p10": drawn.p10,
+        "total_usd_p50": drawn.p50,
+        "total_usd_p90": drawn.p90,
         "npv_usd": o.npv_usd,
         "usd_per_million_tokens": o.usd_per_million_tokens,
         "offers": [

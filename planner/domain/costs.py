@@ -15,7 +15,15 @@ from datetime import date
 
 import numpy as np
 
-from planner.domain.demand import SECONDS_PER_MONTH, DemandPlan, SizingPolicy, Workload, fleet_arrays, plan_demand
+from planner.domain.demand import (
+    SECONDS_PER_MONTH,
+    DemandPlan,
+    SizingPolicy,
+    Workload,
+    fleet_arrays,
+    output_tokens_per_s,
+    plan_demand,
+)
 from planner.domain.throughput import Throughput
 from reference.catalog import (
     InvalidInputError,
@@ -278,6 +286,53 @@ def cheapest_token_prices(prices: tuple[TokenPrice, ...] | None = None) -> dict[
     return best
 
 
+TOKEN_API = "per_token_api"
+
+
+def token_usd(input_tokens, output_tokens, price: TokenPrice, price_factor=1.0):
+    """USD of buying these tokens (arrays broadcast) from a per-token API, prices x `price_factor`."""
+    usd = (
+        np.asarray(input_tokens) * price.usd_per_million_input
+        + np.asarray(output_tokens) * price.usd_per_million_output
+    ) / 1e6
+    return usd * price_factor
+
+
+def _priced(workloads, prices: Mapping[str, TokenPrice]) -> None:
+    missing = sorted({w.model for w in workloads} - set(prices))
+    if missing:
+        near = {m: close_matches(m, prices) for m in missing}
+        raise InvalidInputError(
+            "no per-token API price for "
+            + ", ".join(f"{m}" + (f" (priced: {', '.join(near[m])})" if near[m] else "") for m in missing)
+        )
+
+
+def token_api_arrays(
+    workloads, output_tokens_per_s: Mapping[str, np.ndarray], prices, discount_rate_annual, price_factor=1.0
+) -> dict[str, np.ndarray]:
+    """The per-token option as cost_arrays gives the others ("per_token_api.cash", ".monthly", ".total", ".npv",
+    ".per_mtok"): each workload's mean output tokens/s per month (shape (..., months)) bought with the input
+    tokens that come with them at its mean input/output ratio; cash and economic cost are the same."""
+    _priced(workloads, prices)
+    cash = tokens = 0.0
+    for w in workloads:
+        out = np.asarray(output_tokens_per_s[w.name]) * SECONDS_PER_MONTH
+        cash = cash + token_usd(out * w.mean_input_tokens / w.mean_output_tokens, out, prices[w.model], price_factor)
+        tokens = tokens + out
+    cash = np.asarray(cash, dtype=float)
+    discount = (1 + discount_rate_annual) ** (-np.arange(1, cash.shape[-1] + 1) / 12)
+    total, tokens_m = np.sum(cash, axis=-1), np.sum(tokens, axis=-1) / 1e6
+    per_mtok = np.divide(total, tokens_m, out=np.full_like(total, np.nan), where=tokens_m > 0)
+    return {
+        f"{TOKEN_API}.cash": cash,
+        f"{TOKEN_API}.monthly": cash,
+        f"{TOKEN_API}.total": total,
+        f"{TOKEN_API}.npv": np.sum(cash * discount, axis=-1),
+        f"{TOKEN_API}.per_mtok": per_mtok,
+    }
+
+
 def rent_by_the_token(
     workloads: tuple[Workload, ...],
     plan: DemandPlan,
@@ -287,33 +342,25 @@ def rent_by_the_token(
     """The third option beside renting and owning GPUs: every workload's tokens bought from a
     per-token API at `prices[model]` (USD per 1M input and output tokens). Input tokens follow
     output tokens at the workload's mean input/output ratio; no GPUs, so no $/GPU-hour."""
-    missing = sorted({w.model for w in workloads} - set(prices))
-    if missing:
-        near = {m: close_matches(m, prices) for m in missing}
-        raise InvalidInputError(
-            "no per-token API price for "
-            + ", ".join(f"{m}" + (f" (priced: {', '.join(near[m])})" if near[m] else "") for m in missing)
-        )
-    by_name = {w.name: w for w in workloads}
-    cash = np.zeros(len(plan.months))
-    for wp in plan.workloads:
-        w, price = by_name[wp.workload], prices[by_name[wp.workload].model]
-        out_m = np.asarray(wp.mean_output_tokens_per_s) * SECONDS_PER_MONTH / 1e6
-        in_m = out_m * w.mean_input_tokens / w.mean_output_tokens
-        cash += in_m * price.usd_per_million_input + out_m * price.usd_per_million_output
-    discount = (1 + discount_rate_annual) ** (-np.arange(1, cash.size + 1) / 12)
-    tokens_m = float(np.sum(plan.output_tokens)) / 1e6
-    total = float(cash.sum())
+    by_workload = {wp.workload: wp.mean_output_tokens_per_s for wp in plan.workloads}
+    a = token_api_arrays(workloads, by_workload, prices, discount_rate_annual)
+    cash = a[f"{TOKEN_API}.cash"]
     return OptionCost(
-        "per_token_api",
+        TOKEN_API,
         tuple(cash.tolist()),
         tuple(cash.tolist()),
         tuple(np.cumsum(cash).tolist()),
-        total,
-        float(np.sum(cash * discount)),
-        total / tokens_m if tokens_m > 0 else None,
+        float(a[f"{TOKEN_API}.total"]),
+        float(a[f"{TOKEN_API}.npv"]),
+        _none_if_nan(a[f"{TOKEN_API}.per_mtok"]),
         None,
     )
+
+
+def scenario_token_arrays(s: Scenario, prices: Mapping[str, TokenPrice], *, growth=None, token_price_factor=1.0):
+    """token_api_arrays for a scenario's workloads, with the Monte Carlo's growth and price-factor draws."""
+    tokens = {w.name: output_tokens_per_s(w, s.horizon_months, growth)[0] for w in s.workloads}
+    return token_api_arrays(s.workloads, tokens, prices, s.discount_rate_annual, token_price_factor)
 
 
 def scenario_arrays(

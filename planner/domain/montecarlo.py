@@ -4,12 +4,21 @@ numpy arrays of shape (draws, months) through the same functions as the determin
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
 import numpy as np
 
-from planner.domain.costs import OPTIONS, RENT_OPTIONS, Scenario, TornadoBar, scenario_arrays
-from reference.catalog import InvalidInputError, check_positive
+from planner.domain.costs import (
+    OPTIONS,
+    RENT_OPTIONS,
+    TOKEN_API,
+    Scenario,
+    TornadoBar,
+    scenario_arrays,
+    scenario_token_arrays,
+)
+from reference.catalog import InvalidInputError, TokenPrice, check_positive
 
 
 @dataclass(frozen=True)
@@ -47,6 +56,7 @@ class Uncertainty:
     server_capex_usd_per_gpu: Range | None = None  # GPU server price per GPU
     cloud_price_factor: Range | None = None  # multiplies every rental price; likely 1
     annual_failure_rate: Range | None = None
+    token_price_factor: Range | None = None  # multiplies every per-token API price; likely 1
 
     def given(self) -> dict[str, Range]:
         return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name)}
@@ -62,7 +72,7 @@ class Percentiles:
 @dataclass(frozen=True)
 class MonteCarloResult:
     draws: int
-    total_usd: dict[str, Percentiles]  # economic cost over the horizon, by option
+    total_usd: dict[str, Percentiles]  # economic cost over the horizon, by option (and per_token_api when priced)
     npv_usd: dict[str, Percentiles]
     breakeven_month: dict[str, tuple[int | None, int | None, int | None]]  # P10/P50/P90 by rent
     # option; None = owning does not break even within the horizon at that percentile
@@ -81,14 +91,25 @@ def _breakeven_percentiles(months: np.ndarray) -> tuple[int | None, ...]:
     return tuple(None if np.isinf(p) else int(p) for p in ps)
 
 
+def _arrays(s: Scenario, sample: dict, token_prices) -> dict[str, np.ndarray]:
+    """scenario_arrays for the GPU options, plus the per-token option when its prices are given."""
+    gpu_sample = {k: v for k, v in sample.items() if k != "token_price_factor"}
+    out = scenario_arrays(s, **gpu_sample)
+    if token_prices is not None:
+        factor = sample.get("token_price_factor", 1.0)
+        out |= scenario_token_arrays(s, token_prices, growth=sample.get("growth"), token_price_factor=factor)
+    return out
+
+
 def cumulative_cash_bands(
-    s: Scenario, u: Uncertainty, draws: int, rng: np.random.Generator, options=OPTIONS
+    s: Scenario, u: Uncertainty, draws: int, rng: np.random.Generator, options=OPTIONS, token_prices=None
 ) -> dict[str, tuple[tuple[float, ...], tuple[float, ...], tuple[float, ...]]]:
     """Per option, (P10, P50, P90) of cumulative cash (USD) at the end of each month over `draws`
-    joint draws: the fan around each cost curve. Percentiles are taken month by month."""
+    joint draws: the fan around each cost curve. Percentiles are taken month by month; the
+    per-token option needs `token_prices`."""
     check_positive("draws", draws)
     sample = {name: r.draw(draws, rng)[:, None] for name, r in u.given().items()}
-    out = scenario_arrays(s, **sample)
+    out = _arrays(s, sample, token_prices)
     bands = {}
     for option in options:
         cash = np.broadcast_to(out[f"{option}.cash"], (draws, s.horizon_months))
@@ -98,16 +119,23 @@ def cumulative_cash_bands(
 
 
 def simulate(
-    s: Scenario, u: Uncertainty, draws: int, rng: np.random.Generator, tornado_output: str = "own.total"
+    s: Scenario,
+    u: Uncertainty,
+    draws: int,
+    rng: np.random.Generator,
+    tornado_output: str = "own.total",
+    token_prices: Mapping[str, TokenPrice] | None = None,
 ) -> MonteCarloResult:
     """P10/P50/P90 over `draws` joint draws of the given ranges (independent). The tornado
     sets each input to its low and high with the others at their likely values and ranks
     inputs by the swing of `tornado_output` (a cost_arrays key such as "own.total",
-    "own.npv", "on_demand.per_mtok")."""
+    "own.npv", "on_demand.per_mtok", or "per_token_api.total"). With `token_prices` (per model) the
+    per-token API option is drawn too: its tokens follow the growth draws, its prices the
+    token_price_factor range."""
     check_positive("draws", draws)
     ranges = u.given()
     sample = {name: r.draw(draws, rng)[:, None] for name, r in ranges.items()}
-    out = scenario_arrays(s, **sample)
+    out = _arrays(s, sample, token_prices)
     if tornado_output not in out:
         raise InvalidInputError(f"tornado_output must be a cost_arrays key, got {tornado_output!r}")
 
@@ -116,7 +144,7 @@ def simulate(
     ends = {name: np.full((2 * k, 1), float(r.likely)) for name, r in ranges.items()}
     for i, (name, r) in enumerate(ranges.items()):
         ends[name][2 * i : 2 * i + 2, 0] = (r.low, r.high)
-    swing = scenario_arrays(s, **ends)[tornado_output] if k else np.empty(0)
+    swing = _arrays(s, ends, token_prices)[tornado_output] if k else np.empty(0)
     bars = sorted(
         (
             TornadoBar(name, r.low, r.high, float(swing[2 * i]), float(swing[2 * i + 1]))
@@ -125,8 +153,10 @@ def simulate(
         key=lambda b: -b.swing,
     )
 
+    options = (*OPTIONS, TOKEN_API) if token_prices is not None else OPTIONS
+
     def by_option(metric: str) -> dict[str, Percentiles]:
-        return {o: _percentiles(np.broadcast_to(out[f"{o}.{metric}"], (draws,))) for o in OPTIONS}
+        return {o: _percentiles(np.broadcast_to(out[f"{o}.{metric}"], (draws,))) for o in options}
 
     breakeven = {o: np.broadcast_to(out[f"breakeven.{o}"], (draws,)) for o in RENT_OPTIONS}
     return MonteCarloResult(

@@ -14,8 +14,10 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
+from planner.domain.costs import token_usd
 from reference.catalog import (
     InvalidInputError,
+    TokenPrice,
     check_fraction,
     check_non_negative,
     check_positive,
@@ -181,6 +183,15 @@ class ScalingPlan:
             }
             for h, (d, r) in enumerate(zip(self.demand_requests_per_s, self.replicas, strict=True))
         ]
+
+
+def token_api_week(
+    demand_requests_per_s: Sequence[float], mean_input_tokens: float, mean_output_tokens: float, price: TokenPrice
+) -> float:
+    """USD of the week's requests bought from a per-token API instead of replicas: billed per token, so
+    no headroom, minimum, start-up or idle hours are paid."""
+    requests = float(np.sum(demand_requests_per_s)) * 3600
+    return float(token_usd(requests * mean_input_tokens, requests * mean_output_tokens, price))
 
 
 def replicas_needed(demand: np.ndarray, capacity: float, policy: ScalingPolicy) -> np.ndarray:

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from planner.domain import scaling
+from planner.domain.costs import cheapest_token_prices
 from planner.domain.serving import (
     Calibration,
     GpuPrices,
@@ -243,8 +244,23 @@ def compute_plan(plan, now=None) -> dict:
         "burst_gpu_hours_per_week": result.burst_gpu_hours,
         "burst_usd_per_month": None if result.burst_usd is None else result.burst_usd * scaling.WEEKS_PER_MONTH,
         "burst_hours_share": result.burst_hours_share,
+        "per_token_api": token_api_option(rec, demand),
     }
     return {"computed": (now or timezone.now()).isoformat(), "summary": summary, "hours": result.hours()}
+
+
+def token_api_option(rec, demand) -> dict:
+    """The week's demand bought by the token from the cheapest API serving the model, or why there is none."""
+    price = cheapest_token_prices().get(rec.llm_model)
+    if price is None:
+        return {"unavailable": f"no per-token API price for {rec.llm_model}"}
+    week = scaling.token_api_week(demand, rec.mean_input_tokens, rec.mean_output_tokens, price)
+    return {
+        "usd_per_week": week,
+        "usd_per_month": week * scaling.WEEKS_PER_MONTH,
+        "offer": f"{price.provider} {price.offer}, {price.usd_per_million_input:g}/{price.usd_per_million_output:g} "
+        f"USD per 1M input/output tokens ({price.as_of})",
+    }
 
 
 def load_gpu(name, organization):

@@ -18,6 +18,9 @@ def test_scenario_shows_the_per_token_api_option(world):
     by_hand = tokens_m * (w.mean_input_tokens / w.mean_output_tokens * price.usd_per_million_input)
     by_hand += tokens_m * price.usd_per_million_output
     assert abs(api["total_usd"] - by_hand) < 1e-6 * by_hand
+    # The Monte Carlo draws it too: growth moves its tokens, the price spread its prices.
+    assert api["total_usd_p10"] < api["total_usd_p50"] < api["total_usd_p90"]
+    assert api["total_usd_p10"] < by_hand < api["total_usd_p90"]
     client = Client()
     client.force_login(world.a.users["viewer"])
     html = client.get(f"/planner/scenarios/{scenario.pk}/").content.decode()

@@ -4,7 +4,9 @@ measured serving samples, demand from its measured requests, bad input refused w
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.test import Client
 
+from planner.domain.costs import cheapest_token_prices
 from planner.models import ScalingPlan, ServingRecommendation
 from planner.serving import services as serving_services
 from telemetry.models import Deployment, GpuModel, Source
@@ -114,6 +116,23 @@ def test_plan_from_a_workload_or_the_recommendation_peak(world):
     assert summary["burst_gpu_hours_per_week"] >= 0 and summary["savings_vs_static"]["gpu_hours_pct"] >= 0
     peak = serving_services.save_plan(ScalingPlan(organization=world.a.org, name="peak", recommendation=rec))
     assert max(h["demand_requests_per_s"] for h in peak.result["hours"]) == pytest.approx(20)
+
+
+def test_the_plan_compares_renting_by_the_token(world):
+    rec = make_recommendation(world.a.org, precisions=["FP8"])
+    plan = serving_services.save_plan(ScalingPlan(organization=world.a.org, name="by token", recommendation=rec))
+    api = plan.result["summary"]["per_token_api"]
+    price = cheapest_token_prices()["Llama-3.1-8B"]
+    requests = sum(h["demand_requests_per_s"] for h in plan.result["hours"]) * 3600
+    by_hand = requests * (1000 * price.usd_per_million_input + 250 * price.usd_per_million_output) / 1e6
+    assert api["usd_per_week"] == pytest.approx(by_hand) and price.provider in api["offer"]
+    client = Client()
+    client.force_login(world.a.users["viewer"])
+    assert "Rent by the token instead" in client.get(f"/planner/serving/plans/{plan.pk}/").content.decode()
+    rec.llm_model = "Gemma-2-9B"
+    assert serving_services.token_api_option(rec, [1.0] * 168) == {
+        "unavailable": "no per-token API price for Gemma-2-9B"
+    }
 
 
 def test_deployment_without_samples_falls_back_to_the_model(world, deployment):

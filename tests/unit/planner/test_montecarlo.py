@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from planner.domain.costs import OPTIONS, evaluate_scenario
+from planner.domain.costs import OPTIONS, evaluate_scenario, rent_by_the_token
 from planner.domain.montecarlo import Range, Uncertainty, cumulative_cash_bands, simulate
-from reference.catalog import InvalidInputError
+from reference.catalog import InvalidInputError, TokenPrice
 
 from .factories import scenario
 
@@ -71,3 +71,30 @@ def test_cumulative_cash_bands_collapse_to_the_deterministic_curve_and_are_order
     p10, p50, p90 = wide["own"]
     assert all(a <= b <= c for a, b, c in zip(p10, p50, p90, strict=True))
     assert p10[-1] < p90[-1]
+
+
+PRICE = {"m": TokenPrice("api", "m", "offer", 0.5, 1.5, "2026-01", "test")}
+
+
+def test_per_token_option_collapses_to_rent_by_the_token_and_follows_growth_and_prices():
+    s = scenario()
+    by_token = rent_by_the_token(s.workloads, evaluate_scenario(s).demand, PRICE, s.discount_rate_annual)
+    point = Uncertainty(growth=_point(0.05), token_price_factor=_point(1.0))
+    mc = simulate(s, point, 50, np.random.default_rng(0), token_prices=PRICE)
+    assert mc.total_usd["per_token_api"].p50 == pytest.approx(by_token.total_usd)
+    assert mc.npv_usd["per_token_api"].p90 == pytest.approx(by_token.npv_usd)
+    band = cumulative_cash_bands(s, point, 50, np.random.default_rng(0), ("per_token_api",), PRICE)
+    assert band["per_token_api"][1][-1] == pytest.approx(by_token.cumulative_cash_usd[-1])
+    # Prices x0.5-x2 and growth 0-10%/month: the spread, and the tornado ranks what moves it.
+    u = Uncertainty(growth=Range(0.0, 0.05, 0.10), token_price_factor=Range(0.5, 1.0, 2.0))
+    wide = simulate(s, u, 2000, np.random.default_rng(1), "per_token_api.total", token_prices=PRICE)
+    p = wide.total_usd["per_token_api"]
+    assert p.p10 < by_token.total_usd * 0.95 and p.p90 > by_token.total_usd * 1.05
+    bars = {bar.input: bar for bar in wide.tornado}
+    assert bars["token_price_factor"].output_at_high == pytest.approx(2 * by_token.total_usd)
+    assert "per_token_api" not in simulate(s, u, 10, np.random.default_rng(1)).total_usd  # no prices: no option
+
+
+def test_per_token_option_needs_a_price_for_every_model():
+    with pytest.raises(InvalidInputError, match="no per-token API price for m"):
+        simulate(scenario(), Uncertainty(), 10, np.random.default_rng(0), token_prices={})

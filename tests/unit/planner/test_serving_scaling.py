@@ -12,8 +12,9 @@ from planner.domain.scaling import (
     diurnal_week,
     measured_week,
     plan_week,
+    token_api_week,
 )
-from reference.catalog import InvalidInputError
+from reference.catalog import InvalidInputError, TokenPrice
 
 COST = ReplicaCost(
     gpus_per_replica=2,
@@ -106,3 +107,11 @@ def test_bad_input_names_the_field():
         ScalingPolicy(startup_minutes=90)
     with pytest.raises(InvalidInputError, match="gpu_busy_w"):
         ReplicaCost(1, 1, 500, 100)
+
+
+def test_a_week_bought_by_the_token_is_priced_per_request_by_hand():
+    price = TokenPrice("api", "m", "offer", 0.2, 0.6, "2026-01", "test")
+    week = token_api_week([2.0] * 168, 1000, 250, price)  # 2 req/s all week
+    requests = 2.0 * 168 * 3600
+    assert week == pytest.approx(requests * (1000 * 0.2 + 250 * 0.6) / 1e6)
+    assert token_api_week([0.0] * 168, 1000, 250, price) == 0
