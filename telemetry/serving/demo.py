@@ -22,6 +22,7 @@ from django.db.models import Avg
 from .. import backfill
 from ..collectors import simulator
 from ..collectors.serving import SimulatedSample
+from ..collectors.simulator.clock import EPOCH  # steps aligned with the GPU simulator's
 from ..models import Deployment, Gpu, GpuRollup, GpuSample, Replica, Resolution, Source
 from . import anomalies, rollups
 from .sim import ReplicaProfile, add_queue_build_up, recurring_ramp, simulate_replicas
@@ -42,7 +43,6 @@ DEPLOYMENTS = (
 )
 ANOMALY = ("llama-8b-chat", "r2", timedelta(minutes=20))
 LIVE_ANOMALY_EVERY_MIN = 6 * 60
-EPOCH = simulator.EPOCH  # steps aligned with the GPU simulator's
 
 
 def seed_serving(organization, *, now):
