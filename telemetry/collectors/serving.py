@@ -294,8 +294,11 @@ def derive_sample(state: dict, reading: EngineReading) -> tuple[dict, dict]:
     for name, points in reading.quantiles.items():
         for p, value in points.items():
             row.setdefault(f"{name}_p{p}", value)
+    if "tpot" not in HISTOGRAMS.get(reading.engine, {}) and "interval_s" in row:
+        row.setdefault("tpot_p50", little_tpot(state.get("gauges", {}), reading.gauges, row))
     new_state = {
         "ts": reading.ts.isoformat(),
+        "gauges": dict(reading.gauges),
         "counters": dict(reading.counters),
         "histograms": {
             name: [[b if math.isfinite(b) else "+Inf" for b in h.bounds], list(h.counts)]
@@ -303,6 +306,18 @@ def derive_sample(state: dict, reading: EngineReading) -> tuple[dict, dict]:
         },
     }
     return row, new_state
+
+
+def little_tpot(before: dict, now: dict, row: dict) -> float | None:
+    """Mean time per output token over the interval where the engine has no per-token histogram (Triton's
+    TensorRT-LLM backend), by Little's law: each running sequence emits one token per decode step, so tokens
+    generated = mean running x interval / TPOT. The running mean is that of the two scrapes' gauges; time a
+    sequence spends in prefill counts as decode, so this reads a little high. Stored as the p50."""
+    running = [g["requests_running"] for g in (before, now) if g.get("requests_running") is not None]
+    tokens = row.get("generation_tokens")
+    if not running or not tokens or tokens <= 0:
+        return None
+    return sum(running) / len(running) * row["interval_s"] / tokens
 
 
 def state_histograms(state: dict) -> dict:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from telemetry.collectors.common import CollectorError
-from telemetry.collectors.serving import derive_sample, histogram_quantile, parse_metrics
+from telemetry.collectors.serving import EngineReading, derive_sample, histogram_quantile, parse_metrics
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "serving-metrics"
 EXPECTED = json.loads((FIXTURES / "expected.json").read_text())
@@ -112,3 +112,23 @@ def test_histogram_quantile_interpolates_inside_the_bucket():
     assert histogram_quantile(0.75, bounds, counts) == pytest.approx(0.3)
     assert histogram_quantile(0.5, bounds, (0, 0, 0, 0)) is None
     assert histogram_quantile(0.99, (0.1, math.inf), (1, 10)) == 0.1  # in +Inf: the highest finite bound
+
+
+def test_triton_tpot_is_the_little_law_mean_and_recovers_a_steady_decode():
+    # 24 then 40 sequences running, each emitting a token every 20 ms: 32 x 15 s / 0.020 s tokens in 15 s.
+    def reading(ts, running, tokens):
+        gauges = {"requests_running": running, "requests_waiting": 0.0, "kv_cache_usage": 0.5}
+        return EngineReading(ts, "trtllm", gauges, {"generation_tokens": tokens}, {}, {})
+
+    _, state = derive_sample({}, reading(T0, 24.0, 1000.0))
+    row, _ = derive_sample(state, reading(T1, 40.0, 1000.0 + 32 * 15 / 0.020))
+    assert row["tpot_p50"] == pytest.approx(0.020)
+    assert "tpot_p95" not in row  # a mean is no tail
+    # From the fixture pair: the two scrapes' running gauges and the tokens generated between them.
+    r0 = parse_metrics((FIXTURES / "triton-trtllm-25.03-t0.prom").read_text(), "trtllm", T0)
+    triton = scrape_pair("triton-trtllm-25.03-t0.prom", "triton-trtllm-25.03-t1.prom", "trtllm")
+    running = (r0.gauges["requests_running"] + triton["requests_running"]) / 2
+    assert triton["tpot_p50"] == pytest.approx(running * 15 / triton["generation_tokens"])
+    # Engines with a per-token histogram keep its percentiles.
+    vllm = scrape_pair("vllm-0.11-t0.prom", "vllm-0.11-t1.prom", "vllm")
+    assert vllm["tpot_p50"] != pytest.approx(vllm["requests_running"] * 15 / vllm["generation_tokens"])
