@@ -4,6 +4,11 @@
     ?from=2026-01-01T00:00&to=2026-01-02T00:00   an explicit window (ISO dates or date-times; naive means
                                                   the site's timezone when one site is picked, else UTC)
     &site=<id>&hall=<id>  narrow to one site / hall of the user's organization
+    &width=<px>           the charts' plot width in pixels (static/js/charts.js puts it in the filter form):
+                          the resolution read for a chart follows it (`filters.max_points`, two per pixel)
+
+Every page's links in the navigation carry these parameters (`carried_query`), so the range picked on one
+page stays picked on the next; every page defaults to the same 24 h.
 
 Use in a view:
 
@@ -36,7 +41,9 @@ PRESETS = {
     "1y": timedelta(days=365),
 }
 DEFAULT_RANGE = "24h"
-PARAMETERS = ("range", "from", "to", "site", "hall")
+PARAMETERS = ("range", "from", "to", "site", "hall", "width")
+DEFAULT_CHART_WIDTH_PX = 1200  # a full-width chart at 1440 px
+CHART_WIDTH_PX = (200, 4000)  # accepted ?width= bounds
 
 
 @dataclass
@@ -48,10 +55,17 @@ class DashboardFilters:
     hall: Hall | None = None
     tz: zoneinfo.ZoneInfo = UTC  # the site's timezone when a site (or hall) is picked, for display
     errors: list = field(default_factory=list)  # messages for the page; the rest of the filters still apply
+    width: int | None = None  # the charts' plot width (px) the browser reported, None before it did
 
     @property
     def duration(self):
         return self.end - self.start
+
+    @property
+    def max_points(self):
+        """Points per trace a chart can show: two per pixel (MinMax keeps a low and a high per pixel), so a
+        full-width 24 h chart reads 1-minute rollups and a phone's 5-minute ones."""
+        return 2 * (self.width or DEFAULT_CHART_WIDTH_PX)
 
     def query_string(self, **changes):
         """The current filters as a query string, with `changes` applied (None removes a parameter)."""
@@ -61,6 +75,7 @@ class DashboardFilters:
             "to": None if self.range else self.end.isoformat(timespec="minutes"),
             "site": self.site.pk if self.site else None,
             "hall": self.hall.pk if self.hall else None,
+            "width": self.width,
         }
         params.update(changes)
         return urlencode({k: v for k, v in params.items() if v not in (None, "")})
@@ -93,6 +108,7 @@ def parse_filters(request, *, default_range=DEFAULT_RANGE, now=None, zone_site=N
         hall = None
     zone_site = zone_site or site or (hall.site if hall else None)
     tz = zoneinfo.ZoneInfo(zone_site.timezone) if zone_site else UTC
+    width = _parse_width(query.get("width"), errors)
 
     range_key = query.get("range") or None
     start_text, end_text = query.get("from"), query.get("to")
@@ -100,7 +116,7 @@ def parse_filters(request, *, default_range=DEFAULT_RANGE, now=None, zone_site=N
         start = _parse_moment(start_text, tz, "from", errors)
         end = _parse_moment(end_text, tz, "to", errors) if end_text else now
         if start is not None and end is not None and start < end:
-            return DashboardFilters(start, end, None, site, hall, tz, errors)
+            return DashboardFilters(start, end, None, site, hall, tz, errors, width)
         if start is not None and end is not None:
             errors.append("'from' must be before 'to'; showing the default range.")
         range_key = None
@@ -108,7 +124,23 @@ def parse_filters(request, *, default_range=DEFAULT_RANGE, now=None, zone_site=N
         errors.append(f"Unknown range {range_key!r}; choose one of {', '.join(PRESETS)}.")
         range_key = None
     range_key = range_key or default_range
-    return DashboardFilters(now - PRESETS[range_key], now, range_key, site, hall, tz, errors)
+    return DashboardFilters(now - PRESETS[range_key], now, range_key, site, hall, tz, errors, width)
+
+
+def carried_query(query):
+    """The dashboard parameters of a request's query (a QueryDict) as a query string, for the links to other
+    pages: the range, location and chart width stay as they are while moving between pages."""
+    return urlencode([(k, query[k]) for k in PARAMETERS if query.get(k)])
+
+
+def _parse_width(text, errors):
+    if not text:
+        return None
+    low, high = CHART_WIDTH_PX
+    if not text.isdigit() or not low <= int(text) <= high:
+        errors.append(f"width={text!r} is not a chart width in pixels ({low}-{high}); using {DEFAULT_CHART_WIDTH_PX}.")
+        return None
+    return int(text)
 
 
 def _pick(queryset, value, name, errors):

@@ -9,7 +9,8 @@ from config.celery import app as celery_app
 from planner.forecasting import overview_context as forecast_overview
 
 from . import fleet, query
-from .charts import figure, local_times, name_time_zone
+from .charts import add_markers, figure, local_times, name_time_zone, with_gaps
+from .pages import markers
 from .tenancy import user_organization
 from .timerange import parse_filters
 
@@ -34,23 +35,27 @@ def overview(request):
             "sites": sites,
             "totals": totals,
             "capacity_figure": fig,
-            "load_figure": it_load_figure([s["hall"] for s in halls], filters),
+            "load_figure": it_load_figure(organization, [s["hall"] for s in halls], filters),
             "model_mix": fleet.gpu_model_mix(organization, filters) if organization else [],
             **forecast_overview(organization, filters),
         },
     )
 
 
-def it_load_figure(halls, filters):
-    """Measured IT load per hall (kW) over the filters' range, on a time axis in their timezone."""
+def it_load_figure(organization, halls, filters):
+    """Measured IT load per hall (kW) over the filters' range, on a time axis in their timezone, broken where
+    samples are missing, with the demo simulator's own events (job restarts) marked as simulated."""
     fig = name_time_zone(figure(title="Measured IT load per hall (kW)", yaxis_title="kW", height=300), filters.tz)
-    frame = query.hall_series([h.id for h in halls], "it_power_w", filters.start, filters.end)
+    ids = [h.id for h in halls]
+    frame = query.hall_series(ids, "it_power_w", filters.start, filters.end, max_points=filters.max_points)
+    simulated = []
     for hall in halls:
         rows = frame[frame["hall_id"] == hall.id]
         if not rows.empty:
-            fig.add_scatter(
-                x=local_times(rows["ts"], filters.tz), y=(rows["value"] / 1000).tolist(), name=str(hall), mode="lines"
-            )
+            x, y = with_gaps(local_times(rows["ts"], filters.tz), (rows["value"] / 1000).tolist())
+            fig.add_scatter(x=x, y=y, name=str(hall), mode="lines")
+        simulated += markers.simulated_markers(organization, hall, filters.start, filters.end)
+    add_markers(fig, simulated, filters.tz)
     fig.update_xaxes(range=local_times([filters.start, filters.end], filters.tz))
     return fig
 

@@ -2,7 +2,7 @@
 // (the browser tests wait for that), shows an empty state when a figure has no points, and follows the
 // colour scheme: backgrounds, text and grid come from the CSS palette (static/css/headroom.css), and charts
 // are drawn again when the scheme changes. Also wires the filter bar: changing a control reloads with the
-// new query string.
+// new query string, which carries the charts' plot width (the server picks the resolution from it).
 (() => {
   // The figure's own layout, on the page's colours. The colour-blind-safe colourway stays; its black
   // ("ink", Okabe-Ito's last colour) becomes the text colour, so it stays visible on a dark background.
@@ -55,6 +55,9 @@
     });
   }
 
+  // A chart's plot area in pixels: Plotly's own measure once drawn, else the element less the default margins.
+  const plotWidth = (el) => el._fullLayout?._size?.w || Math.max(el.clientWidth - 80, 200);
+
   function wireFilters(form) {
     const range = form.querySelector("[name=range]");
     const custom = form.querySelectorAll(".custom input");
@@ -64,6 +67,10 @@
     range.addEventListener("change", () => { syncCustom(); if (range.value) form.requestSubmit(); });
     site.addEventListener("change", () => { if (hall.selectedOptions[0]?.dataset.site !== site.value) hall.value = ""; form.requestSubmit(); });
     hall.addEventListener("change", () => form.requestSubmit());
+    // The charts' plot width goes with the filters: the server reads the resolution that fills it.
+    const width = form.querySelector("[name=width]");
+    const chart = document.querySelector("[data-figure]");
+    if (width && chart) width.value = String(Math.round(plotWidth(chart)));
     // Empty parameters stay out of the URL so shared links are short.
     form.addEventListener("formdata", (e) => { for (const [k, v] of [...e.formData]) if (v === "") e.formData.delete(k); });
     syncCustom();

@@ -10,7 +10,7 @@ import pandas as pd
 from ..pages import gpus as gpu_pages
 
 # The GPU page's chart units -> the column suffix that names that unit in an export header.
-UNIT_SUFFIX = {"%": "_pct", "W": "_w", "°C": "_c", "MHz": "_mhz", "bytes": "_bytes"}
+UNIT_SUFFIX = {"%": "_pct", "W": "_w", "°C": "_c", "MHz": "_mhz", "GiB": "_gib"}
 
 
 def time_rows(columns):

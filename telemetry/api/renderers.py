@@ -51,6 +51,7 @@ UNIT_SUFFIXES = [
     ("_w", "W"),
     ("_gb", "GB"),
     ("_bytes", "bytes"),
+    ("_gib", "GiB"),
     ("_pct", "%"),
     ("_c", "°C"),
     ("_mhz", "MHz"),

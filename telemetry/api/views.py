@@ -68,9 +68,9 @@ class HallViewSet(OrgScopedViewSet):
     @action(detail=True, filter_backends=[], name="Hall charts", serializer_class=None)
     def charts(self, request, pk=None):
         hall = self.get_object()
-        filters = page_filters(request, "7d")
+        filters = page_filters(request, "24h")
         data = hall_pages.hall_chart_data(
-            require_organization(request.user), hall, filters.start, filters.end, timezone.now()
+            require_organization(request.user), hall, filters.start, filters.end, timezone.now(), filters.max_points
         )
         return Response({"hall": hall.pk, "tables": page_exports.hall_chart_tables(data)})
 
@@ -106,7 +106,7 @@ class GpuViewSet(OrgScopedViewSet):
     def explorer(self, request):
         rows, _sort, _reporting = gpu_pages.explorer_rows(
             require_organization(request.user),
-            page_filters(request, "1h"),
+            page_filters(request, "24h"),
             model=request.query_params.get("model", ""),
             status=request.query_params.get("status", ""),
             sort=request.query_params.get("sort", "name"),
@@ -125,7 +125,7 @@ class GpuViewSet(OrgScopedViewSet):
         gpu = self.get_object()
         organization = require_organization(request.user)
         filters = page_filters(request, "24h")
-        frames = gpu_pages.gpu_metric_frames(gpu.pk, filters.start, filters.end, timezone.now())
+        frames = gpu_pages.gpu_metric_frames(gpu.pk, filters.start, filters.end, timezone.now(), filters.max_points)
         events = gpu_pages.gpu_events(organization, gpu, filters)
         return Response({"gpu": gpu.pk, "tables": page_exports.gpu_chart_tables(frames, events)})
 

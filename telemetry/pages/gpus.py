@@ -9,12 +9,13 @@ from django.db.models import Max
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
-from .. import query
-from ..charts import PALETTE, figure, local_times, name_time_zone, plain_list
+from .. import query, units
+from ..charts import add_markers, figure, local_times, name_time_zone, plain_list, resolution_label, with_gaps
 from ..models import Event, Gpu, GpuModel, GpuRollup, GpuSample
 from ..models.samples import Resolution
 from ..tenancy import require_organization
 from ..timerange import parse_filters
+from . import markers
 
 CURRENT_WINDOW = timedelta(minutes=5)  # a reading older than this is not "current"
 EXPLORER_PAGE_SIZE = 200
@@ -30,12 +31,12 @@ GPU_CHARTS = (
     ("Power", "W", ("gpu_power",)),
     ("Temperature", "°C", ("gpu_temp", "gpu_mem_temp")),
     ("SM clock", "MHz", ("gpu_sm_clock",)),
-    ("Memory used", "bytes", ("gpu_mem_used",)),
+    ("Memory used", "GiB", ("gpu_mem_used",)),
     ("ECC errors", "count", ("gpu_ecc_sbe", "gpu_ecc_dbe")),
     ("Row remapping", "0/1", ("gpu_remap_pending", "gpu_remap_failure")),
     ("PCIe replays", "count", ("gpu_pcie_replay",)),
 )
-EVENT_COLOURS = {"xid": PALETTE[3], "ecc_dbe": PALETTE[5], "remap_failure": PALETTE[5], "gpu_lost": PALETTE[7]}
+STORED_TO_CHART = {"GiB": 1 / units.GIB}  # chart unit -> factor from the stored unit (bytes)
 
 
 def _none_last(value):
@@ -90,7 +91,7 @@ def explorer_rows(organization, filters, *, model="", status="", sort="name", no
 
 def gpu_explorer(request):
     organization = require_organization(request.user)
-    filters = parse_filters(request, default_range="1h")
+    filters = parse_filters(request)
     model, status = request.GET.get("model", ""), request.GET.get("status", "")
     rows, sort, reporting = explorer_rows(
         organization, filters, model=model, status=status, sort=request.GET.get("sort", "name"), now=timezone.now()
@@ -115,10 +116,10 @@ def gpu_explorer(request):
     )
 
 
-def _stitched_gpu_series(gpu_id, metric, start, end, now):
-    """The metric at the resolution picked for the range, with hourly rollups filling whatever part of
-    the range the finer level does not hold (older than its retention, or from backfilled history)."""
-    frame = query.gpu_series([gpu_id], metric, start, end, now=now)
+def _stitched_gpu_series(gpu_id, metric, start, end, now, max_points):
+    """The metric at the resolution picked for the range and the chart's width, with hourly rollups filling
+    whatever part of the range the finer level does not hold (older than its retention, or backfilled)."""
+    frame = query.gpu_series([gpu_id], metric, start, end, now=now, max_points=max_points)
     first = frame["ts"].min() if not frame.empty else None
     if first is None or first - pd.Timestamp(start) > (end - start) * 0.05:
         older = query.gpu_series(
@@ -131,37 +132,45 @@ def _stitched_gpu_series(gpu_id, metric, start, end, now):
 def gpu_detail(request, pk):
     organization = require_organization(request.user)
     gpu = get_object_or_404(Gpu.objects.for_org(organization).select_related("model", "node__rack__hall__site"), pk=pk)
-    filters = parse_filters(request, default_range="24h", zone_site=gpu.node.rack.hall.site)
+    filters = parse_filters(request, zone_site=gpu.node.rack.hall.site)
     tz = filters.tz
-    now = timezone.now()
-    events = gpu_events(organization, gpu, filters)
-    event_times = local_times([e.ts for e in events], tz)
-    frames = gpu_metric_frames(gpu.id, filters.start, filters.end, now)
+    frames = gpu_metric_frames(gpu.id, filters.start, filters.end, timezone.now(), filters.max_points)
+    chart_markers = [*markers.gpu_markers(organization, gpu, filters.start, filters.end)]
+    chart_markers += markers.gap_markers(frames["gpu_util"])
     figures = []
     for n, (title, unit, metrics) in enumerate(GPU_CHARTS):
-        fig = figure(title=f"{title} ({unit})", yaxis_title=unit, height=260, showlegend=len(metrics) > 1)
+        fig = figure(title=f"{title} ({unit})", yaxis_title=unit, height=260, showlegend=True)
         name_time_zone(fig, tz)
         for metric in metrics:
             frame = frames[metric]
-            fig.add_scatter(x=local_times(frame["ts"], tz), y=plain_list(frame["value"]), name=metric, mode="lines")
-        for event, x in zip(events, event_times, strict=True):
-            fig.add_vline(x=x, line_width=1, line_dash="dot", line_color=EVENT_COLOURS.get(event.kind, PALETTE[1]))
+            x, y = with_gaps(local_times(frame["ts"], tz), plain_list(frame["value"]))
+            fig.add_scatter(x=x, y=y, name=metric, mode="lines")
+        add_markers(fig, chart_markers, tz)
         fig.update_xaxes(range=local_times([filters.start, filters.end], tz))
         figures.append((f"gpu-chart-{n}", fig, title))
     return render(
         request,
         "telemetry/gpu_detail.html",
-        {"gpu": gpu, "filters": filters, "figures": figures, "events": events},
+        {
+            "gpu": gpu,
+            "filters": filters,
+            "figures": figures,
+            "events": gpu_events(organization, gpu, filters),
+            "resolution": resolution_label(frames["gpu_util"]["ts"]),
+        },
     )
 
 
-def gpu_metric_frames(gpu_id, start, end, now):
-    """{metric: DataFrame(ts, value)} for every metric the GPU page charts."""
-    return {
-        metric: _stitched_gpu_series(gpu_id, metric, start, end, now)
-        for _title, _unit, metrics in GPU_CHARTS
-        for metric in metrics
-    }
+def gpu_metric_frames(gpu_id, start, end, now, max_points=query.DEFAULT_MAX_POINTS):
+    """{metric: DataFrame(ts, value)} for every metric the GPU page charts, in the chart's unit."""
+    frames = {}
+    for _title, unit, metrics in GPU_CHARTS:
+        for metric in metrics:
+            frame = _stitched_gpu_series(gpu_id, metric, start, end, now, max_points)
+            if unit in STORED_TO_CHART:
+                frame = frame.assign(value=frame["value"] * STORED_TO_CHART[unit])
+            frames[metric] = frame
+    return frames
 
 
 def gpu_events(organization, gpu, filters):

@@ -9,12 +9,13 @@ from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
 from .. import query
-from ..charts import PALETTE, figure, local_times, name_time_zone, plain_list
+from ..charts import PALETTE, add_markers, figure, local_times, name_time_zone, plain_list, with_gaps
 from ..collectors.simulator import floor_grid
 from ..models import Hall, HallRollup, Rack, Sample, Series, SeriesRollup
 from ..models.samples import Resolution
 from ..tenancy import require_organization
 from ..timerange import parse_filters
+from . import markers
 
 ASHRAE_RECOMMENDED_C, ASHRAE_ALLOWABLE_C = 27.0, {"A1": 32.0, "A2": 35.0, "A3": 40.0, "A4": 45.0}
 
@@ -107,17 +108,17 @@ def hall_detail(request, pk):
     organization = require_organization(request.user)
     halls = Hall.objects.for_org(organization).select_related("site").annotate(unit_count=Count("cooling_units"))
     hall = get_object_or_404(halls, pk=pk)
-    filters = parse_filters(request, default_range="7d", zone_site=hall.site)
+    filters = parse_filters(request, zone_site=hall.site)
     tz = filters.tz
     (headroom,) = hall_headroom(organization, [hall])
-    data = hall_chart_data(organization, hall, filters.start, filters.end, timezone.now())
+    data = hall_chart_data(organization, hall, filters.start, filters.end, timezone.now(), filters.max_points)
+    chart_markers = markers.hall_markers(organization, hall, filters.start, filters.end)
+    chart_markers += markers.gap_markers(data.it_kw.reset_index())
 
     load = name_time_zone(figure(title="IT load and cooling load (kW)", yaxis_title="kW", height=340), tz)
-    load.add_scatter(x=local_times(data.it_kw.index, tz), y=plain_list(data.it_kw), name="IT load", mode="lines")
+    load.add_scatter(**_line(data.it_kw, tz), name="IT load", mode="lines")
     if not data.cooling_kw.empty:
-        load.add_scatter(
-            x=local_times(data.cooling_kw.index, tz), y=plain_list(data.cooling_kw), name="cooling load", mode="lines"
-        )
+        load.add_scatter(**_line(data.cooling_kw, tz), name="cooling load", mode="lines")
     load.add_hline(y=hall.it_power_capacity_kw, line_dash="dash", line_color=PALETTE[0], annotation_text="IT capacity")
     load.add_hline(
         y=hall.cooling_capacity_kw, line_dash="dash", line_color=PALETTE[1], annotation_text="cooling installed"
@@ -130,9 +131,7 @@ def hall_detail(request, pk):
     )
 
     inlet_fig = name_time_zone(figure(title="Hottest rack inlet (°C)", yaxis_title="°C", height=300), tz)
-    inlet_fig.add_scatter(
-        x=local_times(data.inlet_c.index, tz), y=plain_list(data.inlet_c), name="max inlet", mode="lines"
-    )
+    inlet_fig.add_scatter(**_line(data.inlet_c, tz), name="max inlet", mode="lines")
     inlet_fig.add_hline(
         y=ASHRAE_RECOMMENDED_C, line_dash="dash", line_color=PALETTE[1], annotation_text="ASHRAE recommended 27 °C"
     )
@@ -141,6 +140,9 @@ def hall_detail(request, pk):
         y=allowable, line_dash="dot", line_color=PALETTE[3], annotation_text=f"{hall.ashrae_class} allowable"
     )
 
+    for fig in (load, inlet_fig):
+        add_markers(fig, chart_markers, tz)
+        fig.update_xaxes(range=local_times([filters.start, filters.end], tz))
     power_map, inlet_map = rack_heatmaps(hall, data.racks)
     return render(
         request,
@@ -158,6 +160,12 @@ def hall_detail(request, pk):
     )
 
 
+def _line(series, tz):
+    """x and y of a line chart from a Series indexed by ts, broken where samples are missing."""
+    x, y = with_gaps(local_times(series.index, tz), plain_list(series))
+    return {"x": x, "y": y}
+
+
 @dataclass(frozen=True)
 class HallChartData:
     """What the hall page charts, over one range: pandas Series indexed by ts, and one row per rack."""
@@ -169,13 +177,13 @@ class HallChartData:
     pue: pd.DataFrame | None  # columns facility_kw, it_kw, pue; None without facility power at the site
 
 
-def hall_chart_data(organization, hall, start, end, now):
-    it = query.hall_series([hall.id], "it_power_w", start, end, now=now)
+def hall_chart_data(organization, hall, start, end, now, max_points=query.DEFAULT_MAX_POINTS):
+    it = query.hall_series([hall.id], "it_power_w", start, end, now=now, max_points=max_points)
     cooling_series = list(
         Series.objects.for_org(organization).filter(hall=hall, metric="cooling_load").values_list("id", flat=True)
     )
-    cooling = query.point_series(cooling_series, start, end, now=now)
-    inlet = query.hall_series([hall.id], "inlet_temp_max", start, end, now=now)
+    cooling = query.point_series(cooling_series, start, end, now=now, max_points=max_points)
+    inlet = query.hall_series([hall.id], "inlet_temp_max", start, end, now=now, max_points=max_points)
     return HallChartData(
         it_kw=it.set_index("ts")["value"] / 1000,
         cooling_kw=cooling.groupby("ts")["value"].sum() / 1000 if not cooling.empty else pd.Series(dtype=float),
@@ -285,5 +293,5 @@ def site_pue_figure(site, pue, tz):
     if pue is None:
         return None
     fig = name_time_zone(figure(title=f"PUE at {site.name}", yaxis_title="PUE", height=280), tz)
-    fig.add_scatter(x=local_times(pue.index, tz), y=plain_list(pue["pue"]), name="PUE", mode="lines")
+    fig.add_scatter(**_line(pue["pue"], tz), name="PUE", mode="lines")
     return fig

@@ -4,7 +4,7 @@ from django import template
 
 from telemetry.models import Hall, Site
 from telemetry.tenancy import user_organization
-from telemetry.timerange import PRESETS
+from telemetry.timerange import PRESETS, carried_query
 
 register = template.Library()
 
@@ -25,3 +25,10 @@ def dashboard_filters(context):
         "end_local": filters.end.astimezone(filters.tz).strftime("%Y-%m-%dT%H:%M"),
         "path": request.path,
     }
+
+
+@register.simple_tag(takes_context=True)
+def carried(context):
+    """'?range=…&site=…' of the current request's dashboard parameters (or ''), for links to other pages."""
+    query = carried_query(context["request"].GET)
+    return f"?{query}" if query else ""

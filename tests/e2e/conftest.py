@@ -14,7 +14,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 SCREENSHOTS = Path(settings.BASE_DIR) / "test-artifacts" / "screenshots"
-DESKTOP = {"width": 1366, "height": 768}
+DESKTOP = {"width": 1440, "height": 900}  # the issue #15 walk-through's width
 PHONE = {"width": 390, "height": 844}
 
 

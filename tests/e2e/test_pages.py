@@ -17,6 +17,10 @@ CHART_STATE = """() => [...document.querySelectorAll('[data-figure]')].map(el =>
     id: el.id, rendered: el.dataset.rendered === 'true', traces: (el.data || []).length,
     points: Number(el.dataset.points || 0), xs: (el.data || []).map(t => (t.x || []).length) }))"""
 
+# Tables wider than the box that holds them (their .table-wrap scrolls, hiding columns).
+WIDE_TABLES = """() => [...document.querySelectorAll('.table-wrap')].filter(w => w.scrollWidth > w.clientWidth + 1)
+    .map(w => (w.querySelector('th') || w).textContent.trim() + ': ' + w.scrollWidth + ' > ' + w.clientWidth)"""
+
 
 def switch_user(page, user):
     """Give the browser a session of `user` (the page fixture logged in the planner)."""
@@ -48,6 +52,8 @@ def test_page_renders_with_charts_and_no_console_errors(page, e2e_world, spec):
             page.screenshot(path=SCREENSHOTS / f"{spec.name}-{label}.png", full_page=True)
             scroll_width = page.evaluate("document.documentElement.scrollWidth")
             assert scroll_width <= size["width"] + 1, f"{spec.name} scrolls sideways at {label} ({scroll_width}px)"
+            if label == "desktop":  # tables fit their card; on a phone they may scroll inside it
+                assert page.evaluate(WIDE_TABLES) == [], f"{spec.name}: tables wider than their card at {label}"
 
 
 def test_time_range_picker_changes_the_chart_and_the_url(page):

@@ -30,15 +30,35 @@ def outdoor_temp_c(site, t_s, seed, offset_h=0.0):
     return annual + daily + weather
 
 
+RESTART_SLOT_S = 6 * HOUR_S
+
+
+def _restart_dips(key, slot, seed):
+    """A training hall's job restarts: in each 6-hour slot a 30% chance of one, starting in the slot's first
+    4 hours, 30-90 min long. (restarts?, start s, length s) per slot."""
+    restart = uniform(seed, 21, key, slot) < 0.3
+    dip_start = slot * RESTART_SLOT_S + uniform(seed, 22, key, slot) * 4 * HOUR_S
+    return restart, dip_start, (0.5 + uniform(seed, 23, key, slot)) * HOUR_S
+
+
+def training_restarts(hall_name, start_s, end_s, seed):
+    """[(start s, end s)] of the simulated job restarts (IT load dips) of a training hall overlapping the span,
+    so that pages can say the demo's sudden drops are simulated."""
+    slots = np.arange(start_s // RESTART_SLOT_S - 1, end_s // RESTART_SLOT_S + 1, dtype=np.float64)
+    restart, dip_start, dip_len = _restart_dips(stable_key(hall_name), slots, seed)
+    return [
+        (float(a), float(a + n))
+        for a, n, r in zip(dip_start, dip_len, restart, strict=True)
+        if r and a + n > start_s and a < end_s
+    ]
+
+
 def hall_load(hall, site_offset_h, t_s, seed):
     """Share of the hall's GPU capacity in use (0..1) over time."""
     key = stable_key(hall.name)
     if hall.workload == "training":
-        # Flat-high with a dip to ~15% when a job restarts: in each 6-hour slot, 30% chance, 30-90 min.
-        slot = np.floor_divide(t_s, 6 * HOUR_S)
-        restart = uniform(seed, 21, key, slot) < 0.3
-        dip_start = slot * 6 * HOUR_S + uniform(seed, 22, key, slot) * 4 * HOUR_S
-        dip_len = (0.5 + uniform(seed, 23, key, slot)) * HOUR_S
+        # Flat-high with a dip to ~15% when a job restarts (see _restart_dips).
+        restart, dip_start, dip_len = _restart_dips(key, np.floor_divide(t_s, RESTART_SLOT_S), seed)
         in_dip = restart & (t_s >= dip_start) & (t_s < dip_start + dip_len)
         level = 0.93 + 0.02 * smooth_noise(seed, 24, key, t_s, 2 * HOUR_S)
         return np.where(in_dip, 0.15, level).clip(0, 1)

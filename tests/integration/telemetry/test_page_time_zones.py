@@ -46,7 +46,8 @@ def test_a_gpu_page_draws_and_lists_in_its_sites_zone(client, tokyo):
     assert utilization.data[0].name == "gpu_util"
     assert list(utilization.data[0].x) == [tokyo_iso(ts) for ts in tokyo.reading_times]
     assert utilization.layout.xaxis.title.text == "time (Asia/Tokyo)"
-    assert [shape.x0 for shape in utilization.layout.shapes] == [tokyo_iso(tokyo.event_ts)]
+    (xid,) = [t for t in utilization.data if t.name == "XID / GPU error"]
+    assert list(xid.x) == [tokyo_iso(tokyo.event_ts)]
     assert all(x.endswith("+09:00") for x in utilization.layout.xaxis.range)
     assert "Time (Asia/Tokyo)" in html
     assert f"<td>{(tokyo.event_ts + TOKYO):%Y-%m-%d %H:%M:%S}</td>" in html

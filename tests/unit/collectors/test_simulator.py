@@ -7,6 +7,7 @@ import pytest
 
 from physics.failure_rates import PRIOR_ANNUAL_RATE
 from telemetry.collectors import simulator as sim
+from telemetry.collectors.simulator import workload
 from telemetry.collectors.simulator.clock import DAY_S, EPOCH, seconds
 from telemetry.collectors.simulator.faults import FAULT_MODES, fault_schedule
 from telemetry.collectors.simulator.model import IDLE_POWER_SHARE
@@ -164,3 +165,16 @@ def test_every_reading_passes_ingest_validation():
     metrics = {r.metric for r in batch.point_readings}
     assert {"node_power", "node_inlet_temp", "rack_power", "pdu_power", "cooling_load", "cooling_power"} <= metrics
     assert {"site_outdoor_temp", "facility_power", "cooling_supply_temp", "cooling_return_temp"} <= metrics
+
+
+def test_training_restarts_are_where_the_training_load_dips():
+    hall = sim.SimHall("L9", "liquid", 100, 130, ("U1",), "N", 1, ())
+    t0 = START.timestamp()
+    t = np.arange(t0, t0 + 7 * 86400, 60.0)
+    load = workload.hall_load(hall, 0, t, seed=3)
+    restarts = workload.training_restarts("L9", t0, t0 + 7 * 86400, seed=3)
+    in_restart = np.zeros(len(t), dtype=bool)
+    for a, b in restarts:
+        in_restart |= (t >= a) & (t < b)
+    assert len(restarts) >= 3
+    assert (load[in_restart] == 0.15).all() and (load[~in_restart] > 0.8).all()

@@ -1,0 +1,94 @@
+"""Dashboard polish on a small simulated fleet: units on the GPU charts, event markers with hover text, gaps
+left as gaps, resolution from the chart width, the range carried in the navigation, the simulated IT-load
+drops of a training hall marked as simulated."""
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from telemetry import demo_history
+from telemetry.models import Event, GpuRollup, Resolution
+from tests.base import PASSWORD
+
+
+@pytest.fixture
+def client_a(client, world):
+    demo_history.seed_history(world.a.org, now=timezone.now(), weeks=1)
+    client.login(username=world.a.users["viewer"].username, password=PASSWORD)
+    return client
+
+
+def chart(response, title):
+    return next(fig for _id, fig, name in response.context["figures"] if name == title)
+
+
+def test_gpu_memory_is_charted_in_gib(client_a, world):
+    response = client_a.get(reverse("gpu-detail", args=[world.a.gpu.pk]))
+    memory = chart(response, "Memory used")
+    values = [v for v in memory.data[0].y if v is not None]
+    assert memory.layout.yaxis.title.text == "GiB"
+    assert values and 0 < max(values) <= world.a.gpu.model.memory_gb * 1.08  # GB of the model, as GiB
+
+
+def test_gpu_charts_mark_events_with_hover_text(client_a, world):
+    ts = timezone.now() - timedelta(hours=2)
+    Event.objects.create(organization=world.a.org, gpu=world.a.gpu, kind="xid", code=79, ts=ts, key="x79")
+    response = client_a.get(reverse("gpu-detail", args=[world.a.gpu.pk]))
+    (xid,) = [t for t in chart(response, "Power").data if t.name == "XID / GPU error"]
+    assert xid.yaxis == "y9" and list(xid.hovertext) == ["XID 79"]
+
+
+def test_missing_samples_break_the_line(client_a, world):
+    """An hour of the GPU's minute rollups deleted: the chart's line has a None there, and a gap marker."""
+    now = timezone.now()
+    hole = (now - timedelta(hours=5), now - timedelta(hours=4))
+    GpuRollup.objects.create(gpu=world.a.gpu, resolution=Resolution.MINUTE, ts=now - timedelta(hours=6), gpu_util_avg=5)
+    for minute in range(1, 180):
+        ts = now - timedelta(hours=6) + timedelta(minutes=minute)
+        if not hole[0] <= ts < hole[1]:
+            GpuRollup.objects.update_or_create(
+                gpu=world.a.gpu, resolution=Resolution.MINUTE, ts=ts, defaults={"gpu_util_avg": 50}
+            )
+    response = client_a.get(reverse("gpu-detail", args=[world.a.gpu.pk]) + "?range=6h")
+    util = chart(response, "Utilization")
+    assert None in util.data[0].y
+    gaps = [t for t in util.data if t.name == "collector gap"]
+    assert gaps and "no data for" in gaps[0].hovertext[0]
+
+
+@pytest.mark.parametrize(("width", "resolution"), [(1200, "1 min"), (350, "5 min")])
+def test_resolution_follows_the_chart_width(client_a, world, width, resolution):
+    now = timezone.now()
+    for level in (Resolution.MINUTE, Resolution.FIVE_MINUTES):
+        GpuRollup.objects.bulk_create(
+            GpuRollup(gpu=world.a.gpu, resolution=level, ts=now - timedelta(seconds=level * n), gpu_util_avg=40)
+            for n in range(1, 24 * 3600 // level)
+        )
+    response = client_a.get(reverse("gpu-detail", args=[world.a.gpu.pk]) + f"?width={width}")
+    assert response.context["resolution"] == resolution
+
+
+def test_a_bad_width_is_reported_and_the_default_used(client_a, world):
+    response = client_a.get(reverse("gpu-detail", args=[world.a.gpu.pk]) + "?width=9x")
+    assert "width='9x' is not a chart width" in " ".join(response.context["filters"].errors)
+    assert response.context["filters"].max_points == 2400
+
+
+def test_every_page_defaults_to_24_hours_and_the_navigation_carries_the_range(client_a, world):
+    for name, args in (("gpu-list", []), ("hall-detail", [world.a.hall.pk]), ("gpu-detail", [world.a.gpu.pk])):
+        assert client_a.get(reverse(name, args=args)).context["filters"].range == "24h"
+    page = client_a.get(reverse("hall-list") + f"?range=7d&site={world.a.site.pk}").content.decode()
+    assert f'href="/gpus/?range=7d&amp;site={world.a.site.pk}"' in page
+    assert f'href="/planner/forecasts/?range=7d&amp;site={world.a.site.pk}"' in page
+
+
+def test_a_training_halls_simulated_restarts_are_marked_simulated(client_a, world):
+    world.a.hall.cooling_type = "liquid"
+    world.a.hall.save()
+    response = client_a.get(reverse("hall-detail", args=[world.a.hall.pk]) + "?range=7d")
+    simulated = [t for t in response.context["load_figure"].data if t.name == "simulated event"]
+    assert simulated and all(text.startswith("simulated by") for text in simulated[0].hovertext)
+    overview = client_a.get(reverse("overview") + "?range=7d").context["load_figure"]
+    assert any(t.name == "simulated event" for t in overview.data)
