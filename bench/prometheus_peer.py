@@ -503,9 +503,9 @@ def queries(prometheus, fleet, org, halls, gpu_ids, data, end):
         (
             "b: one GPU's raw hour, every metric",
             f'query {{UUID="{uuid0}"}}[1h] time=end',
-            f"query.gpu_series([gpu], metric, end-1h, end, resolution=query.RAW), each of the {len(metrics)} metrics",
+            f"query.gpu_metric_series([gpu], the {len(metrics)} metrics, end-1h, end, resolution=query.RAW)",
             lambda: prometheus.query("query", query=f'{{UUID="{uuid0}"}}[1h]', time=s["end"]),
-            lambda: [query.gpu_series([ids[0]], m, hour, end, resolution=query.RAW) for m in metrics],
+            lambda: query.gpu_metric_series([ids[0]], metrics, hour, end, resolution=query.RAW),
         ),
         (
             "b': the same from sealed blocks",
@@ -648,7 +648,7 @@ def main(argv=None):
             "c": largest_difference(timed_queries[3][3](), timed_queries[3][4](), lambda m: halls["hall0"].id, 3600),
         }
         rows, sealed = timed_queries[1][4](), timed_queries[2][4]()
-        for metric, frame in zip(data, rows, strict=True):
+        for metric, frame in rows.items():
             expected = frame[["ts", "value"]].reset_index(drop=True)
             got = sealed[metric]
             same = np.array_equal(expected["ts"].to_numpy("datetime64[us]"), got["ts"].to_numpy("datetime64[us]"))

@@ -42,20 +42,49 @@ def pick_resolution(start, end, *, max_points=DEFAULT_MAX_POINTS, now=None, leve
 def gpu_series(gpu_ids, metric, start, end, *, stat="avg", max_points=DEFAULT_MAX_POINTS, now=None, resolution=None):
     """One trace per GPU: DataFrame(ts, gpu_id, value). `stat` (min/max/avg/last) applies to rollups;
     `resolution` forces a level (RAW or a Resolution) instead of picking one."""
-    _check(metric in GPU_METRICS, f"unknown GPU metric {metric!r}")
+    frames = gpu_metric_series(
+        gpu_ids, [metric], start, end, stat=stat, max_points=max_points, now=now, resolution=resolution
+    )
+    return frames[metric]
+
+
+def gpu_metric_series(
+    gpu_ids, metrics, start, end, *, stat="avg", max_points=DEFAULT_MAX_POINTS, now=None, resolution=None
+):
+    """gpu_series of several metrics from one query (the wide rows hold them all): {metric: DataFrame}."""
+    for metric in metrics:
+        _check(metric in GPU_METRICS, f"unknown GPU metric {metric!r}")
     _check(stat in ("min", "max", "avg", "last"), f"unknown statistic {stat!r}")
     level = pick_resolution(start, end, max_points=max_points, now=now) if resolution is None else resolution
     if level == RAW:
-        sql = f"SELECT ts, gpu_id, {metric} FROM telemetry_gpusample WHERE gpu_id IN ({{ids}}) AND ts >= %s AND ts < %s"
+        columns = ", ".join(metrics)
+        sql = (
+            f"SELECT ts, gpu_id, {columns} FROM telemetry_gpusample WHERE gpu_id IN ({{ids}}) AND ts >= %s AND ts < %s"
+        )
         params = [start, end]
     else:
+        columns = ", ".join(f"{m}_{stat}" for m in metrics)
         sql = (
-            f"SELECT ts, gpu_id, {metric}_{stat} FROM telemetry_gpurollup "
+            f"SELECT ts, gpu_id, {columns} FROM telemetry_gpurollup "
             f"WHERE gpu_id IN ({{ids}}) AND resolution = %s AND ts >= %s AND ts < %s"
         )
         params = [int(level), start, end]
-    frame = _fetch(sql, gpu_ids, params, ["ts", "gpu_id", "value"])
-    return _downsample(frame.dropna(subset=["value"]), "gpu_id", max_points)
+    rows = _rows(sql, gpu_ids, params)
+    if not rows:
+        return {m: pd.DataFrame(columns=["ts", "gpu_id", "value"]) for m in metrics}
+    # Columns as numpy arrays, sorted once by (GPU, time); a trace per metric without pandas per-row work.
+    columns = list(zip(*rows, strict=True))
+    stamps = pd.to_datetime(list(columns[0]), utc=True)
+    ids = np.array(columns[1], np.int64)
+    order = np.lexsort((stamps.asi8, ids))
+    stamps, ids = stamps[order], ids[order]
+    traces = {}
+    for k, metric in enumerate(metrics):
+        values = np.array(columns[2 + k], np.float64)[order]  # NULL (None) -> NaN
+        kept = ~np.isnan(values)
+        trace = pd.DataFrame({"ts": stamps[kept], "gpu_id": ids[kept], "value": values[kept]})
+        traces[metric] = _downsample(trace, "gpu_id", max_points) if len(trace) > max_points else trace
+    return traces
 
 
 def point_series(series_ids, start, end, *, stat="avg", max_points=DEFAULT_MAX_POINTS, now=None):
@@ -143,13 +172,20 @@ def _check(condition, message):
         raise ValueError(message)
 
 
+def _rows(sql, ids, params):
+    ids = [int(i) for i in ids]
+    if not ids:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(sql.replace("{ids}", ", ".join(["%s"] * len(ids))), ids + list(params))
+        return cursor.fetchall()
+
+
 def _fetch(sql, ids, params, columns):
     ids = [int(i) for i in ids]
     if not ids:
         return pd.DataFrame(columns=columns)
-    with connection.cursor() as cursor:
-        cursor.execute(sql.replace("{ids}", ", ".join(["%s"] * len(ids))), ids + list(params))
-        frame = pd.DataFrame(cursor.fetchall(), columns=columns)
+    frame = pd.DataFrame(_rows(sql, ids, params), columns=columns)
     frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
     if "value" in frame:
         frame["value"] = frame["value"].astype(float)

@@ -116,17 +116,23 @@ def gpu_explorer(request):
     )
 
 
-def _stitched_gpu_series(gpu_id, metric, start, end, now, max_points):
-    """The metric at the resolution picked for the range and the chart's width, with hourly rollups filling
-    whatever part of the range the finer level does not hold (older than its retention, or backfilled)."""
-    frame = query.gpu_series([gpu_id], metric, start, end, now=now, max_points=max_points)
-    first = frame["ts"].min() if not frame.empty else None
-    if first is None or first - pd.Timestamp(start) > (end - start) * 0.05:
-        older = query.gpu_series(
-            [gpu_id], metric, start, first.to_pydatetime() if first is not None else end, resolution=Resolution.HOUR
-        )
-        frame = pd.concat([older, frame]) if not older.empty else frame
-    return frame
+def _stitched_gpu_series(gpu_id, metrics, start, end, now, max_points):
+    """{metric: its trace} at the resolution picked for the range and the chart's width (one query for all
+    metrics), with hourly rollups filling whatever part of the range the finer level does not hold (older
+    than its retention, or backfilled)."""
+    frames = query.gpu_metric_series([gpu_id], metrics, start, end, now=now, max_points=max_points)
+    firsts = {m: f["ts"].min() if not f.empty else None for m, f in frames.items()}
+    short = {
+        m: first for m, first in firsts.items() if first is None or first - pd.Timestamp(start) > (end - start) * 0.05
+    }
+    if short:
+        upto = max((first.to_pydatetime() if first is not None else end) for first in short.values())
+        older = query.gpu_metric_series([gpu_id], list(short), start, upto, resolution=Resolution.HOUR)
+        for metric, first in short.items():
+            part = older[metric] if first is None else older[metric][older[metric]["ts"] < first]
+            if not part.empty:
+                frames[metric] = pd.concat([part, frames[metric]])
+    return frames
 
 
 def gpu_detail(request, pk):
@@ -163,13 +169,12 @@ def gpu_detail(request, pk):
 
 def gpu_metric_frames(gpu_id, start, end, now, max_points=query.DEFAULT_MAX_POINTS):
     """{metric: DataFrame(ts, value)} for every metric the GPU page charts, in the chart's unit."""
-    frames = {}
-    for _title, unit, metrics in GPU_CHARTS:
-        for metric in metrics:
-            frame = _stitched_gpu_series(gpu_id, metric, start, end, now, max_points)
+    metrics = [m for _title, _unit, chart_metrics in GPU_CHARTS for m in chart_metrics]
+    frames = _stitched_gpu_series(gpu_id, metrics, start, end, now, max_points)
+    for _title, unit, chart_metrics in GPU_CHARTS:
+        for metric in chart_metrics:
             if unit in STORED_TO_CHART:
-                frame = frame.assign(value=frame["value"] * STORED_TO_CHART[unit])
-            frames[metric] = frame
+                frames[metric] = frames[metric].assign(value=frames[metric]["value"] * STORED_TO_CHART[unit])
     return frames
 
 

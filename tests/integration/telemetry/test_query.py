@@ -8,7 +8,7 @@ import pytest
 
 from telemetry import query, rollups
 from telemetry.ingest import ingest
-from telemetry.models import Gpu, Node, Rack, Resolution
+from telemetry.models import Gpu, GpuRollup, GpuSample, Node, Rack, Resolution
 from telemetry.vocabulary import Batch, GpuReading
 
 START = datetime(2025, 3, 10, 8, 0, tzinfo=UTC)
@@ -101,3 +101,53 @@ def test_bad_arguments_say_what_is_wrong():
         query.gpu_series([1], "gpu_flux", START, END)
     with pytest.raises(ValueError, match="unknown aggregate"):
         query.aggregate_gpus([1], "gpu_util", START, END, how="median")
+
+
+def test_several_metrics_from_one_query_equal_one_metric_each(world, django_assert_max_num_queries):
+    gpu = world.a.gpu
+    stamps = pd.date_range(START, START + timedelta(minutes=30), freq="15s", inclusive="left")
+    readings = [
+        GpuReading(gpu.uuid, ts.to_pydatetime(), {"gpu_util": n % 101, "gpu_power": 100.5 + n, "gpu_sm_clock": 1980})
+        for n, ts in enumerate(stamps)
+    ]
+    readings[3].values.pop("gpu_power")  # a reading without power: a gap in that trace only
+    assert ingest(world.a.org, Batch(gpu_readings=readings), now=NOW).accepted == len(readings)
+    rollups.rollup_range(Resolution.MINUTE, START, END)
+    metrics = ["gpu_util", "gpu_power", "gpu_sm_clock", "gpu_temp"]
+    for level in (query.RAW, Resolution.MINUTE):
+        with django_assert_max_num_queries(1):
+            together = query.gpu_metric_series([gpu.id], metrics, START, END, resolution=level)
+        for metric in metrics:
+            if level == query.RAW:
+                rows = GpuSample.objects.filter(gpu=gpu, **{f"{metric}__isnull": False}).values_list("ts", metric)
+            else:
+                rows = GpuRollup.objects.filter(gpu=gpu, resolution=level, **{f"{metric}_avg__isnull": False})
+                rows = rows.values_list("ts", f"{metric}_avg")
+            expected = pd.DataFrame(list(rows.order_by("ts")), columns=["ts", "value"], dtype=object)
+            got = together[metric]
+            assert list(got["ts"]) == list(expected["ts"]) and list(got["value"]) == list(expected["value"]), metric
+            assert (got["gpu_id"] == gpu.id).all()
+    assert len(together["gpu_temp"]) == 0 and len(together["gpu_util"]) == 30
+
+
+def test_gpu_page_fills_what_the_finer_level_lacks_from_hourly_rollups(world):
+    from telemetry.pages.gpus import gpu_metric_frames
+
+    gpu = world.a.gpu
+    old = [GpuReading(gpu.uuid, START + timedelta(minutes=m), {"gpu_util": 40.0}) for m in range(0, 120, 10)]
+    recent = [
+        GpuReading(gpu.uuid, END - timedelta(minutes=30) + timedelta(seconds=s), {"gpu_util": 80.0, "gpu_power": 300.0})
+        for s in range(0, 1800, 15)
+    ]
+    assert ingest(world.a.org, Batch(gpu_readings=old + recent), now=NOW).rejected == 0
+    for level in rollups.LEVELS:
+        rollups.rollup_range(level, START, END)
+    # The 1-minute level of the first two hours is gone (as past its retention): hourly rollups fill it.
+    GpuRollup.objects.filter(resolution=Resolution.MINUTE, ts__lt=START + timedelta(hours=2)).delete()
+    frames = gpu_metric_frames(gpu.id, START, END, NOW + timedelta(days=8))  # raw past retention: 1-minute level
+    util = frames["gpu_util"]
+    assert list(util["ts"][:2]) == [pd.Timestamp(START), pd.Timestamp(START + timedelta(hours=1))]
+    # three hourly buckets before the first 1-minute point (10:30; the 10:00 bucket holds its half hour), then 30
+    assert list(util["value"][:2]) == [40.0, 40.0] and (util["value"][2:] == 80.0).all() and len(util) == 3 + 30
+    power = frames["gpu_power"]  # only the last half hour: its own first point decides what is filled (10:00 bucket)
+    assert len(power) == 1 + 30 and (power["value"] == 300.0).all()
