@@ -79,11 +79,16 @@ class GpuSpec:
     fast_link_devices: int = 8  # devices the fast link joins (NVL pairs 2, HGX 8, NVL72 72)
     host_link_gb_s: float | None = None
     usable_memory_fraction: float = 0.9  # share of memory the runtime may take
+    # Share of the printed dense peak a large matmul sustains (clocks under the power cap, the vendor's
+    # GEMM library): 0.79 measured on an H100 (tests/fixtures/device-h100-steps), the default for devices
+    # with no measurement; MI300X about 0.45. The fitted compute factor is the engine's share of this rate.
+    sustained_compute_share: float = 0.79
 
     def __post_init__(self) -> None:
         for field in ("memory_gb", "bandwidth_tb_s", "bf16_dense_tflops", "tdp_w"):
             check_positive(f"{self.name}.{field}", getattr(self, field))
         check_fraction(f"{self.name}.usable_memory_fraction", self.usable_memory_fraction, allow_zero=False)
+        check_fraction(f"{self.name}.sustained_compute_share", self.sustained_compute_share, allow_zero=False)
 
 
 @dataclass(frozen=True)
@@ -265,6 +270,9 @@ def load_gpus() -> dict[str, GpuSpec]:
             fast_link_devices=int(r["fast_link_devices"]),
             host_link_gb_s=_opt_float(r["host_link_gb_s"]),
             usable_memory_fraction=float(r["usable_memory_fraction"]),
+            **(
+                {"sustained_compute_share": float(r["sustained_compute_share"])} if r["sustained_compute_share"] else {}
+            ),
         )
         for r in _rows("gpu-models.csv")
     }

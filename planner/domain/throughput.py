@@ -107,13 +107,14 @@ class Efficiency:
 # Fitted by planner/domain/throughput_validation.py (`python -m
 # planner.domain.throughput_validation --fit`) on every calibration row; docs/planner.md has
 # the cross-validated errors.
-EFFICIENCY = Efficiency(bandwidth=0.999, compute=0.516, moe=1.0, online=0.467)
+EFFICIENCY = Efficiency(bandwidth=1.0, compute=0.581, moe=1.0, online=0.507)
 # No published rows to fit for CPUs and Apple silicon: decode on CPUs reaches about 75% of
 # theoretical DDR bandwidth (STREAM-class), and the CPU check on the development machine
 # (tests/fixtures/device-cpu-decode) measured decode at the ratio of STREAM recorded there.
+# Compute factors are of the sustained rate (peak x the default sustained share 0.79): 0.3 and 0.4 of peak.
 DEVICE_EFFICIENCY = {
-    "cpu": Efficiency(bandwidth=0.6, compute=0.3),
-    "apple": Efficiency(bandwidth=0.65, compute=0.4),
+    "cpu": Efficiency(bandwidth=0.6, compute=0.38),
+    "apple": Efficiency(bandwidth=0.65, compute=0.51),
 }
 
 
@@ -160,7 +161,12 @@ class Throughput:
 
 
 def math_tflops(gpu: GpuSpec, precision: Precision) -> tuple[float, str | None]:
-    """(dense TFLOP/s the math runs at, a note when it falls back)."""
+    """(sustained dense TFLOP/s the math runs at, a note when it falls back)."""
+    rate, note = _peak_tflops(gpu, precision)
+    return rate * gpu.sustained_compute_share, note
+
+
+def _peak_tflops(gpu: GpuSpec, precision: Precision) -> tuple[float, str | None]:
     if precision.math == "fp8":
         if gpu.fp8_dense_tflops is None:
             raise ThroughputError(f"{gpu.name} has no FP8 tensor cores; use BF16, INT8 or INT4 weights")

@@ -142,3 +142,20 @@ def test_does_not_fit_says_by_how_much_and_what_would():
         estimate_throughput(llm_named("Llama-3.1-405B"), H100, Precision.FP8, 4, 1000, 100)
     with pytest.raises(ModelDoesNotFitError, match=r"GB short; about [\d,]+ tokens of context would fit"):
         estimate_throughput(llm_named("Llama-3.3-70B"), H100, Precision.FP8, 1, 200_000, 100)
+
+
+def test_sustained_matmul_share_sets_the_compute_rate():
+    # MI300X sustains about 45% of its printed peak against the 0.79 measured on an H100, so a
+    # compute-bound prefill takes 0.79 / 0.45 as long as the printed peak alone would say.
+    from dataclasses import replace
+
+    from planner.domain.throughput import prefill_ms
+
+    mi300x = gpu_named("MI300X")
+    like_hopper = replace(mi300x, sustained_compute_share=0.79)
+    llama = llm_named("Llama-3.1-70B")
+    ratio = prefill_ms(llama, mi300x, Precision.FP8, 1, 8192) / prefill_ms(llama, like_hopper, Precision.FP8, 1, 8192)
+    assert ratio == pytest.approx(0.79 / 0.45, rel=0.02)
+    assert H100.sustained_compute_share == 0.79 and mi300x.sustained_compute_share == 0.45
+    with pytest.raises(InvalidInputError, match="sustained_compute_share"):
+        replace(mi300x, sustained_compute_share=1.5)

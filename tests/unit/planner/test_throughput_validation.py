@@ -3,7 +3,7 @@
 import pytest
 
 from planner.domain.throughput import EFFICIENCY
-from planner.domain.throughput_validation import by_regime, fit, k_fold, median_abs, regimes, source_of
+from planner.domain.throughput_validation import by_regime, fit, k_fold, median_abs, source_of
 from reference.catalog import load_calibration_sources
 
 ROWS = list(load_calibration_sources())
@@ -21,11 +21,17 @@ def test_five_fold_error_overall_and_by_regime():
     assert median_abs(held) <= 0.15
     groups = by_regime(held)
     assert {"TP >= 4", "MoE", "dense", "FP4"} <= {value for _, value in groups}
-    # Regimes with several rows from NVIDIA GPUs stay within 25%; the two AMD rows (vLLM on
-    # ROCm, 2024) are over-predicted and reported in docs/planner.md, not hidden.
-    nvidia = by_regime([h for h in held if regimes(h.row)["GPU family"] == "NVIDIA Hopper"])
-    assert all(median_abs(g) <= 0.25 for g in nvidia.values())
+    # Every regime within 25% but AMD's: its ten rows (vLLM on ROCm, 2024 and 2025) stay over-predicted
+    # by about a third even with MI300X's sustained matmul share (docs/planner.md says so).
+    groups = {value: median_abs(g) for (_, value), g in by_regime(held).items()}
+    assert groups.pop("AMD Instinct") <= 0.35
+    assert max(groups.values()) <= 0.25, groups
 
 
 def test_sources_are_named():
-    assert {source_of(r) for r in ROWS} == {"TensorRT-LLM", "Oracle Cloud Infrastructure", "GPUStack"}
+    assert {source_of(r) for r in ROWS} == {
+        "TensorRT-LLM",
+        "Oracle Cloud Infrastructure",
+        "GPUStack",
+        "AMD ROCm performance results page",
+    }
