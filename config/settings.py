@@ -192,6 +192,9 @@ REST_FRAMEWORK = {
         "telemetry.api.renderers.CSVRenderer",
         "telemetry.api.renderers.XLSXRenderer",
     ],
+    # JSON bodies only: any other Content-Type is 415 (the push API's text and CSV views read their bodies raw).
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "DEFAULT_PERMISSION_CLASSES": ["telemetry.tenancy.RolePermissions"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "telemetry.api.renderers.ExportPagination",
@@ -225,6 +228,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "telemetry.api.schema.document_errors",
+        "telemetry.api.schema.document_local_times",
     ],
 }
 

@@ -168,4 +168,10 @@ def _parse_moment(text, tz, name, errors):
     if moment is None:
         errors.append(f"'{name}'={text!r} is not a date or date-time (e.g. 2026-01-31T08:00).")
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=tz)
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=tz)
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00+05:00 is before year 1 in UTC
+        errors.append(f"'{name}'={text!r} is outside the years 1-9999 in UTC.")
+        return None
+    return moment

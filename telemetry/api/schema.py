@@ -50,3 +50,26 @@ def document_errors(result, generator, request, public):
                 content = {t: {"schema": {"$ref": "#/components/schemas/Error"}} for t in types}
                 responses.setdefault(code, {"description": description, "content": content})
     return result
+
+
+# JSON Schema's "time" is RFC 3339's full-time, which needs an offset ("07:00:00Z"); a TimeField is a wall-clock
+# time in a named zone (a report's send time in its time zone), so it is documented by its shape instead.
+LOCAL_TIME = {"type": "string", "pattern": r"^\d{2}:\d{2}(:\d{2}(\.\d+)?)?$"}
+
+
+def document_local_times(result, generator, request, public):
+    """drf-spectacular postprocessing hook: every `format: time` property becomes a local wall-clock time."""
+
+    def walk(node):
+        if isinstance(node, dict):
+            if node.get("format") == "time" and node.get("type") == "string":
+                del node["format"]
+                node.update(LOCAL_TIME)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(result)
+    return result

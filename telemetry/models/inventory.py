@@ -4,6 +4,7 @@ Names follow NetBox (Site, Location=Hall, Rack, Device=Node, PowerFeed=Pdu) so a
 """
 
 import zoneinfo
+from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
@@ -45,7 +46,11 @@ class Site(models.Model):
     longitude = models.FloatField(null=True, blank=True, validators=[MinValueValidator(-180), MaxValueValidator(180)])
     timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
     electricity_price_usd_per_kwh = models.DecimalField(
-        "electricity price (USD/kWh)", max_digits=8, decimal_places=4, default=0.08, validators=[non_negative]
+        "electricity price (USD/kWh)",
+        max_digits=8,
+        decimal_places=4,
+        default=Decimal("0.08"),
+        validators=[non_negative],
     )
     objects = OrgQuerySet.as_manager()
 

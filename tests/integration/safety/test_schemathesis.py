@@ -1,11 +1,15 @@
-"""schemathesis over the whole OpenAPI schema, as an admin of one of two organizations on PostgreSQL: no
-request may answer 5xx, and every response must be one the schema documents (status, content type,
-body), else the test fails with the request to reproduce it.
+"""schemathesis over the whole OpenAPI schema, as admins of both of two organizations on PostgreSQL (the
+examples of an operation alternate between them): no request may answer 5xx, and every response must be one the
+schema documents (status, content type, body), else the test fails with the request to reproduce it.
 
-Examples per operation: SCHEMATHESIS_EXAMPLES (default 8: ~1,000 requests, ~80 s on 2 cores). The deep run of
+Stateful: schemathesis' state machine chains the operations it links by the schema (a POST's `id` into the
+`{id}` of GET/PUT/PATCH/DELETE of the same resource), each scenario as the admin of one organization in turn,
+with the same checks: SCHEMATHESIS_SCENARIOS scenarios (default 20) of at most SCHEMATHESIS_STEPS steps (10).
+
+Examples per operation: SCHEMATHESIS_EXAMPLES (default 8: ~1,000 requests, ~50-80 s on 2 cores). The deep run of
 docs/operations.md adds the coverage phase: SCHEMATHESIS_COVERAGE=1 (boundary and negative values of every
-parameter). SCHEMATHESIS_REPORT=<file> writes per-operation request and 5xx counts as JSON; SCHEMATHESIS_MEASURE=1
-only counts (no check fails the test), to measure a whole run.
+parameter). SCHEMATHESIS_REPORT=<file> writes per-operation request, status and 5xx counts as JSON;
+SCHEMATHESIS_MEASURE=1 only counts (no check fails the test), to measure a whole run.
 """
 
 import json
@@ -16,7 +20,7 @@ import pytest
 import schemathesis
 from django.core import signals
 from django.core.wsgi import get_wsgi_application
-from django.db import close_old_connections
+from django.db import close_old_connections, transaction
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -26,9 +30,11 @@ from schemathesis.specs.openapi.checks import (
 )
 
 EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "8"))
+SCENARIOS = int(os.environ.get("SCHEMATHESIS_SCENARIOS", "20"))
+STEPS = int(os.environ.get("SCHEMATHESIS_STEPS", "10"))
 MEASURE = os.environ.get("SCHEMATHESIS_MEASURE") == "1"
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
-calls, server_errors = Counter(), Counter()
+calls, server_errors, statuses = Counter(), Counter(), Counter()
 
 
 def openapi():
@@ -63,7 +69,12 @@ def report():
     if path:
         total = {"requests": sum(calls.values()), "5xx": sum(server_errors.values())}
         with open(path, "w") as fh:
-            json.dump({"total": total, "calls": calls, "5xx": server_errors}, fh, indent=1, sort_keys=True)
+            json.dump(
+                {"total": total, "calls": calls, "5xx": server_errors, "statuses": statuses},
+                fh,
+                indent=1,
+                sort_keys=True,
+            )
 
 
 @schema.parametrize()
@@ -75,13 +86,55 @@ def report():
     database=None,
 )
 def test_api_conforms_and_never_answers_5xx(case, wsgi, world):
-    token = world.a.tokens["admin"]
-    response = case.call(app=wsgi, headers={"Authorization": f"Token {token}"})
+    name = f"{case.method} {case.path}"
+    org = (world.a, world.b)[calls[name] % 2]
+    response = case.call(app=wsgi, headers={"Authorization": f"Token {org.tokens['admin']}"})
+    check(case, response)
+
+
+def check(case, response):
     name = f"{case.method} {case.path}"
     calls[name] += 1
+    statuses[f"{name} {response.status_code}"] += 1
     if response.status_code >= 500:
         server_errors[name] += 1
         if MEASURE:
             print("5xx:", case.as_curl_command(), response.text[:300].replace("\n", " "))
     if not MEASURE:
         case.validate_response(response, checks=CHECKS)
+
+
+def test_linked_operations_conform_and_never_answer_5xx(wsgi, world):
+    machine = schema.as_state_machine()
+    scenarios = Counter()
+
+    class TwoOrganizations(machine):
+        def setup(self):
+            scenarios["started"] += 1
+            self.token = (world.a, world.b)[scenarios["started"] % 2].tokens["admin"]
+            # Each scenario starts from the world as built (Hypothesis replays a scenario to shrink it).
+            self.savepoint = transaction.atomic()
+            self.savepoint.__enter__()
+
+        def teardown(self):
+            transaction.set_rollback(True)
+            self.savepoint.__exit__(None, None, None)
+
+        def get_call_kwargs(self, case):
+            return {"app": wsgi, "headers": {"Authorization": f"Token {self.token}"}}
+
+        def validate_response(self, response, case, additional_checks=None, **kwargs):
+            check(case, response)
+
+    before = sum(calls.values())
+    TwoOrganizations.run(
+        settings=settings(
+            max_examples=SCENARIOS,
+            stateful_step_count=STEPS,
+            deadline=None,
+            derandomize=True,
+            suppress_health_check=list(HealthCheck),
+            database=None,
+        )
+    )
+    assert scenarios["started"] >= 2 and sum(calls.values()) > before

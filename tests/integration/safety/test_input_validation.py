@@ -1,0 +1,84 @@
+"""The remaining classes of issue #13's fuzzing: time-zone offsets and times that leave datetime's range are 400
+naming the parameter or item; a body in a content type an operation does not take is 415; deleting what others
+use is 409 naming them."""
+
+import json
+
+from rest_framework.test import APIClient
+
+from telemetry.models import Source
+
+
+def api(world, role="admin", org="a"):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {getattr(world, org).tokens[role]}")
+    return client
+
+
+OUT_OF_RANGE = [
+    "2026-01-01T00:00:00+25:00",  # no such offset
+    "2026-01-01T00:00:00+24:00",
+    "0001-01-01T00:00:00+05:00",  # before year 1 in UTC
+    "9999-12-31T23:59:59-05:00",  # after year 9999 in UTC
+]
+
+
+def test_query_times_out_of_range_answer_400_naming_the_parameter(world):
+    client = api(world, "viewer")
+    for text in OUT_OF_RANGE:
+        for url in (f"/api/gpus/{world.a.gpu.pk}/charts/", f"/api/halls/{world.a.hall.pk}/charts/"):
+            response = client.get(url, {"from": text, "to": "2026-01-02T00:00:00Z"})
+            assert response.status_code == 400, (url, text, response.status_code)
+            assert "'from'" in json.dumps(response.json()), (url, text)
+
+
+def test_ingest_times_out_of_range_are_rejected_items_the_rest_stored(world):
+    source = Source.objects.create(organization=world.a.org, name="push", kind="push")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {source.issue_ingest_token()}")
+    readings = [{"gpu_uuid": world.a.gpu.uuid, "ts": ts, "values": {"gpu_util": 1}} for ts in OUT_OF_RANGE]
+    readings.append({"gpu_uuid": world.a.gpu.uuid, "ts": "2026-12-06T00:00:00+01:00", "values": {"gpu_util": 1}})
+    response = client.post("/api/ingest/", {"gpu_readings": readings}, format="json")
+    assert response.status_code == 202, response.content
+    body = response.json()
+    assert body["rejected"] >= len(OUT_OF_RANGE)
+    assert {e["index"] for e in body["errors"]} >= set(range(len(OUT_OF_RANGE)))
+    assert all(e["field"] == "ts" for e in body["errors"] if e["index"] < len(OUT_OF_RANGE))
+
+
+def test_a_body_in_a_content_type_the_operation_does_not_take_answers_415(world):
+    client = api(world)
+    for content_type in ("text/plain", "application/xml", "multipart/form-data; boundary=x"):
+        response = client.generic("POST", "/api/sites/", "name=x", content_type=content_type)
+        assert response.status_code == 415, (content_type, response.status_code)
+        assert content_type.split(";")[0] in response.json()["detail"]
+    multipart = client.post("/api/sites/", {"name": "x", "timezone": "UTC"}, format="multipart")
+    assert multipart.status_code == 415
+    created = client.post("/api/sites/", {"name": "x", "timezone": "UTC"}, format="json")
+    assert created.status_code == 201, created.content
+
+
+def test_deleting_what_others_use_answers_409_naming_them(world):
+    model = world.a.gpu.model
+    response = api(world).delete(f"/api/gpus/{world.a.gpu.pk}/")
+    assert response.status_code == 204  # a GPU protects nothing
+    own = api(world).post(
+        "/api/gpu-models/",
+        {"name": "Own H100", "memory_gb": 80, "tdp_w": 700, "memory_bandwidth_tbps": 3.35, "bf16_tflops": 989},
+        format="json",
+    )
+    assert own.status_code == 201, own.content
+    api(world).post(
+        "/api/gpus/",
+        {
+            "node": world.a.node.pk,
+            "index": 1,
+            "uuid": "GPU-00000001-409a-0000-0000-000000000000",
+            "model": own.json()["id"],
+        },
+        format="json",
+    )
+    conflict = api(world).delete(f"/api/gpu-models/{own.json()['id']}/")
+    assert conflict.status_code == 409
+    assert "Still used by 1 gpu" in conflict.json()["detail"] and world.a.node.hostname in conflict.json()["detail"]
+    assert model.pk
