@@ -19,6 +19,11 @@ from reference.catalog import GpuSpec, LlmSpec
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 
 
+def recorded(name, memory_gb, bandwidth_tb_s, matmul_tflops, kind="gpu") -> GpuSpec:
+    """The recording machine as a device: its measured matmul rate is already the sustained one."""
+    return GpuSpec(name, memory_gb, bandwidth_tb_s, matmul_tflops, None, 700, kind=kind, sustained_compute_share=1.0)
+
+
 @pytest.fixture(scope="module")
 def cpu():
     rec = json.loads((FIXTURES / "device-cpu-decode" / "recording.json").read_text())
@@ -27,7 +32,7 @@ def cpu():
     model = LlmSpec("cpu-check", params_b, params_b, c["layers"], c["hidden"], c["heads"], c["kv_heads"], c["head_dim"])
     prefill = {p["input_tokens"]: p["ms"] for p in rec["prefill"]}
     prefill_tflops = 2 * rec["params"] * 512 / (prefill[512] / 1e3) / 1e12
-    device = GpuSpec("recording machine", 16, rec["read_gb_s"] / 1e3, prefill_tflops, None, 1, kind="cpu")
+    device = recorded("recording machine", 16, rec["read_gb_s"] / 1e3, prefill_tflops, kind="cpu")
     decode = {(p["batch"], p["context"]): p["ms"] for p in rec["decode"]}
     ideal = Efficiency(1.0, 1.0)
     # Bandwidth factor: the share of the measured read bandwidth batch-1 decode streams at.
@@ -84,7 +89,7 @@ def h100():
 
     rec = json.loads(H100_RUN1.read_text())
     b = rec["baselines"]
-    device = GpuSpec("recorded H100", 80, b["copy_tb_s"], b["bf16_matmul_tflops"], None, 700)
+    device = recorded("recorded H100", 80, b["copy_tb_s"], b["bf16_matmul_tflops"])
     return rec, llm_named("Llama-3.1-8B"), device
 
 
@@ -116,7 +121,7 @@ def _h100_run2_models():
 
     rec = json.loads(H100_RUN2.read_text())
     b = rec["baselines"]
-    device = GpuSpec("recorded H100", 80, b["copy_tb_s"], b["bf16_matmul_tflops"], None, 700)
+    device = recorded("recorded H100", 80, b["copy_tb_s"], b["bf16_matmul_tflops"])
     q = rec["qwen3-30b-a3b-24l"]
     c = q["config"]
     experts, k = c["num_local_experts"], c["num_experts_per_tok"]
