@@ -5,8 +5,9 @@ TensorRT-LLM.
 
 Per replica the decode step time is linear in the running batch, s(b) = a + k*b, fitted through two operating
 points of planner.domain.throughput.estimate_throughput (so the recommendation follows the estimator and its
-calibration); prefill time per request is the estimator's. Queueing is Erlang C over the max_num_seqs slots
-plus an M/M/1 tail for the prefill work; see docs/serving.md "## Recommendation".
+calibration); prefill time per request is the estimator's; a deployment's measurements scale decode and
+add the TTFT the model lacks (Calibration). Queueing is Erlang C over the max_num_seqs slots plus an M/M/1
+tail for the prefill work; see docs/serving.md "## Recommendation".
 
 `python -m planner.domain.serving --compare` prints the comparison with the size-table heuristic in the docs.
 """
@@ -136,13 +137,18 @@ class GpuPrices:
 
 @dataclass(frozen=True)
 class Calibration:
-    """Measured over predicted decode time per output token of a deployment at its measured load (1 = model)."""
+    """A deployment's measurements against the model at its measured load: decode time per output token,
+    measured over predicted (1 = the model), and the time to first token the model does not account for
+    (seconds added to every TTFT: tokenization, scheduling, the API server, from requests that did not queue)."""
 
     decode_factor: float = 1.0
     source: str = ""
+    ttft_overhead_s: float = 0.0
 
     def __post_init__(self) -> None:
         check_positive("decode_factor", self.decode_factor)
+        if not 0 <= self.ttft_overhead_s < math.inf:
+            raise InvalidInputError(f"ttft_overhead_s must be zero or more, not {self.ttft_overhead_s}")
 
 
 @dataclass(frozen=True)
@@ -159,6 +165,7 @@ class ReplicaModel:
     prefill_s: float  # at the traffic's mean input length
     mean_input_tokens: int
     calibrated: bool = False
+    ttft_overhead_s: float = 0.0  # measured TTFT beyond the model's (Calibration)
 
     def step_s(self, batch: float) -> float:
         return self.step_base_s + self.step_per_seq_s * batch
@@ -209,6 +216,7 @@ def replica_model(
         prefill,
         isl,
         calibrated=calibration is not None,
+        ttft_overhead_s=calibration.ttft_overhead_s if calibration else 0.0,
     )
 
 
@@ -318,7 +326,7 @@ def predict_load(
     prefill_wait = model.prefill_s / (1 - prefill_share) * math.log(prefill_share / TAIL) if prefill_share > TAIL else 0
     own_prefill = model.prefill_s * traffic.input_p95 / model.mean_input_tokens
     chunks = math.ceil(traffic.input_p95 / max_num_batched_tokens)
-    ttft = slot_wait + prefill_wait + own_prefill + chunks * model.step_s(b)
+    ttft = slot_wait + prefill_wait + own_prefill + chunks * model.step_s(b) + model.ttft_overhead_s
     b95 = min(slots, b + P95_Z * math.sqrt(b))
     tpot = model.step_s(b95) * decode_scale
     return LoadPoint(lam, b, slots, ttft * 1e3, tpot * 1e3, True)
@@ -642,7 +650,9 @@ def recommend(req: RecommendationRequest) -> Recommendation:
             f"p95 TPOT {best.tpot_p95_ms:,.1f} ms ({best.config.gpus} GPUs)."
         )
     if any(c.calibrated for c in cands):
-        notes.append("Decode times are calibrated on the deployment's measured serving metrics.")
+        cal = next(iter(req.calibration.values()))
+        what = "Decode times are" if not cal.ttft_overhead_s else "Decode times and TTFT are"
+        notes.append(f"{what} calibrated on the deployment's measured serving metrics.")
     return Recommendation(req.model.name, req.traffic, req.slo, tuple(cands), tuple(notes), tuple(rejected))
 
 
@@ -696,18 +706,32 @@ def launch_commands(c: Candidate, model: str) -> dict[str, str]:
 
 
 def calibration_from_measurement(
-    model: ReplicaModel, running: float, output_tokens_per_s: float, requests_per_s: float, source: str = ""
+    model: ReplicaModel,
+    running: float,
+    output_tokens_per_s: float,
+    requests_per_s: float,
+    source: str = "",
+    unqueued_ttft_s: float | None = None,
 ) -> Calibration:
-    """Decode factor from one replica's measured load: mean running sequences, output tokens/s and requests/s.
+    """Decode factor from one replica's measured load: mean running sequences, output tokens/s and requests/s;
+    with `unqueued_ttft_s` (the median TTFT of requests that found no queue) the TTFT overhead too.
 
     Each running sequence emits a token per (step / (1 - prefill share)), so the measured time per output
-    token is running / output tokens/s; the factor is that over the model's at the same running batch."""
+    token is running / output tokens/s; the decode factor is that over the model's at the same running batch.
+    A request that does not queue waits, in the model, for its prefill and the (calibrated) decode step it
+    shares with the running batch; what the measured TTFT has beyond that is the overhead (never negative).
+    It is latency, not GPU time: it does not change a replica's capacity, only what its TTFT target allows."""
     check_positive("running", running)
     check_positive("output_tokens_per_s", output_tokens_per_s)
     check_positive("requests_per_s", requests_per_s)
     prefill_share = min(requests_per_s * model.prefill_s, 0.9)
     predicted = model.step_s(running) / (1 - prefill_share)
-    return Calibration(decode_factor=running / output_tokens_per_s / predicted, source=source)
+    decode = running / output_tokens_per_s / predicted
+    overhead = 0.0
+    if unqueued_ttft_s is not None:
+        check_positive("unqueued_ttft_s", unqueued_ttft_s)
+        overhead = max(unqueued_ttft_s - model.prefill_s - decode * model.step_s(running), 0.0)
+    return Calibration(decode_factor=decode, source=source, ttft_overhead_s=overhead)
 
 
 def catalog_prices(gpu: str) -> GpuPrices:

@@ -48,25 +48,38 @@ def traffic_of(rec) -> Traffic:
     )
 
 
+# Frame column -> ServingSample field.
+SAMPLE_COLUMNS = {
+    "ts": "ts",
+    "replica": "replica_id",
+    "interval_s": "interval_s",
+    "running": "requests_running",
+    "requests_finished": "requests_finished",
+    "generation_tokens": "generation_tokens",
+    "waiting": "requests_waiting",
+    "ttft_p50": "ttft_p50",
+}
+MIN_UNQUEUED_SAMPLES = 10  # samples without a queue needed to calibrate prefill from their TTFT
+
+
 def deployment_samples(deployment, days, now=None):
-    """A DataFrame of the deployment's serving samples with deltas (ts, replica, interval_s, running,
-    requests_finished, generation_tokens) over the last `days`, or an empty one."""
+    """A DataFrame of the deployment's serving samples with deltas (SAMPLE_COLUMNS) over the last `days`, or
+    an empty one."""
     now = now or timezone.now()
     rows = (
         ServingSample.objects.filter(
             replica__deployment=deployment, ts__gte=now - timedelta(days=days), interval_s__gt=0
         )
-        .values_list("ts", "replica_id", "interval_s", "requests_running", "requests_finished", "generation_tokens")
+        .values_list(*SAMPLE_COLUMNS.values())
         .order_by("ts")
     )
-    return pd.DataFrame(
-        list(rows), columns=["ts", "replica", "interval_s", "running", "requests_finished", "generation_tokens"]
-    )
+    return pd.DataFrame(list(rows), columns=list(SAMPLE_COLUMNS))
 
 
 def deployment_calibration(deployment, traffic, now=None):
     """Calibration from the deployment's last day of samples, or None when it has none with load."""
-    frame = deployment_samples(deployment, CALIBRATION_DAYS, now).dropna()
+    frame = deployment_samples(deployment, CALIBRATION_DAYS, now)
+    frame = frame.dropna(subset=["interval_s", "running", "requests_finished", "generation_tokens"])
     frame = frame[(frame.running > 0) & (frame.generation_tokens > 0)]
     if frame.empty:
         return None
@@ -80,7 +93,13 @@ def deployment_calibration(deployment, traffic, now=None):
     precision = Precision.parse(deployment.precision)
     model = replica_model(load_llms()[deployment.llm_model], gpu, precision, deployment.tensor_parallel_size, traffic)
     source = f"{deployment.name}: {len(frame)} samples, {running:.1f} running, {tokens_per_s:,.0f} tokens/s"
-    cal = calibration_from_measurement(model, running, tokens_per_s, requests_per_s, source)
+    # Prefill from the median TTFT of the minutes without a queue (weighted by the requests that finished).
+    calm = frame[(frame.waiting == 0) & (frame.ttft_p50 > 0) & (frame.requests_finished > 0)]
+    ttft = None
+    if len(calm) >= MIN_UNQUEUED_SAMPLES:
+        ttft = float((calm.ttft_p50 * calm.requests_finished).sum() / calm.requests_finished.sum())
+        source += f", unqueued median TTFT {ttft * 1e3:,.0f} ms over {len(calm)} samples"
+    cal = calibration_from_measurement(model, running, tokens_per_s, requests_per_s, source, unqueued_ttft_s=ttft)
     return gpu.name, cal
 
 

@@ -31,7 +31,7 @@ def deployment(world):
     return dep
 
 
-def add_history(deployment, *, days, replicas=2, running=30.0, tokens_per_s=3000.0):
+def add_history(deployment, *, days, replicas=2, running=30.0, tokens_per_s=3000.0, waiting=None, ttft_s=None):
     """Minute samples per replica: requests/s per replica follows the hour of day (hour + 1) / 10."""
     for r in range(replicas):
         replica = add_replica(deployment, name=f"r{r}", metrics_url=f"http://127.0.0.1:1/{r}")
@@ -45,6 +45,8 @@ def add_history(deployment, *, days, replicas=2, running=30.0, tokens_per_s=3000
                     "requests_running": running,
                     "requests_finished": 60 * (ts.hour + 1) / 10,
                     "generation_tokens": 60 * tokens_per_s,
+                    "requests_waiting": waiting,
+                    "ttft_p50": ttft_s,
                 }
             )
         store_samples(replica, rows)
@@ -85,6 +87,34 @@ def test_measured_samples_calibrate_the_recommendation(world, deployment):
     assert any("calibrated" in n for n in rec.result["notes"])
     plain = make_recommendation(world.a.org, name="plain", precisions=["FP8"])
     assert rec.chosen["tpot_p95_ms"] > plain.chosen["tpot_p95_ms"]
+
+
+def test_the_ttft_of_unqueued_requests_calibrates_ttft(world, deployment):
+    add_history(deployment, days=1, running=30.0, tokens_per_s=1500.0, waiting=0.0, ttft_s=0.4)
+    rec = make_recommendation(world.a.org, name="ttft", deployment=deployment, precisions=["FP8"], now=NOW)
+    cal = rec.result["calibration"]
+    assert cal["ttft_overhead_s"] > 0.3 and "unqueued median TTFT 400 ms" in cal["source"]
+    assert any("TTFT are calibrated" in n for n in rec.result["notes"])
+    # The same load without TTFTs calibrates decode alone: the same configurations answer sooner.
+    twin = Deployment.objects.get(pk=deployment.pk)
+    twin.pk, twin.name = None, "chat-8b-twin"
+    twin.save()
+    add_history(twin, days=1, running=30.0, tokens_per_s=1500.0, waiting=0.0)
+    decode_only = make_recommendation(world.a.org, name="decode only", deployment=twin, precisions=["FP8"], now=NOW)
+    assert decode_only.result["calibration"]["ttft_overhead_s"] == 0
+    keys = ("gpu", "precision", "tp", "pp", "replicas", "max_num_seqs", "gpu_memory_utilization")
+    ttft = {tuple(r[k] for k in keys): r["ttft_p95_ms"] for r in decode_only.result["configurations"]}
+    pairs = [
+        (r["ttft_p95_ms"], ttft[c]) for r in rec.result["configurations"] if (c := tuple(r[k] for k in keys)) in ttft
+    ]
+    assert pairs and all(a > b for a, b in pairs if a is not None and b is not None)
+
+
+def test_queued_minutes_do_not_calibrate_ttft(world, deployment):
+    add_history(deployment, days=1, running=30.0, tokens_per_s=1500.0, waiting=12.0, ttft_s=0.4)
+    rec = make_recommendation(world.a.org, name="queued", deployment=deployment, precisions=["FP8"], now=NOW)
+    assert rec.result["calibration"]["ttft_overhead_s"] == 0
+    assert "TTFT" not in rec.result["calibration"]["source"]
 
 
 def test_plan_from_measured_requests_and_history(world, deployment):

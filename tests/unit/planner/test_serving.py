@@ -198,3 +198,22 @@ def test_bad_input_names_the_field():
 def test_comparison_with_the_size_table_heuristic_runs_on_its_cases():
     table = comparison_table()
     assert table.count("| Headroom |") == 3 and table.count("size table + pending rule") == 3
+
+
+def test_ttft_calibration_adds_what_unqueued_requests_waited_beyond_the_model():
+    model = replica_model(L8, H100, Precision.FP8, 1, CHAT)
+    running, rate = 40.0, 10.0
+    tau = 1.5 * model.step_s(running) / (1 - rate * model.prefill_s)
+    # TTFT of an unqueued request: the model's prefill, the (1.5x) step it shares with the batch, and 80 ms more.
+    ttft = model.prefill_s + 1.5 * model.step_s(running) + 0.080
+    cal = calibration_from_measurement(model, running, running / tau, rate, "chat", unqueued_ttft_s=ttft)
+    assert cal.decode_factor == pytest.approx(1.5) and cal.ttft_overhead_s == pytest.approx(0.080)
+    assert calibration_from_measurement(model, running, running / tau, rate, unqueued_ttft_s=1e-6).ttft_overhead_s == 0
+    rec = recommend(_request(slo=Slo(1000, 30), calibration={H100.name: cal}))
+    decode_only = recommend(_request(slo=Slo(1000, 30), calibration={H100.name: Calibration(1.5)}))
+    assert "Decode times and TTFT are calibrated" in rec.notes[-1]
+    by_config = {c.config: c for c in decode_only.candidates}
+    pairs = [(c, by_config[c.config]) for c in rec.candidates if c.config in by_config and c.meets_slo]
+    # Latency, not GPU time: every TTFT 80 ms later, TPOT unchanged.
+    assert pairs and all(a.ttft_p95_ms == pytest.approx(b.ttft_p95_ms + 80) for a, b in pairs)
+    assert all(a.tpot_p95_ms == pytest.approx(b.tpot_p95_ms) for a, b in pairs)
