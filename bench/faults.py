@@ -13,6 +13,7 @@ in; `--fault CMD` adds shell commands, e.g. on a host you own:
 
 (docker-compose: "docker compose restart postgres", "docker compose kill worker", ...). At the end every (GPU,
 instant) acknowledged with 202 must be in the database exactly once; the script exits 1 otherwise.
+tests/integration/safety/test_faults.py runs the same load (run_load, lost_and_doubled) at a small size in CI.
 """
 
 import argparse
@@ -74,14 +75,14 @@ def build_fleet():
     return uuids, source.issue_ingest_token()
 
 
-def start_gunicorn(port):
-    env = {**os.environ, "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": "2"}
+def start_gunicorn(port, env=None, log=subprocess.DEVNULL):
+    env = {**os.environ, **(env or {}), "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": "2"}
     return subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.py", "config.wsgi"],
         env=env,
         cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
 
 
@@ -93,7 +94,7 @@ def wait_up(url, timeout=60):
             return
         except requests.RequestException:
             time.sleep(0.3)
-    raise SystemExit("gunicorn did not start")
+    raise RuntimeError(f"gunicorn did not answer at {url} within {timeout} s")
 
 
 class Pusher(threading.Thread):
@@ -129,6 +130,37 @@ def kill_web_worker(master):
     return f"SIGKILL gunicorn worker {children[0] if children else '(none)'}"
 
 
+def run_load(url, token, uuids, faults, *, seconds, every, start_ts=None, log=print):
+    """Push from CLIENTS threads for `seconds`, calling the next of `faults` (callables returning what they did,
+    or shell commands) every `every` seconds; returns (acknowledged (uuid, ts) set, answers Counter)."""
+    stop = threading.Event()
+    start_ts = start_ts or datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)
+    pushers = [Pusher(n, url, token, uuids, stop, start_ts) for n in range(CLIENTS)]
+    for p in pushers:
+        p.start()
+    began, n = time.monotonic(), 0
+    while time.monotonic() - began < seconds:
+        time.sleep(every)
+        fault = faults[n % len(faults)]
+        n += 1
+        done = fault() if callable(fault) else subprocess.run(fault, shell=True).args
+        log(f"{time.monotonic() - began:5.1f} s  fault: {done}")
+    stop.set()
+    for p in pushers:
+        p.join(timeout=120)
+    return set().union(*(p.acked for p in pushers)), sum((p.outcomes for p in pushers), Counter())
+
+
+def lost_and_doubled(cursor, acked):
+    """Acknowledged (GPU uuid, instant) pairs not stored, and stored pairs with more than one row."""
+    cursor.execute(
+        "SELECT g.uuid, s.ts, count(*) FROM telemetry_gpusample s JOIN telemetry_gpu g ON g.id = s.gpu_id "
+        "GROUP BY g.uuid, s.ts"
+    )
+    stored = {(u, ts): c for u, ts, c in cursor.fetchall()}
+    return acked - stored.keys(), [k for k, c in stored.items() if c > 1], stored
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=60)
@@ -144,36 +176,15 @@ def main():
     master = start_gunicorn(port)
     url = f"http://127.0.0.1:{port}"
     wait_up(url)
-    stop, start_ts = threading.Event(), datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)
-    pushers = [Pusher(n, url, token, uuids, stop, start_ts) for n in range(CLIENTS)]
-    for p in pushers:
-        p.start()
-    faults = ["kill-web-worker", *args.fault]
-    began, n = time.monotonic(), 0
-    while time.monotonic() - began < args.seconds:
-        time.sleep(args.every)
-        fault = faults[n % len(faults)]
-        n += 1
-        done = kill_web_worker(master) if fault == "kill-web-worker" else subprocess.run(fault, shell=True).args
-        print(f"{time.monotonic() - began:5.1f} s  fault: {done}", flush=True)
-    stop.set()
-    for p in pushers:
-        p.join(timeout=120)
+    faults = [lambda: kill_web_worker(master), *args.fault]
+    acked, outcomes = run_load(url, token, uuids, faults, seconds=args.seconds, every=args.every)
     master.terminate()
     master.wait(timeout=30)
 
     from django.db import connection
 
-    acked = set().union(*(p.acked for p in pushers))
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT g.uuid, s.ts, count(*) FROM telemetry_gpusample s JOIN telemetry_gpu g ON g.id = s.gpu_id "
-            "GROUP BY g.uuid, s.ts"
-        )
-        stored = {(u, ts): c for u, ts, c in cursor.fetchall()}
-    lost = acked - stored.keys()
-    doubled = [k for k, c in stored.items() if c > 1]
-    outcomes = sum((p.outcomes for p in pushers), Counter())
+        lost, doubled, stored = lost_and_doubled(cursor, acked)
     print(f"acknowledged samples {len(acked):,}, stored {len(stored):,}, lost {len(lost)}, duplicated {len(doubled)}")
     print("answers:", dict(outcomes))
     sys.exit(1 if lost or doubled else 0)
