@@ -59,13 +59,14 @@ def gpu_metric_series(
     if level == RAW:
         columns = ", ".join(metrics)
         sql = (
-            f"SELECT ts, gpu_id, {columns} FROM telemetry_gpusample WHERE gpu_id IN ({{ids}}) AND ts >= %s AND ts < %s"
+            f"SELECT {_ts()}, gpu_id, {columns} FROM telemetry_gpusample "
+            "WHERE gpu_id IN ({ids}) AND ts >= %s AND ts < %s"
         )
         params = [start, end]
     else:
         columns = ", ".join(f"{m}_{stat}" for m in metrics)
         sql = (
-            f"SELECT ts, gpu_id, {columns} FROM telemetry_gpurollup "
+            f"SELECT {_ts()}, gpu_id, {columns} FROM telemetry_gpurollup "
             f"WHERE gpu_id IN ({{ids}}) AND resolution = %s AND ts >= %s AND ts < %s"
         )
         params = [int(level), start, end]
@@ -73,8 +74,11 @@ def gpu_metric_series(
     if not rows:
         return {m: pd.DataFrame(columns=["ts", "gpu_id", "value"]) for m in metrics}
     # Columns as numpy arrays, sorted once by (GPU, time); a trace per metric without pandas per-row work.
-    columns = list(zip(*rows, strict=True))
-    stamps = pd.to_datetime(list(columns[0]), utc=True)
+    columns = [[row[k] for row in rows] for k in range(2 + len(metrics))]
+    if connection.vendor == "postgresql":
+        stamps = pd.to_datetime(np.array(columns[0], np.int64), unit="us", utc=True)
+    else:
+        stamps = pd.to_datetime(list(columns[0]), utc=True)
     ids = np.array(columns[1], np.int64)
     order = np.lexsort((stamps.asi8, ids))
     stamps, ids = stamps[order], ids[order]
@@ -170,6 +174,12 @@ def fleet_gpu_util(hall_ids, start, end, *, max_points=DEFAULT_MAX_POINTS, now=N
 def _check(condition, message):
     if not condition:
         raise ValueError(message)
+
+
+def _ts():
+    """The ts column as Unix microseconds on PostgreSQL: parsing 74,000 timestamps into datetimes took 10x the
+    query itself (all GPUs' 5-minute day)."""
+    return "(extract(epoch FROM ts) * 1000000)::int8" if connection.vendor == "postgresql" else "ts"
 
 
 def _rows(sql, ids, params):
