@@ -105,7 +105,11 @@ def seed_history(organization, *, now=None, weeks=10, seed=0, echo=lambda messag
     counts["series_rollups"] += backfill.write_series_rollups(organization, sim.times, fine, [MINUTE, FIVE, HOUR])
     nodes = {k: v for k, v in columns.items() if k[0] == "node"}
     counts["series_rollups"] += backfill.write_series_rollups(organization, sim.times, nodes, [HOUR])
-    counts["gpu_rollups"] += backfill.write_gpu_rollups(sim, gpu_ids, faulty_columns(sim), [MINUTE, FIVE, HOUR])
+    faulty = faulty_columns(sim)
+    counts["gpu_rollups"] += backfill.write_gpu_rollups(sim, gpu_ids, faulty, [MINUTE, FIVE, HOUR])
+    # Every GPU's last day hourly, for the GPUs page's fleet heatmap (finer levels stay with the faulty ones).
+    healthy = sorted(set(range(len(sim.gpus))) - set(faulty))
+    counts["gpu_rollups"] += backfill.write_gpu_rollups(sim, gpu_ids, healthy, [HOUR])
     counts["events"] += backfill.write_events(organization, sim.events, gpu_ids)
     echo(f"history of the last day every {MINUTE_STEP.seconds // 60} min ({time.monotonic() - started:.0f} s)")
 

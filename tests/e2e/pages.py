@@ -96,6 +96,7 @@ PAGES = [
     Page("report-deliveries", "/planner/reports/deliveries/", charts=1),
     Page("help", "/help/", screenshot=False),
     Page("api-docs", "/api/docs/", screenshot=False),
+    Page("api-root", "/api/", screenshot=False),
     Page("scenarios", lambda w: scenarios(w) and f"/planner/scenarios/?site={w.a.site.pk}"),
     Page("scenario", lambda w: f"/planner/scenarios/{scenarios(w)[0]}/?site={w.a.site.pk}", charts=5),
     Page("scenario-compare", lambda w: "/planner/scenarios/compare/?ids={}&ids={}".format(*scenarios(w, 2)), charts=2),

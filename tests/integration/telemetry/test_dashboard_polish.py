@@ -51,7 +51,7 @@ def test_missing_samples_break_the_line(client_a, world):
             GpuRollup.objects.update_or_create(
                 gpu=world.a.gpu, resolution=Resolution.MINUTE, ts=ts, defaults={"gpu_util_avg": 50}
             )
-    response = client_a.get(reverse("gpu-detail", args=[world.a.gpu.pk]) + "?range=6h")
+    response = client_a.get(reverse("gpu-detail", args=[world.a.gpu.pk]) + "?range=6h&width=350")  # minutes
     util = chart(response, "Utilization")
     assert None in util.data[0].y
     gaps = [t for t in util.data if t.name == "collector gap"]
@@ -92,3 +92,18 @@ def test_a_training_halls_simulated_restarts_are_marked_simulated(client_a, worl
     assert simulated and all(text.startswith("simulated by") for text in simulated[0].hovertext)
     overview = client_a.get(reverse("overview") + "?range=7d").context["load_figure"]
     assert any(t.name == "simulated event" for t in overview.data)
+
+
+def test_the_gpus_page_has_a_fleet_heatmap_per_gpu_or_per_rack(client_a, world, monkeypatch):
+    from telemetry.pages import heatmaps
+
+    response = client_a.get(reverse("gpu-list") + "?heat=power&range=1h")
+    heatmap = response.context["heatmap"].data[0]
+    assert response.context["heatmap"].layout.title.text.startswith("GPU power per GPU (W)")
+    assert f"{world.a.gpu.node.hostname}/gpu{world.a.gpu.index}" in heatmap.y
+    assert any(v is not None for row in heatmap.z for v in row)
+    monkeypatch.setattr(heatmaps, "MAX_GPU_ROWS", 0)
+    by_rack = client_a.get(reverse("gpu-list") + "?heat=temp&range=1h").context["heatmap"]
+    assert "per rack" in by_rack.layout.title.text
+    assert list(by_rack.data[0].y) == [f"{world.a.hall.name} / {world.a.rack.name}"]
+    assert all(15 < v < 100 for v in by_rack.data[0].z[0] if v is not None)

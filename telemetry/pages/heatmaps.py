@@ -1,0 +1,58 @@
+"""The GPUs page's fleet heatmap: utilization, power or temperature over time, one row per GPU when few are
+picked, else one per rack (the mean of its GPUs, computed in the database)."""
+
+from .. import query
+from ..charts import figure, local_times, name_time_zone
+from ..models.samples import Resolution
+
+HEAT_METRICS = {  # ?heat= -> (metric, title, unit, colour scale)
+    "util": ("gpu_util", "GPU utilization", "%", "Viridis"),
+    "power": ("gpu_power", "GPU power", "W", "YlOrRd"),
+    "temp": ("gpu_temp", "GPU temperature", "°C", "RdYlBu_r"),
+}
+MAX_GPU_ROWS = 64  # more GPUs than this: one row per rack
+COLUMNS = 300  # time buckets at most: the finest rollup level that fits, like the line charts
+LEVELS = (Resolution.MINUTE, Resolution.FIVE_MINUTES, Resolution.HOUR)
+
+
+def fleet_heatmap(gpus, heat, filters, now):
+    """A Plotly heatmap of `gpus` (a list of Gpu with node and rack) over the filters' range."""
+    metric, title, unit, scale = HEAT_METRICS.get(heat, HEAT_METRICS["util"])
+    level = query.pick_resolution(filters.start, filters.end, max_points=COLUMNS, now=now, levels=LEVELS)
+    by_gpu = len(gpus) <= MAX_GPU_ROWS
+    if by_gpu:
+        labels = {g.id: f"{g.node.hostname}/gpu{g.index}" for g in gpus}
+    else:
+        labels = {g.node.rack_id: f"{g.node.rack.hall.name} / {g.node.rack.name}" for g in gpus}
+    frame = _rows(gpus, metric, filters, level, by_gpu)
+    if frame["row"].nunique() < len(labels) / 2 and level != Resolution.HOUR:
+        # Finer rollups held for too few rows (older than their retention, or only some GPUs): hourly.
+        level = Resolution.HOUR
+        frame = _rows(gpus, metric, filters, level, by_gpu)
+    grid = frame.pivot_table(index="row", columns="ts", values="value").reindex(list(labels))
+    per = "GPU" if by_gpu else "rack (mean of its GPUs)"
+    fig = name_time_zone(
+        figure(title=f"{title} per {per} ({unit}), {Resolution(level).label} buckets", height=140 + 16 * len(labels)),
+        filters.tz,
+    )
+    fig.add_heatmap(
+        z=grid.astype(object).where(grid.notna(), None).to_numpy().tolist(),
+        x=local_times(grid.columns, filters.tz),
+        y=[labels[k] for k in grid.index],
+        colorscale=scale,
+        colorbar={"title": unit},
+        hovertemplate="%{y}<br>%{x}<br>%{z:.1f} " + unit + "<extra></extra>",
+    )
+    fig.update_yaxes(autorange="reversed", automargin=True)
+    fig.update_xaxes(range=local_times([filters.start, filters.end], filters.tz))
+    return fig
+
+
+def _rows(gpus, metric, filters, level, by_gpu):
+    """DataFrame(row, ts, value): row is the GPU id, or the rack id."""
+    ids = [g.id for g in gpus]
+    if by_gpu:
+        frame = query.gpu_series(ids, metric, filters.start, filters.end, resolution=level, max_points=10**7)
+        return frame.rename(columns={"gpu_id": "row"})
+    frame = query.aggregate_gpus(ids, metric, filters.start, filters.end, group_by="rack", resolution=level)
+    return frame.rename(columns={"rack": "row"})
