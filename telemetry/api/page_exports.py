@@ -50,6 +50,16 @@ def gpu_chart_tables(frames, events):
     return tables
 
 
+def heat_rows(grid):
+    """The GPUs page's heatmap (pages.heatmaps.HeatGrid) as long rows: one per row label and time bucket."""
+    column = f"{grid.metric}{UNIT_SUFFIX.get(grid.unit, '')}"
+    return [
+        {"row": label, "ts": ts.to_pydatetime(), column: None if pd.isna(value) else float(value)}
+        for label, values in grid.values.iterrows()
+        for ts, value in values.items()
+    ]
+
+
 def headroom_row(row):
     hall = row["hall"]
     return {

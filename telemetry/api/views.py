@@ -10,6 +10,7 @@ from ..models import CoolingUnit, Gpu, GpuModel, Hall, Node, Pdu, Rack, Site, So
 from ..pages import gpus as gpu_pages
 from ..pages import halls as hall_pages
 from ..pages import sources as source_pages
+from ..pages.heatmaps import HEAT_METRICS, heat_grid
 from ..tenancy import CatalogMixin, OrgScopedMixin, require_organization
 from ..timerange import PRESETS, parse_filters
 from . import page_exports, serializers
@@ -114,6 +115,29 @@ class GpuViewSet(OrgScopedViewSet):
         )
         page = self.paginate_queryset(rows)
         return self.get_paginated_response([page_exports.explorer_row(row) for row in page])
+
+    @extend_schema(
+        summary="GPUs page: its fleet heatmap (a row per GPU, or per rack beyond 64 GPUs) as rows",
+        parameters=[
+            *FILTER_PARAMETERS,
+            OpenApiParameter("model", OpenApiTypes.INT, description="GPU model id."),
+            OpenApiParameter("status", OpenApiTypes.STR, enum=Gpu.Status.values),
+            OpenApiParameter("heat", OpenApiTypes.STR, enum=list(HEAT_METRICS)),
+        ],
+        responses=ROWS_RESPONSE,
+    )
+    @action(detail=False, filter_backends=[], name="GPU heatmap", serializer_class=None)
+    def heatmap(self, request):
+        filters = page_filters(request, "24h")
+        rows, _sort, _reporting = gpu_pages.explorer_rows(
+            require_organization(request.user),
+            filters,
+            model=request.query_params.get("model", ""),
+            status=request.query_params.get("status", ""),
+            now=timezone.now(),
+        )
+        grid = heat_grid([r["gpu"] for r in rows], request.query_params.get("heat", "util"), filters, timezone.now())
+        return Response(page_exports.heat_rows(grid) if rows else [])
 
     @extend_schema(
         summary="GPU page: its charts' data (a table per chart, named by its title) and events",

@@ -16,7 +16,7 @@ from ..models.samples import Resolution
 from ..tenancy import require_organization
 from ..timerange import parse_filters
 from . import markers
-from .heatmaps import HEAT_METRICS, fleet_heatmap
+from .heatmaps import HEAT_METRICS, fleet_heatmap, heat_grid
 
 CURRENT_WINDOW = timedelta(minutes=5)  # a reading older than this is not "current"
 EXPLORER_PAGE_SIZE = 200
@@ -99,7 +99,7 @@ def gpu_explorer(request):
     )
     page = Paginator(rows, EXPLORER_PAGE_SIZE).get_page(request.GET.get("page"))
     heat = request.GET.get("heat", "util")
-    heatmap = fleet_heatmap([r["gpu"] for r in rows], heat, filters, timezone.now()) if rows else None
+    grid = heat_grid([r["gpu"] for r in rows], heat, filters, timezone.now()) if rows else None
     return render(
         request,
         "telemetry/gpu_explorer.html",
@@ -116,8 +116,9 @@ def gpu_explorer(request):
             "export_query": f"{filters.query_string()}&{urlencode({'model': model, 'status': status, 'sort': sort})}",
             "stale_after": CURRENT_WINDOW,
             "heat": heat if heat in HEAT_METRICS else "util",
+            "heat_query": f"{filters.query_string()}&{urlencode({'model': model, 'status': status, 'heat': heat})}",
             "heat_metrics": {key: title for key, (_m, title, _u, _s) in HEAT_METRICS.items()},
-            "heatmap": heatmap,
+            "heatmap": fleet_heatmap(grid, filters) if grid else None,
         },
     )
 

@@ -1,6 +1,10 @@
 """The GPUs page's fleet heatmap: utilization, power or temperature over time, one row per GPU when few are
 picked, else one per rack (the mean of its GPUs, computed in the database)."""
 
+from dataclasses import dataclass
+
+import pandas as pd
+
 from .. import query
 from ..charts import figure, local_times, name_time_zone
 from ..models.samples import Resolution
@@ -15,8 +19,21 @@ COLUMNS = 300  # time buckets at most: the finest rollup level that fits, like t
 LEVELS = (Resolution.MINUTE, Resolution.FIVE_MINUTES, Resolution.HOUR)
 
 
-def fleet_heatmap(gpus, heat, filters, now):
-    """A Plotly heatmap of `gpus` (a list of Gpu with node and rack) over the filters' range."""
+@dataclass(frozen=True)
+class HeatGrid:
+    """Rows (GPU or rack labels) x time buckets of one metric, as the heatmap and its export show it."""
+
+    metric: str
+    title: str
+    unit: str
+    scale: str
+    per: str  # "GPU" or "rack (mean of its GPUs)"
+    level: int  # the rollup level (seconds) read
+    values: pd.DataFrame  # index: row labels, columns: bucket timestamps (UTC); NaN where unmeasured
+
+
+def heat_grid(gpus, heat, filters, now):
+    """The heatmap's grid for `gpus` (Gpu rows with node and rack) over the filters' range."""
     metric, title, unit, scale = HEAT_METRICS.get(heat, HEAT_METRICS["util"])
     level = query.pick_resolution(filters.start, filters.end, max_points=COLUMNS, now=now, levels=LEVELS)
     by_gpu = len(gpus) <= MAX_GPU_ROWS
@@ -29,19 +46,24 @@ def fleet_heatmap(gpus, heat, filters, now):
         # Finer rollups held for too few rows (older than their retention, or only some GPUs): hourly.
         level = Resolution.HOUR
         frame = _rows(gpus, metric, filters, level, by_gpu)
-    grid = frame.pivot_table(index="row", columns="ts", values="value").reindex(list(labels))
+    values = frame.pivot_table(index="row", columns="ts", values="value").reindex(list(labels))
+    values.index = [labels[k] for k in values.index]
     per = "GPU" if by_gpu else "rack (mean of its GPUs)"
-    fig = name_time_zone(
-        figure(title=f"{title} per {per} ({unit}), {Resolution(level).label} buckets", height=140 + 16 * len(labels)),
-        filters.tz,
-    )
+    return HeatGrid(metric, title, unit, scale, per, level, values)
+
+
+def fleet_heatmap(grid, filters):
+    """The Plotly heatmap of a HeatGrid."""
+    title = f"{grid.title} per {grid.per} ({grid.unit}), {Resolution(grid.level).label} buckets"
+    fig = name_time_zone(figure(title=title, height=140 + 16 * len(grid.values)), filters.tz)
+    values = grid.values
     fig.add_heatmap(
-        z=grid.astype(object).where(grid.notna(), None).to_numpy().tolist(),
-        x=local_times(grid.columns, filters.tz),
-        y=[labels[k] for k in grid.index],
-        colorscale=scale,
-        colorbar={"title": unit},
-        hovertemplate="%{y}<br>%{x}<br>%{z:.1f} " + unit + "<extra></extra>",
+        z=values.astype(object).where(values.notna(), None).to_numpy().tolist(),
+        x=local_times(values.columns, filters.tz),
+        y=list(values.index),
+        colorscale=grid.scale,
+        colorbar={"title": grid.unit},
+        hovertemplate="%{y}<br>%{x}<br>%{z:.1f} " + grid.unit + "<extra></extra>",
     )
     fig.update_yaxes(autorange="reversed", automargin=True)
     fig.update_xaxes(range=local_times([filters.start, filters.end], filters.tz))

@@ -74,7 +74,8 @@ def test_hall_list_downloads_its_rows_with_the_page_filters(client_a, simulated)
 
 def test_gpu_explorer_downloads_every_row_in_the_page_order(client_a, simulated):
     response = client_a.get(reverse("gpu-list") + "?sort=-temp&status=active")
-    ((csv_url, xlsx_url),) = links(response.content.decode())
+    heat, (csv_url, xlsx_url) = links(response.content.decode())  # the heatmap's, then the list's
+    assert "/heatmap/" in heat[0] and "/explorer/" in csv_url
     assert "sort=-temp" in csv_url and "status=active" in csv_url
     rows, sheets = download(client_a, csv_url, xlsx_url)
     page_rows = response.context["page"].object_list

@@ -107,3 +107,12 @@ def test_the_gpus_page_has_a_fleet_heatmap_per_gpu_or_per_rack(client_a, world, 
     assert "per rack" in by_rack.layout.title.text
     assert list(by_rack.data[0].y) == [f"{world.a.hall.name} / {world.a.rack.name}"]
     assert all(15 < v < 100 for v in by_rack.data[0].z[0] if v is not None)
+
+
+def test_the_heatmap_downloads_its_cells(client_a, world):
+    response = client_a.get(reverse("gpu-list") + "?heat=power&range=1h")
+    grid = response.context["heatmap"].data[0]
+    rows = client_a.get(reverse("gpu-heatmap") + "?heat=power&range=1h").json()
+    assert len(rows) == len(grid.y) * len(grid.x)
+    shown = sorted(round(v, 3) for row in grid.z for v in row if v is not None)
+    assert shown and shown == sorted(round(r["gpu_power_w"], 3) for r in rows if r["gpu_power_w"] is not None)
