@@ -41,4 +41,9 @@ urlpatterns += [
         name="serving-recommendation-recompute",
     ),
     path("serving/plans/<int:pk>/recompute/", serving_views.recompute, {"kind": "plan"}, name="serving-plan-recompute"),
+    path(
+        "serving/plans/<int:pk>/burst-to-scenario/",
+        serving_views.plan_burst_to_scenario,
+        name="serving-plan-burst-to-scenario",
+    ),
 ]

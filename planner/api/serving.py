@@ -5,15 +5,17 @@ a recommendation's ranked configurations, Pareto front, chosen memory breakdown 
 hours, provisioning totals and savings."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
 from telemetry.api.serializers import OrgScopedSerializer
 from telemetry.models import GpuModel
 from telemetry.tenancy import OrgScopedMixin, user_organization
 
-from ..models import ScalingPlan, ServingRecommendation
+from ..models import ScalingPlan, Scenario, ServingRecommendation
 from ..serving import services as serving_services
 
 CHOSEN_FIELDS = (
@@ -126,6 +128,11 @@ class ServingRecommendationViewSet(RecomputeMixin, OrgScopedMixin, viewsets.Mode
         return Response({**self.get_serializer(rec).data, **recommendation_tables(rec)})
 
 
+class BurstShareSerializer(serializers.Serializer):
+    scenario = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+    mixed_burst_hours_pct = serializers.FloatField(read_only=True)
+
+
 class ScalingPlanViewSet(RecomputeMixin, OrgScopedMixin, viewsets.ModelViewSet):
     """Week scaling plans: replicas per hour, against static peak provisioning and the measured history."""
 
@@ -136,6 +143,24 @@ class ScalingPlanViewSet(RecomputeMixin, OrgScopedMixin, viewsets.ModelViewSet):
     def retrieve(self, request, *args, **kwargs):
         plan = self.get_object()
         return Response({**self.get_serializer(plan).data, **plan_tables(plan)})
+
+    @extend_schema(request=BurstShareSerializer, responses={200: BurstShareSerializer})
+    @action(detail=True, methods=["post"], url_path="burst-to-scenario", serializer_class=BurstShareSerializer)
+    def burst_to_scenario(self, request, pk=None):
+        """Set a scenario's mixed-option burst-hours share to the share of hours this plan bursts."""
+        if not request.user.has_perm("planner.change_scenario"):
+            raise PermissionDenied("Only planners and admins can change scenarios.")
+        plan = self.get_object()
+        body = BurstShareSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        scenario = Scenario.objects.for_org(plan.organization).filter(pk=body.validated_data["scenario"]).first()
+        if scenario is None:
+            raise serializers.ValidationError({"scenario": ["No such scenario in your organization."]})
+        try:
+            pct = serving_services.apply_burst_share(plan, scenario)
+        except serving_services.ServingInputError as exc:
+            raise serializers.ValidationError({"detail": str(exc)}) from exc
+        return Response({"scenario": scenario.pk, "mixed_burst_hours_pct": pct})
 
 
 # Export columns in order, headed with their units (jsonb keeps keys in its own order, so name them here).

@@ -312,3 +312,18 @@ def savings_rows(summary) -> list[dict]:
         if saved:
             rows.append({"against": against, **saved})
     return rows
+
+
+def apply_burst_share(plan, scenario):
+    """Set a scenario's mixed option to burst the share of hours this plan bursts (its owned GPUs hold too few
+    replicas then), so the cost model prices the burst the plan measured instead of a typed guess. Returns the
+    percentage set; ServingInputError when the plan has no owned GPUs or no result."""
+    share = (plan.result.get("summary") or {}).get("burst_hours_share")
+    if plan.owned_gpus is None:
+        raise ServingInputError(f"plan {plan.name} has no owned GPUs, so nothing of it is burst: set its owned GPUs")
+    if share is None:
+        raise ServingInputError(f"plan {plan.name} has no result: recompute it")
+    scenario.mixed_burst_hours_pct = round(100 * share, 1)
+    scenario.full_clean()
+    scenario.save(update_fields=["mixed_burst_hours_pct"])
+    return scenario.mixed_burst_hours_pct

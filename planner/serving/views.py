@@ -9,7 +9,7 @@ from django.views.decorators.http import require_POST
 from telemetry.tenancy import require_organization
 
 from ..domain.scaling import HOURS_PER_WEEK
-from ..models import ScalingPlan, ServingRecommendation
+from ..models import ScalingPlan, Scenario, ServingRecommendation
 from . import charts, services
 from .forms import ScalingPlanForm, ServingRecommendationForm
 
@@ -101,6 +101,9 @@ def plan_detail(request, pk):
         "provisioning": services.comparison_rows(summary),
         "savings": services.savings_rows(summary),
         "can_edit": request.user.has_perm("planner.change_scalingplan"),
+        "scenarios": Scenario.objects.for_org(plan.organization)
+        if request.user.has_perm("planner.change_scenario")
+        else [],
     }
     if len(hours) == HOURS_PER_WEEK:
         context["hours_figure"] = charts.hourly_replicas(hours)
@@ -127,3 +130,22 @@ def recompute(request, kind, pk):
     except services.ServingInputError as exc:
         messages.error(request, f"Not recomputed (the previous result is kept): {exc}")
     return redirect(detail, pk)
+
+
+@require_POST
+def plan_burst_to_scenario(request, pk):
+    """Use the plan's burst-hours share as a scenario's mixed-option burst share."""
+    if not request.user.has_perm("planner.change_scenario"):
+        raise PermissionDenied("Only planners and admins can change scenarios.")
+    plan = _get(request, ScalingPlan, pk)
+    scenario = Scenario.objects.for_org(plan.organization).filter(pk=request.POST.get("scenario") or 0).first()
+    if scenario is None:
+        messages.error(request, "Choose one of your scenarios.")
+        return redirect("planner:serving-plan", pk)
+    try:
+        pct = services.apply_burst_share(plan, scenario)
+    except services.ServingInputError as exc:
+        messages.error(request, str(exc))
+        return redirect("planner:serving-plan", pk)
+    messages.success(request, f"“{scenario.name}” now bursts {pct:g} % of the hours (from “{plan.name}”).")
+    return redirect("planner:scenario-detail", scenario.pk)

@@ -5,9 +5,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.test import Client
+from django.urls import reverse
+from rest_framework.test import APIClient
 
 from planner.domain.costs import cheapest_token_prices
-from planner.models import ScalingPlan, ServingRecommendation
+from planner.models import ScalingPlan, Scenario, ServingRecommendation
 from planner.serving import services as serving_services
 from telemetry.models import Deployment, GpuModel, Source
 from telemetry.serving.store import add_replica, store_samples
@@ -190,3 +192,48 @@ def test_demo_recommendations_and_plans_are_seeded_once(world):
     summary = chat.result["summary"]
     assert chat.workload.name == "chat" and summary["peak_replicas"] == 2 and summary["burst_gpu_hours_per_week"] == 0
     assert assistant.result["summary"]["savings_vs_static"]["gpu_hours_pct"] > 0
+
+
+def test_a_plans_burst_share_becomes_a_scenarios_mixed_burst_hours(world):
+    rec = make_recommendation(world.a.org, precisions=["FP8"])
+    scenario = make_scenario(world.a.org)
+    plan = serving_services.save_plan(
+        ScalingPlan(
+            organization=world.a.org,
+            name="1 owned",
+            recommendation=rec,
+            workload=scenario.workloads.get(),
+            owned_gpus=1,
+        )
+    )
+    share = plan.result["summary"]["burst_hours_share"]
+    assert 0 < share < 1
+    client = Client()
+    client.force_login(world.a.users["viewer"])
+    url = reverse("planner:serving-plan-burst-to-scenario", args=[plan.pk])
+    assert client.post(url, {"scenario": scenario.pk}).status_code == 403
+    client.force_login(world.a.users["planner"])
+    assert scenario.name in client.get(reverse("planner:serving-plan", args=[plan.pk])).content.decode()
+    response = client.post(url, {"scenario": scenario.pk})
+    assert response.status_code == 302 and response.url == reverse("planner:scenario-detail", args=[scenario.pk])
+    scenario.refresh_from_db()
+    assert scenario.mixed_burst_hours_pct == round(100 * share, 1)
+    # Through the API; another organization's scenario reads as missing; a plan without owned GPUs bursts nothing.
+    api = APIClient()
+    api.force_authenticate(world.a.users["planner"])
+    done = api.post(
+        f"/api/planner/scaling-plans/{plan.pk}/burst-to-scenario/", {"scenario": scenario.pk}, format="json"
+    )
+    assert done.status_code == 200 and done.json() == {
+        "scenario": scenario.pk,
+        "mixed_burst_hours_pct": round(100 * share, 1),
+    }
+    theirs = make_scenario(world.b.org)
+    other = api.post(f"/api/planner/scaling-plans/{plan.pk}/burst-to-scenario/", {"scenario": theirs.pk}, format="json")
+    assert other.status_code == 400 and "scenario" in other.json()
+    rented = serving_services.save_plan(ScalingPlan(organization=world.a.org, name="rented", recommendation=rec))
+    refused = api.post(
+        f"/api/planner/scaling-plans/{rented.pk}/burst-to-scenario/", {"scenario": scenario.pk}, format="json"
+    )
+    assert refused.status_code == 400 and "no owned GPUs" in refused.json()["detail"]
+    assert Scenario.objects.get(pk=theirs.pk).mixed_burst_hours_pct == 30
