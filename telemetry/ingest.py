@@ -113,8 +113,9 @@ def ingest(target, batch, *, now=None):
             inserted = _write_events(organization, events)
             result.accepted += inserted
             result.duplicate += len(events) - inserted
-    result.rejected += gpu_result.rejected
+    result.rejected += gpu_result.rejected + len(batch.rejected)
     result.errors[:0] = gpu_result.errors
+    result.errors.extend(batch.rejected)
     return result
 
 

@@ -118,6 +118,9 @@ class Batch:
     gpu_readings: list[GpuReading] = field(default_factory=list)
     point_readings: list[PointReading] = field(default_factory=list)
     events: list[EventReading] = field(default_factory=list)
+    # Readings a collector read but cannot keep (NaN, infinity): {item, index, field, message}, which ingest
+    # counts as rejected and reports like its own errors, so that nothing is dropped silently.
+    rejected: list[dict] = field(default_factory=list)
 
     def __len__(self):
         return len(self.gpu_readings) + len(self.point_readings) + len(self.events)
@@ -126,3 +129,4 @@ class Batch:
         self.gpu_readings.extend(other.gpu_readings)
         self.point_readings.extend(other.point_readings)
         self.events.extend(other.events)
+        self.rejected.extend(other.rejected)

@@ -10,7 +10,6 @@ import csv
 import gc
 import io
 import json
-import math
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from operator import itemgetter
@@ -399,28 +398,7 @@ class PrometheusIngestView(_PushView):
         except (ValueError, TypeError, KeyError, IndexError) as exc:
             raise ParseError(f"Not the Prometheus text exposition format: {exc}") from None
         origin = {item: list(range(len(getattr(batch, item)))) for item in ("gpu_readings", "point_readings", "events")}
-        return batch, origin, non_finite_samples(samples)
-
-
-def non_finite_samples(samples):
-    """Errors for the samples of mapped metrics that are NaN or infinite (the mapping skips them as blank), so
-    that the client learns how many of its readings were not stored and which."""
-    errors = []
-    for index, sample in enumerate(samples):
-        if math.isfinite(sample.value) or not prometheus.is_mapped(sample):
-            continue
-        where = sample.labels.get("UUID") or sample.labels.get("uuid") or sample.labels.get("name", "")
-        errors.append(
-            _error(
-                "prometheus",
-                index,
-                sample.name,
-                f"{sample.value} is not a finite number (NaN or infinity)"
-                + (f" for {where}" if where else "")
-                + "; not stored",
-            )
-        )
-    return errors
+        return batch, origin, prometheus.non_finite_errors(samples)
 
 
 CSV_COLUMNS = ("ts", "entity_kind", "entity", "metric", "value")

@@ -15,6 +15,7 @@ count: an event is raised when it changes (a scrape cannot see two XIDs that hap
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -252,6 +253,19 @@ def is_mapped(sample: ExpositionSample) -> bool:
     return _node_metric(name, sample.labels) is not None
 
 
+def non_finite_errors(samples: list[ExpositionSample], item: str = "prometheus") -> list[dict]:
+    """Errors ({item, index, field, message}) for the samples of mapped metrics that are NaN or infinite (the
+    mapping skips them as blank), so that the client or the collector run learns which readings were not stored."""
+    errors = []
+    for index, sample in enumerate(samples):
+        if math.isfinite(sample.value) or not is_mapped(sample):
+            continue
+        where = sample.labels.get("UUID") or sample.labels.get("uuid") or sample.labels.get("name", "")
+        message = f"{sample.value} is not a finite number (NaN or infinity)" + (f" for {where}" if where else "")
+        errors.append({"item": item, "index": index, "field": sample.name, "message": message + "; not stored"})
+    return errors
+
+
 def _node_metric(name: str, labels: dict) -> str | None:
     """node-exporter / ipmi-exporter series that carry vocabulary metrics (power, inlet, fans)."""
     if name == "ipmi_dcmi_power_consumption_watts":
@@ -281,6 +295,11 @@ def collect(source, *, session: requests.Session | None = None, now: datetime | 
     what = f"Prometheus scrape of {source_label(source)}"
     response = http_get(session, source.endpoint, timeout_s=source.timeout_s, what=what)
     try:
-        return parse_exposition(response.text, ts, node=node, xid_tracker=_xid_seen, xid_scope=source.endpoint)
+        samples = parse_samples(response.text)
+        batch = parse_exposition(
+            "", ts, node=node, xid_tracker=_xid_seen, xid_scope=source.endpoint, parser=lambda _: samples
+        )
     except ValueError as exc:
         raise CollectorError(f"{what}: not the Prometheus text format: {exc}") from None
+    batch.rejected = non_finite_errors(samples)
+    return batch

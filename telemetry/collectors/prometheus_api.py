@@ -24,6 +24,7 @@ node-/ipmi-exporter names), so the default is one regex query per family, not on
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -110,6 +111,17 @@ def parse_query_range(
             if mapping is None:
                 continue
             metric, scale, value_type = mapping
+            non_finite = sum(1 for _, value in _points(series) if not math.isfinite(value))
+            if non_finite:
+                where = uuid or _entity(labels, query.entity_label)
+                batch.rejected.append(
+                    {
+                        "item": "prometheus_api",
+                        "index": queries.index(query),
+                        "field": name or metric,
+                        "message": f"{non_finite} values NaN or infinity for {where}; not stored",
+                    }
+                )
             if metric in GPU_METRICS:
                 if not uuid:
                     continue
@@ -126,7 +138,7 @@ def parse_query_range(
                 if not entity:
                     continue
                 for ts, value in _points(series):
-                    if value == value and abs(value) != float("inf"):
+                    if math.isfinite(value):
                         nodes.setdefault((query.entity_kind, entity, metric, ts), []).append(value * scale)
             else:
                 raise ValueError(f"query {query.promql!r}: {metric!r} is not a vocabulary metric")

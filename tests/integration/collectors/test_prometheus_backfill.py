@@ -118,3 +118,33 @@ def test_a_scrape_target_that_was_not_collected_records_a_lost_gap(world, dcgm_n
     client.force_login(world.a.users["viewer"])
     page = client.get("/sources/").content.decode()
     assert "lost" in page and "keeps no history" in page
+
+
+NAN_EXPOSITION = (
+    f'DCGM_FI_DEV_GPU_UTIL{{gpu="0",UUID="{UUIDS[0]}",Hostname="gpu-node-017"}} 63\n'
+    f'DCGM_FI_DEV_POWER_USAGE{{gpu="0",UUID="{UUIDS[0]}",Hostname="gpu-node-017"}} NaN\n'
+    f'DCGM_FI_DEV_GPU_TEMP{{gpu="0",UUID="{UUIDS[0]}",Hostname="gpu-node-017"}} +Inf\n'
+    "unrelated_metric NaN\n"
+)
+
+
+def test_nan_read_by_a_collector_is_counted_in_its_run_not_dropped(world, dcgm_node, http_peer, prometheus_server):
+    http_peer.text("/metrics", NAN_EXPOSITION)
+    scrape = Source.objects.create(
+        organization=world.a.org, name="dcgm", kind="prometheus", endpoint=f"{http_peer.url}/metrics"
+    )
+    result = collect(scrape.pk)
+    assert (result.accepted, result.rejected) == (1, 2)
+    run = scrape.runs.get()
+    assert run.rejected == 2 and "DCGM_FI_DEV_POWER_USAGE" in run.error and "NaN" in run.error
+
+    server = prometheus_server([http_peer.url.removeprefix("http://")])
+    server.wait_for_samples("DCGM_FI_DEV_POWER_USAGE")
+    time.sleep(2)
+    pull = Source.objects.create(
+        organization=world.a.org, name="prom", kind="prometheus_api", endpoint=server.url, options={"step_s": 1}
+    )
+    result = collect(pull.pk)
+    assert result.accepted >= 1 and result.rejected == 2  # one error per series, naming how many values
+    run = pull.runs.get()
+    assert "DCGM_FI_DEV_GPU_TEMP" in run.error and "values NaN or infinity" in run.error
