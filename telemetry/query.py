@@ -91,10 +91,11 @@ def gpu_metric_series(
     return traces
 
 
-def point_series(series_ids, start, end, *, stat="avg", max_points=DEFAULT_MAX_POINTS, now=None):
-    """One trace per Series: DataFrame(ts, series_id, value)."""
+def point_series(series_ids, start, end, *, stat="avg", max_points=DEFAULT_MAX_POINTS, now=None, resolution=None):
+    """One trace per Series: DataFrame(ts, series_id, value). Hourly rollups fill the front of the range
+    where the level picked holds no data (older than its retention, or backfilled history)."""
     _check(stat in ("min", "max", "avg", "last"), f"unknown statistic {stat!r}")
-    level = pick_resolution(start, end, max_points=max_points, now=now)
+    level = pick_resolution(start, end, max_points=max_points, now=now) if resolution is None else resolution
     if level == RAW:
         sql = "SELECT ts, series_id, value FROM telemetry_sample WHERE series_id IN ({ids}) AND ts >= %s AND ts < %s"
         params = [start, end]
@@ -104,7 +105,14 @@ def point_series(series_ids, start, end, *, stat="avg", max_points=DEFAULT_MAX_P
             "WHERE series_id IN ({ids}) AND resolution = %s AND ts >= %s AND ts < %s"
         )
         params = [int(level), start, end]
-    return _downsample(_fetch(sql, series_ids, params, ["ts", "series_id", "value"]), "series_id", max_points)
+    frame = _fetch(sql, series_ids, params, ["ts", "series_id", "value"])
+    if resolution is None and level != Resolution.HOUR:
+
+        def hourly(ids, upto):
+            return point_series(ids, start, upto, stat=stat, resolution=Resolution.HOUR)
+
+        frame = _hourly_front(frame, "series_id", series_ids, start, end, hourly)
+    return _downsample(frame, "series_id", max_points)
 
 
 def aggregate_gpus(
@@ -146,17 +154,41 @@ def aggregate_gpus(
     return _fetch(sql, gpu_ids, params, columns)
 
 
-def hall_series(hall_ids, field, start, end, *, max_points=DEFAULT_MAX_POINTS, now=None):
-    """A hall aggregate (e.g. it_power_w, inlet_temp_max) per hall: DataFrame(ts, hall_id, value)."""
+def hall_series(hall_ids, field, start, end, *, max_points=DEFAULT_MAX_POINTS, now=None, resolution=None):
+    """A hall aggregate (e.g. it_power_w, inlet_temp_max) per hall: DataFrame(ts, hall_id, value). Hourly
+    rollups fill the front of the range where the level picked holds no data, as in point_series."""
     _check(field in HALL_ROLLUP_FIELDS, f"unknown hall field {field!r}; one of {', '.join(HALL_ROLLUP_FIELDS)}")
     levels = (Resolution.MINUTE, Resolution.FIVE_MINUTES, Resolution.HOUR)
-    level = pick_resolution(start, end, max_points=max_points, now=now, levels=levels)
+    level = (
+        pick_resolution(start, end, max_points=max_points, now=now, levels=levels) if resolution is None else resolution
+    )
     sql = (
         f"SELECT ts, hall_id, {field} FROM telemetry_hallrollup "
         "WHERE hall_id IN ({ids}) AND resolution = %s AND ts >= %s AND ts < %s"
     )
-    frame = _fetch(sql, hall_ids, [int(level), start, end], ["ts", "hall_id", "value"])
-    return _downsample(frame.dropna(subset=["value"]), "hall_id", max_points)
+    frame = _fetch(sql, hall_ids, [int(level), start, end], ["ts", "hall_id", "value"]).dropna(subset=["value"])
+    if resolution is None and level != Resolution.HOUR:
+
+        def hourly(ids, upto):
+            return hall_series(ids, field, start, upto, resolution=Resolution.HOUR)
+
+        frame = _hourly_front(frame, "hall_id", hall_ids, start, end, hourly)
+    return _downsample(frame, "hall_id", max_points)
+
+
+def _hourly_front(frame, key, ids, start, end, read_hourly):
+    """`frame` with hourly rows prepended for each id whose data at the finer level starts more than 5 % of the
+    range after `start` (or is missing): read_hourly(ids, upto) reads them, one query for all such ids."""
+    firsts = frame.groupby(key)["ts"].min().to_dict()
+    late = pd.Timestamp(start) + (end - start) * 0.05
+    short = {
+        i: firsts.get(i, pd.Timestamp(end)) for i in (int(i) for i in ids) if firsts.get(i, pd.Timestamp(end)) > late
+    }
+    if not short:
+        return frame
+    older = read_hourly(list(short), max(short.values()).to_pydatetime())
+    older = older[older["ts"] < older[key].map(short)]
+    return pd.concat([older, frame]) if not older.empty else frame
 
 
 def fleet_gpu_util(hall_ids, start, end, *, max_points=DEFAULT_MAX_POINTS, now=None):

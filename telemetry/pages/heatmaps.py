@@ -41,13 +41,11 @@ def heat_grid(gpus, heat, filters, now):
         labels = {g.id: f"{g.node.hostname}/gpu{g.index}" for g in gpus}
     else:
         labels = {g.node.rack_id: f"{g.node.rack.hall.name} / {g.node.rack.name}" for g in gpus}
-    frame = _rows(gpus, metric, filters, level, by_gpu)
-    if frame["row"].nunique() < len(labels) / 2 and level != Resolution.HOUR:
-        # Finer rollups held for too few rows (older than their retention, or only some GPUs): hourly.
+    values = _grid(_rows(gpus, metric, filters, level, by_gpu), labels)
+    if level != Resolution.HOUR and values.notna().to_numpy().mean() < 0.5:
+        # The finer level holds under half the cells (older than its retention, or only some GPUs): hourly.
         level = Resolution.HOUR
-        frame = _rows(gpus, metric, filters, level, by_gpu)
-    values = frame.pivot_table(index="row", columns="ts", values="value").reindex(list(labels))
-    values.index = [labels[k] for k in values.index]
+        values = _grid(_rows(gpus, metric, filters, level, by_gpu), labels)
     per = "GPU" if by_gpu else "rack (mean of its GPUs)"
     return HeatGrid(metric, title, unit, scale, per, level, values)
 
@@ -68,6 +66,13 @@ def fleet_heatmap(grid, filters):
     fig.update_yaxes(autorange="reversed", automargin=True)
     fig.update_xaxes(range=local_times([filters.start, filters.end], filters.tz))
     return fig
+
+
+def _grid(frame, labels):
+    """Rows in `labels` order (labelled), one column per bucket."""
+    values = frame.pivot_table(index="row", columns="ts", values="value").reindex(list(labels))
+    values.index = [labels[k] for k in values.index]
+    return values
 
 
 def _rows(gpus, metric, filters, level, by_gpu):

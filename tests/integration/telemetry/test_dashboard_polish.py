@@ -4,6 +4,7 @@ drops of a training hall marked as simulated."""
 
 from datetime import timedelta
 
+import pandas as pd
 import pytest
 from django.urls import reverse
 from django.utils import timezone
@@ -116,3 +117,11 @@ def test_the_heatmap_downloads_its_cells(client_a, world):
     assert len(rows) == len(grid.y) * len(grid.x)
     shown = sorted(round(v, 3) for row in grid.z for v in row if v is not None)
     assert shown and shown == sorted(round(r["gpu_power_w"], 3) for r in rows if r["gpu_power_w"] is not None)
+
+
+def test_a_week_of_hall_load_reads_hourly_history_before_the_finer_levels(client_a, world):
+    """7 d at 1200 px reads 5-minute rollups, which the demo holds for its last day only: hourly fills the rest."""
+    figure = client_a.get(reverse("overview") + "?range=7d").context["load_figure"]
+    line = next(t for t in figure.data if t.name == str(world.a.hall))
+    span = pd.Timestamp(line.x[-1]) - pd.Timestamp(line.x[0])
+    assert span > pd.Timedelta(days=6)
