@@ -61,13 +61,13 @@ def gpus_vs_capacity(report):
     return fig
 
 
-def runway(report, runways=None):
+def runway(report, runways=None, title="Runway per hall"):
     """Months until each chosen hall (or each of `runways`) runs out of power, cooling or space
     (horizon + 1 = lasts)."""
     horizon = report.inputs.horizon_months
     runways = report.runways if runways is None else runways
     fig = figure(
-        title="Runway per hall",
+        title=title,
         xaxis_title=f"month the limit is reached ({horizon + 1} = lasts the horizon)",
         barmode="group",
     )

@@ -35,7 +35,7 @@ TARGET_LABELS = {"it_load_kw": "IT load (kW)", "cooling_load_kw": "Cooling load 
 
 def forecast_index(request):
     organization = require_organization(request.user)
-    filters = parse_filters(request, default_range="7d")
+    filters = parse_filters(request)
     outlook = forecasting.cooling_outlook(organization, filters=filters)
     alerts = Alert.objects.for_org(organization).active().values("hall").annotate(n=Count("pk"))
     open_by_hall = {row["hall"]: row["n"] for row in alerts}
@@ -70,7 +70,7 @@ def hall_forecast(request, pk):
     forecast = forecasting.frame_from_json(latest.frame) if latest else None
     end = latest.as_of if latest else None
     # The filter bar's range sets how much measured history leads up to the forecast (default a week).
-    filters = parse_filters(request, default_range="7d", zone_site=hall.site)
+    filters = parse_filters(request, zone_site=hall.site)
     history = None
     if end is not None:
         shown = min(filters.duration, MAX_HISTORY_SHOWN)
@@ -156,7 +156,7 @@ def alert_list(request):
     """Alerts open at some time in the range (all of them, or only those still active), of the filters'
     site or hall."""
     organization = require_organization(request.user)
-    filters = parse_filters(request, default_range="7d")
+    filters = parse_filters(request)
     show = request.GET.get("show", "active")
     if show not in ALERT_SHOWS:
         filters.errors.append(f"Unknown show={show!r}; choose one of {', '.join(ALERT_SHOWS)}.")
@@ -207,6 +207,7 @@ def risk_table(request):
         {
             "filters": filters,
             "run": run,
+            "coverage": _risk_coverage(organization, run, filters) if run else None,
             "page": page,
             "sort": sort,
             "risk_filters": risk_filters,
@@ -220,12 +221,30 @@ def risk_table(request):
     )
 
 
+def _risk_coverage(organization, run, filters):
+    """How the run's scored GPUs compare with the inventory the overview counts (the filters' site/hall):
+    failed and retired GPUs are not scored, nor GPUs lost in the 30 days before the run (they await service),
+    and GPUs added after the run have no score yet."""
+    inventory = dict(filters.narrow(Gpu.objects.for_org(organization), "node__rack__hall").values_list("id", "status"))
+    scored = filters.narrow(GpuRiskScore.objects.filter(run=run), "gpu__node__rack__hall").count()
+    out = {i for i, status in inventory.items() if status in (Gpu.Status.FAILED, Gpu.Status.RETIRED)}
+    lost = forecasting._failed_between(organization.pk, run.as_of - forecasting.RISK_WINDOW, run.as_of)
+    lost = len((set(lost) & set(inventory)) - out)
+    return {
+        "inventory": len(inventory),
+        "scored": scored,
+        "out_of_service": len(out),
+        "lost": lost,
+        "later": max(len(inventory) - len(out) - lost - scored, 0),
+    }
+
+
 def risk_detail(request, pk):
     """One GPU's risk: its latest score and drivers, and over the range its hourly signals, stored scores
     and events."""
     organization = require_organization(request.user)
     gpu = get_object_or_404(Gpu.objects.for_org(organization).select_related("model", "node__rack__hall__site"), pk=pk)
-    filters = parse_filters(request, default_range="30d", zone_site=gpu.node.rack.hall.site)
+    filters = parse_filters(request, zone_site=gpu.node.rack.hall.site)
     start, end = filters.start, filters.end
     history = list(
         GpuRiskScore.objects.filter(gpu=gpu, as_of__gte=start, as_of__lte=end)

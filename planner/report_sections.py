@@ -101,5 +101,8 @@ def capacity_runway(organization, as_of):
             ),
         ),
     )
-    figures = {f"runway_{i}": charts.runway(r) for i, r in enumerate(reports)}
+    # One chart per scenario, titled by it: the report shows several side by side.
+    figures = {
+        f"runway_{i}": charts.runway(r, title=f"Runway per hall: {r.scenario.name}") for i, r in enumerate(reports)
+    }
     return SectionResult(title="Capacity runway", html=html, figures=figures, tables={"Runway": rows})

@@ -75,7 +75,7 @@ def subscription_send(request, pk):
 def delivery_log(request):
     """The delivery log within the dashboard's time range, with a chart of deliveries per day by status (days in
     the filters' zone); the table shows each delivery's times in its report's own zone."""
-    filters = parse_filters(request, default_range="30d")
+    filters = parse_filters(request)
     deliveries = list(
         ReportDelivery.objects.for_org(require_organization(request.user))
         .filter(scheduled_for__gte=filters.start, scheduled_for__lte=filters.end)

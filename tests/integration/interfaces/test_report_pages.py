@@ -95,3 +95,12 @@ def test_help_page_has_anchor_for_each_page(logged_in):
     html = logged_in("viewer").get("/help/").content.decode()
     for anchor in ("overview", "reports", "exports", "api"):
         assert f'id="{anchor}"' in html
+
+
+def test_an_empty_delivery_log_shows_no_empty_chart(logged_in, subscription):
+    client = logged_in("viewer")
+    assert client.get("/planner/reports/deliveries/").context["filters"].range == "24h"  # the dashboard's default
+    empty = client.get("/planner/reports/deliveries/").content.decode()
+    assert "No deliveries in this range" in empty and "deliveries-per-day" not in empty
+    ReportDelivery.objects.create(subscription=subscription, scheduled_for=timezone.now() - timedelta(hours=1))
+    assert "deliveries-per-day" in client.get("/planner/reports/deliveries/").content.decode()
