@@ -25,7 +25,9 @@ def event_marker(event, subject=""):
     name = EVENT_NAMES.get(event.kind, event.kind)
     if event.code is not None:
         name = name.format(code=event.code)
-    text = " · ".join(part for part in (subject, name.replace(" {code}", ""), event.detail) if part)
+    name = name.replace(" {code}", "")
+    detail = event.detail if event.detail != name else ""  # some collectors repeat the kind as the detail
+    text = " · ".join(part for part in (subject, name, detail) if part)
     kind = "gap" if event.kind == "collector_failure" else "xid"
     return Marker(event.ts, kind, text)
 
