@@ -9,10 +9,21 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from planner import export_link_views
 from telemetry import views as telemetry_views
 
+
+
+class FaviconRedirect(RedirectView):
+    """Browsers ask for /favicon.ico on pages that name no icon (the API's browsable pages, the admin).
+    The URL is resolved per request: production's manifest storage knows it only after collectstatic."""
+
+    permanent = True
+
+    def get_redirect_url(self, *args, **kwargs):
+        return static("favicon.svg")
+
+
 urlpatterns = [
     path("healthz", telemetry_views.healthz, name="healthz"),
-    # Browsers ask for /favicon.ico on pages that name no icon (the API's browsable pages, the admin).
-    path("favicon.ico", login_not_required(RedirectView.as_view(url=static("favicon.svg"), permanent=True))),
+    path("favicon.ico", login_not_required(FaviconRedirect.as_view())),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

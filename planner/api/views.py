@@ -3,6 +3,7 @@
 Every list here (like every API list) also answers ?format=csv|xlsx — see telemetry.api.renderers.
 """
 
+import django_filters
 from django.http import Http404
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -19,6 +20,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from telemetry.api.filters import UtcDateTimeFilter
 from telemetry.tenancy import OrgScopedMixin, user_organization
 
 from .. import report_mail, reports
@@ -56,6 +58,15 @@ class ReportSubscriptionViewSet(OrgScopedMixin, viewsets.ModelViewSet):
         return Response({"delivery": delivery.id}, status=status.HTTP_202_ACCEPTED)
 
 
+class ReportDeliveryFilter(django_filters.FilterSet):
+    scheduled_for__gte = UtcDateTimeFilter(field_name="scheduled_for", lookup_expr="gte")
+    scheduled_for__lte = UtcDateTimeFilter(field_name="scheduled_for", lookup_expr="lte")
+
+    class Meta:
+        model = ReportDelivery
+        fields = ["subscription", "status"]
+
+
 @extend_schema_view(
     list=extend_schema(summary="Report delivery log (newest first)"),
     retrieve=extend_schema(summary="One report delivery"),
@@ -63,7 +74,7 @@ class ReportSubscriptionViewSet(OrgScopedMixin, viewsets.ModelViewSet):
 class ReportDeliveryViewSet(OrgScopedMixin, viewsets.ReadOnlyModelViewSet):
     queryset = ReportDelivery.objects.select_related("subscription")
     serializer_class = api_serializers.ReportDeliverySerializer
-    filterset_fields = {"subscription": ["exact"], "status": ["exact"], "scheduled_for": ["gte", "lte"]}
+    filterset_class = ReportDeliveryFilter
 
 
 @extend_schema_view(

@@ -32,6 +32,16 @@ def test_query_times_out_of_range_answer_400_naming_the_parameter(world):
             assert "'from'" in json.dumps(response.json()), (url, text)
 
 
+def test_filter_times_answer_in_utc_or_400_naming_the_filter(world):
+    client = api(world, "viewer")
+    # +23:45 is a valid Python offset that PostgreSQL refuses; it is compared in UTC.
+    response = client.get("/api/planner/report-deliveries/", {"scheduled_for__lte": "1732-07-22T01:03:28+23:45"})
+    assert response.status_code == 200, response.content
+    response = client.get("/api/planner/report-deliveries/", {"scheduled_for__gte": "0001-01-01T00:00:00+05:00"})
+    assert response.status_code == 400, response.content
+    assert "scheduled_for__gte" in response.json()
+
+
 def test_ingest_times_out_of_range_are_rejected_items_the_rest_stored(world):
     source = Source.objects.create(organization=world.a.org, name="push", kind="push")
     client = APIClient()
