@@ -13,6 +13,9 @@ wins. Counters and histogram buckets are cumulative since the engine started, so
 difference to the previous scrape; a value that went down means the engine restarted, and then the
 current value is the whole difference (counted from zero). Percentiles are those of the requests that
 finished between the two scrapes, interpolated inside the bucket like Prometheus' histogram_quantile.
+A value no engine can report (infinite, a negative count, KV-cache use outside 0-1, cumulative buckets that go
+down) is garbage: its field is left out of the sample and named in `EngineReading.problems`, which the run
+records as rejected values.
 """
 
 from __future__ import annotations
@@ -104,6 +107,7 @@ HISTOGRAMS = {
 # Triton latency summaries (opt-in, sliding window): quantile labels read as they are.
 SUMMARIES = {"trtllm": {"e2e": _s("nv_inference_request_summary_us", scale=1e-6)}}
 MODEL_LABELS = ("model_name", "model", "name")  # vLLM/SGLang, Triton, SGLang before 0.4
+CEILINGS = {"kv_cache_usage": 1.0}  # gauges with an upper bound; every value read is >= 0
 
 
 @dataclass(frozen=True)
@@ -125,6 +129,7 @@ class EngineReading:
     counters: dict
     histograms: dict  # name -> Histogram
     quantiles: dict  # name -> {percentile: seconds}, from summaries
+    problems: tuple = ()  # (field, why) of values left out as impossible
 
 
 @dataclass(frozen=True)
@@ -168,8 +173,23 @@ def _samples(text):
             for sample in family.samples:
                 by_name.setdefault(sample.name, []).append((sample.labels, sample.value))
     except (ValueError, TypeError, IndexError) as exc:
-        raise CollectorError(f"not a Prometheus exposition: {exc}") from None
+        raise CollectorError(f"not a Prometheus exposition: {_printable(str(exc))}") from None
     return by_name
+
+
+def _printable(text, limit=300):
+    """An error message safe to store and show: control characters escaped (PostgreSQL refuses NUL), cut short."""
+    text = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _impossible(name, values, ceiling=math.inf):
+    """Why `values` of sample `name` cannot be real (infinite, negative, above `ceiling`), or None."""
+    for value in values:
+        if not math.isfinite(value) or value < 0 or value > ceiling + 1e-9:
+            bounds = f"0-{ceiling:g}" if math.isfinite(ceiling) else ">= 0"
+            return f"{name} = {value:g} is outside {bounds}"
+    return None
 
 
 def _matching(by_name, series, model):
@@ -197,53 +217,70 @@ def parse_metrics(text: str, engine: str, ts: datetime, *, model: str = "") -> E
     """Parse one /metrics answer of `engine`; `model` keeps only series of that model (label model_name or
     model), for endpoints that serve several."""
     by_name = _samples(text)
-    gauges, counters, histograms, quantiles = {}, {}, {}, {}
+    gauges, counters, histograms, quantiles, problems = {}, {}, {}, {}, []
     for field_name, series in GAUGES[engine].items():
-        _, rows = _matching(by_name, series, model)
+        name, rows = _matching(by_name, series, model)
         if not rows and field_name in FALLBACK_GAUGES.get(engine, {}):
-            _, rows = _matching(by_name, FALLBACK_GAUGES[engine][field_name], model)
+            name, rows = _matching(by_name, FALLBACK_GAUGES[engine][field_name], model)
         values = _finite([value * series.scale for _, value in rows])
-        if values:
+        if why := _impossible(name, values, CEILINGS.get(field_name, math.inf)):
+            problems.append((field_name, why))
+        elif values:
             gauges[field_name] = sum(values) / len(values) if field_name == "kv_cache_usage" else sum(values)
     for field_name, series in COUNTERS[engine].items():
-        _, rows = _matching(by_name, series, model)
+        name, rows = _matching(by_name, series, model)
         values = _finite([value for _, value in rows])
-        if values:
+        if why := _impossible(name, values):
+            problems.append((field_name, why))
+        elif values:
             counters[field_name] = sum(values)
         elif field_name == "requests_failed" and "requests_finished" in counters:
             counters[field_name] = 0.0  # the engine reports no failures yet (vLLM: no aborted request so far)
     for field_name, series in HISTOGRAMS[engine].items():
-        hist = _histogram(by_name, series, model)
-        if hist is not None:
+        name, hist = _histogram(by_name, series, model)
+        if hist is None:
+            continue
+        if why := _impossible(name, hist.counts) or (
+            any(b < a for a, b in zip(hist.counts, hist.counts[1:], strict=False))
+            and f"{name} buckets are not cumulative (a count goes down)"
+        ):
+            problems.append((field_name, why))
+        else:
             histograms[field_name] = hist
     for field_name, series in SUMMARIES.get(engine, {}).items():
-        _, rows = _matching(by_name, series, model)
+        name, rows = _matching(by_name, series, model)
         points = {}
         for labels, value in rows:
             q = float(labels.get("quantile", "nan")) * 100
             if round(q) in PERCENTILES and not math.isnan(value):
                 points[round(q)] = value * series.scale
-        if points:
+        if why := _impossible(name, points.values()):
+            problems.append((field_name, why))
+        elif points:
             quantiles[field_name] = points
-    if not (gauges or counters or histograms):
+    if not (gauges or counters or histograms or problems):
         raise CollectorError(f"no {engine} serving metrics in the answer (is this the engine's /metrics endpoint?)")
-    return EngineReading(ts, engine, gauges, counters, histograms, quantiles)
+    return EngineReading(ts, engine, gauges, counters, histograms, quantiles, tuple(problems))
 
 
 def _histogram(by_name, series, model):
+    """(name, Histogram) of the first of the series' names with buckets, or (None, None)."""
     for name in series.names:
         found = _matching(by_name, Series((f"{name}_bucket",), series.labels), model)[1]
         if not found:
             continue
         sums = {}
         for labels, value in found:
-            bound = float(labels["le"])
+            try:
+                bound = float(labels["le"])
+            except (KeyError, ValueError):
+                raise CollectorError(f"histogram {name} has a bucket without a numeric le label") from None
             sums[bound] = sums.get(bound, 0.0) + value
         bounds = tuple(sorted(sums))
         if not bounds or not math.isinf(bounds[-1]):
             raise CollectorError(f"histogram {name} has no +Inf bucket")
-        return Histogram(tuple(b * series.scale for b in bounds), tuple(sums[b] for b in bounds))
-    return None
+        return name, Histogram(tuple(b * series.scale for b in bounds), tuple(sums[b] for b in bounds))
+    return None, None
 
 
 def histogram_quantile(q: float, bounds, counts) -> float | None:

@@ -280,7 +280,8 @@ def store_samples(replica, rows):
 
 def ingest_reading(source, reading, *, now):
     """Turn one scrape of a replica (telemetry.collectors.serving.EngineReading) into its serving sample,
-    against the previous scrape's state, which it then replaces. Returns an IngestResult."""
+    against the previous scrape's state, which it then replaces. Returns an IngestResult; the values the
+    parser left out as impossible count as rejected, each named in its errors (the run shows them)."""
     from ..collectors.serving import derive_sample
 
     with transaction.atomic():
@@ -288,6 +289,8 @@ def ingest_reading(source, reading, *, now):
         row, replica.scrape_state = derive_sample(replica.scrape_state, reading)
         result = store_samples(replica, [row])
         replica.save(update_fields=["scrape_state"])
+    for field_name, why in reading.problems:
+        result.reject("serving_value", 0, [(field_name, why)])
     return result
 
 

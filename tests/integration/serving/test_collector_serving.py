@@ -11,6 +11,7 @@ from telemetry import sources
 from telemetry.collectors.common import CollectorError, TransientCollectorError
 from telemetry.models import CollectorRun, Deployment, GpuModel, ServingSample, Source
 from telemetry.serving.store import add_replica
+from tests.base import PASSWORD
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "serving-metrics"
 EXPECTED = json.loads((FIXTURES / "expected.json").read_text())
@@ -68,3 +69,33 @@ def test_down_or_garbage_endpoint_is_recorded_on_the_source_and_keeps_what_was_s
     collect(replica, T0 + timedelta(seconds=45))
     latest = ServingSample.objects.filter(replica=replica).order_by("ts").last()
     assert latest.generation_tokens == EXPECTED["sglang-0.5"]["t0_to_t1"]["generation_tokens"]
+
+
+def test_binary_garbage_and_impossible_values_show_on_the_sources_page(replica, http_peer, client, world):
+    serve(http_peer, "sglang-0.5-t0.prom")
+    collect(replica, T0)
+    # Bytes that are no text: the failure is recorded (PostgreSQL stores no NUL byte in the error) ...
+    http_peer.text("/metrics", b"\x00\x01\x02\x89PNG garbage\n", content_type="application/octet-stream")
+    with pytest.raises(CollectorError, match="not a Prometheus exposition"):
+        collect(replica, T0 + timedelta(seconds=15))
+    source = Source.objects.get(pk=replica.source_id)
+    assert source.consecutive_failures == 1 and "not a Prometheus exposition" in source.last_error
+    # ... and an exposition whose KV-cache use is 37 (of 0-1) and whose token counter is infinite stores the
+    # rest of the sample, leaves those out and names them in the run.
+    text = (FIXTURES / "sglang-0.5-t1.prom").read_text()
+    text = "\n".join(
+        line.rsplit(" ", 1)[0] + (" 37" if "token_usage" in line else " +Inf")
+        if line.startswith(("sglang:token_usage{", "sglang:prompt_tokens_total{"))
+        else line
+        for line in text.splitlines()
+    )
+    http_peer.text("/metrics", text + "\n")
+    assert collect(replica, T0 + timedelta(seconds=30)).rejected == 2
+    latest = ServingSample.objects.filter(replica=replica).order_by("ts").last()
+    assert latest.kv_cache_usage is None and latest.prompt_tokens is None and latest.generation_tokens > 0
+    run = CollectorRun.objects.filter(source=replica.source).order_by("-started").first()
+    assert "kv_cache_usage: sglang:token_usage = 37 is outside 0-1" in run.error and "prompt_tokens" in run.error
+    assert client.login(username=world.a.users["viewer"].username, password=PASSWORD)
+    page = client.get("/sources/").content.decode()
+    assert "llama-70b / r0" in page and "not a Prometheus exposition" in page
+    assert "sglang:token_usage = 37 is outside 0-1" in page

@@ -132,3 +132,44 @@ def test_triton_tpot_is_the_little_law_mean_and_recovers_a_steady_decode():
     # Engines with a per-token histogram keep its percentiles.
     vllm = scrape_pair("vllm-0.11-t0.prom", "vllm-0.11-t1.prom", "vllm")
     assert vllm["tpot_p50"] != pytest.approx(vllm["requests_running"] * 15 / vllm["generation_tokens"])
+
+
+GARBAGE_VALUES = """\
+sglang:num_running_reqs{model_name="m"} +Inf
+sglang:num_queue_reqs{model_name="m"} -3
+sglang:token_usage{model_name="m"} 37
+sglang:prompt_tokens_total{model_name="m"} +Inf
+sglang:generation_tokens_total{model_name="m"} -1
+sglang:num_requests_total{model_name="m"} 100
+sglang:time_to_first_token_seconds_bucket{model_name="m",le="0.1"} 5
+sglang:time_to_first_token_seconds_bucket{model_name="m",le="0.5"} 3
+sglang:time_to_first_token_seconds_bucket{model_name="m",le="+Inf"} 9
+"""
+
+
+def test_impossible_values_are_dropped_and_named_instead_of_stored():
+    reading = parse_metrics(GARBAGE_VALUES, "sglang", T0)
+    assert reading.gauges == {} and reading.counters == {"requests_finished": 100, "requests_failed": 0.0}
+    assert reading.histograms == {}  # cumulative bucket counts that go down are no histogram
+    problems = dict(reading.problems)
+    assert set(problems) == {
+        "requests_running",
+        "requests_waiting",
+        "kv_cache_usage",
+        "prompt_tokens",
+        "generation_tokens",
+        "ttft",
+    }
+    assert "37" in problems["kv_cache_usage"] and "0-1" in problems["kv_cache_usage"]
+    assert "inf" in problems["requests_running"] and "sglang:num_running_reqs" in problems["requests_running"]
+    _, state = derive_sample({}, reading)
+    json.dumps(state, allow_nan=False)  # PostgreSQL's jsonb has no Infinity: the replica's state must save
+
+
+def test_binary_garbage_is_a_printable_error():
+    with pytest.raises(CollectorError) as info:
+        parse_metrics("\x00\x01\x02garbage\n", "vllm", T0)
+    assert str(info.value).isprintable() and "not a Prometheus exposition" in str(info.value)
+    bad_le = 'vllm:time_to_first_token_seconds_bucket{le="soon"} 3\nvllm:num_requests_running 1\n'
+    with pytest.raises(CollectorError, match="vllm:time_to_first_token_seconds.*le"):
+        parse_metrics(bad_le, "vllm", T0)
