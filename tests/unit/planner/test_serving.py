@@ -2,6 +2,7 @@
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 
@@ -198,6 +199,15 @@ def test_bad_input_names_the_field():
 def test_comparison_with_the_size_table_heuristic_runs_on_its_cases():
     table = comparison_table()
     assert table.count("| Headroom |") == 3 and table.count("size table + pending rule") == 3
+
+
+def test_docs_show_the_comparison_the_code_computes_today():
+    """docs/serving.md's table against the size-table heuristic is `python -m planner.domain.serving --compare`:
+    a change of the estimator or the recommender shows here until the table is regenerated."""
+    docs = (Path(__file__).parents[3] / "docs" / "serving.md").read_text()
+    rows = [line for line in comparison_table().splitlines() if line.startswith("| Llama")]
+    assert len(rows) == 9
+    assert [row for row in rows if row not in docs] == []
 
 
 def test_ttft_calibration_adds_what_unqueued_requests_waited_beyond_the_model():
