@@ -119,3 +119,16 @@ def test_settings_are_frozen():
     with pytest.raises(AttributeError):
         Settings().spike_z = 1
     assert anomalies.THRESHOLDS["requests_waiting"] == (">=", 50.0)
+
+
+def test_slow_drift_of_one_gpu_is_found_before_it_is_large(gpus):
+    """A heat sink drying out: gpu7 creeps up by 8 C over 10 hours, under the same load as its peers."""
+    util, temp, groups, slots = gpus
+    temp = temp.copy()
+    ramp = np.linspace(0, 8, 600)
+    temp[2 * 1440 + 200 : 2 * 1440 + 800, 7] += ramp
+    temp[2 * 1440 + 800 :, 7] += 8
+    found = run(temp, util, groups, slots)
+    assert {d.subject for d in found} == {"gpu7"}
+    first = min(d.start for d in found)
+    assert 200 <= first and ramp[first - 200] < 5  # seen while the creep is still under 5 C
