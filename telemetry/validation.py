@@ -42,6 +42,13 @@ def value_problem(metric, value):
     return None
 
 
+def text_problem(text):
+    """Why `text` (a name or detail) cannot be stored, or None: PostgreSQL text cannot hold NUL characters."""
+    if isinstance(text, str) and "\x00" in text:
+        return "contains a NUL character (\\u0000), which cannot be stored"
+    return None
+
+
 def timestamp_problem(ts, now, oldest):
     if not isinstance(ts, datetime):
         return f"expected a timestamp, got {type(ts).__name__}"
@@ -68,6 +75,8 @@ def gpu_reading_problems(reading, now, oldest):
     problems = []
     if not isinstance(reading.gpu_uuid, str) or not reading.gpu_uuid:
         problems.append(("gpu_uuid", "missing GPU UUID"))
+    elif message := text_problem(reading.gpu_uuid):
+        problems.append(("gpu_uuid", message))
     if message := timestamp_problem(reading.ts, now, oldest):
         problems.append(("ts", message))
     if not isinstance(reading.values, dict) or not reading.values:
@@ -89,6 +98,8 @@ def point_reading_problems(reading, now, oldest):
         )
     if not isinstance(reading.entity, str) or not reading.entity.strip() or len(reading.entity) > 253:
         problems.append(("entity", "entity name must be 1-253 characters"))
+    elif message := text_problem(reading.entity):
+        problems.append(("entity", message))
     if reading.metric not in POINT_METRICS:
         problems.append(("metric", f"unknown metric {reading.metric!r}; known: {', '.join(POINT_METRICS)}"))
     elif message := value_problem(reading.metric, reading.value):
@@ -110,6 +121,9 @@ def event_problems(event, now, oldest):
         problems.append(("gpu_uuid", "an event needs a GPU UUID or an entity"))
     if len(event.entity or "") > 253:
         problems.append(("entity", "entity name must be at most 253 characters"))
+    for name in ("gpu_uuid", "entity", "detail"):
+        if message := text_problem(getattr(event, name)):
+            problems.append((name, message))
     if message := timestamp_problem(event.ts, now, oldest):
         problems.append(("ts", message))
     return problems

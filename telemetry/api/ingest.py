@@ -34,9 +34,10 @@ from ..ingest import GpuReadingColumns, ingest
 from ..models import CollectorRun, Source
 from ..sources import record_success
 from ..tenancy import user_organization, user_role
-from ..validation import unit_problem
+from ..validation import text_problem, unit_problem
 from ..vocabulary import Batch, EventReading, GpuReading, PointReading
 from .authentication import HashedTokenAuthentication
+from .filters import is_id
 
 MAX_ERRORS = 1000
 
@@ -100,10 +101,14 @@ class _PushView(APIView):
         now = timezone.now()
         with _gc_paused():
             batch, origin, parse_errors = self.parse(body, request, now)
+            if b"\x00" in body or b"\\u0000" in body:  # (raw in CSV/text, escaped in JSON)
+                parse_errors += _without_nul_uuids(batch, origin)
             result = ingest(source, batch, now=now)
         for error in result.errors:  # indices as the client sent them
             error["index"] = origin[error["item"]][error["index"]]
         result.errors = sorted(parse_errors + result.errors, key=lambda e: (e["item"], e["index"]))
+        for error in result.errors:  # a client's metric name may hold NUL, which the collector run cannot store
+            error["field"], error["message"] = _storable(error["field"]), _storable(error["message"])
         result.rejected += len({(e["item"], e["index"]) for e in parse_errors})
         record_success(source, CollectorRun.objects.create(source=source, started=now), result, now=now)
         answer = result.as_dict()
@@ -116,7 +121,7 @@ class _PushView(APIView):
         if isinstance(request.auth, Source):
             return request.auth
         source_id = request.query_params.get("source", "")
-        if not source_id.isdigit():
+        if not is_id(source_id):
             raise ParseError("Name the source to push for: ?source=<id>.")
         source = Source.objects.for_org(user_organization(request.user)).filter(pk=int(source_id)).first()
         if source is None:
@@ -166,6 +171,29 @@ def _gc_paused():
 
 def _error(item, index, field, message):
     return {"item": item, "index": index, "field": field, "message": message}
+
+
+def _storable(text):
+    return text.replace("\x00", "\\u0000") if isinstance(text, str) else text
+
+
+def _without_nul_uuids(batch, origin):
+    """The errors of the GPU readings and events whose GPU UUID holds a NUL character, taken out of `batch` (and
+    `origin`): ingest looks UUIDs up before it validates items, and PostgreSQL text cannot hold NUL."""
+    errors = []
+    for item in ("gpu_readings", "events"):
+        readings = getattr(batch, item)
+        keep = []
+        for position in range(len(readings)):
+            uuid = readings[position].gpu_uuid
+            if isinstance(uuid, str) and "\x00" in uuid:
+                errors.append(_error(item, origin[item][position], "gpu_uuid", text_problem(uuid)))
+            else:
+                keep.append(position)
+        if len(keep) < len(readings):
+            setattr(batch, item, [readings[p] for p in keep])
+            origin[item] = [origin[item][p] for p in keep]
+    return errors
 
 
 def _timestamp(value):

@@ -14,6 +14,7 @@ from ..pages.heatmaps import HEAT_METRICS, heat_grid
 from ..tenancy import CatalogMixin, OrgScopedMixin, require_organization
 from ..timerange import PRESETS, parse_filters
 from . import page_exports, serializers
+from .filters import in_utc, require_ids
 
 # The dashboard filters (telemetry.timerange) that the page exports below take, as the pages do.
 FILTER_PARAMETERS = [
@@ -31,10 +32,11 @@ ROWS_RESPONSE = {200: ROWS, 400: OpenApiTypes.OBJECT}
 
 def page_filters(request, default_range):
     """The page's filters from the URL; where the page shows a bad filter as a message, the API answers 400."""
+    require_ids(request.query_params, ("site", "hall", "width"))
     filters = parse_filters(request, default_range=default_range)
     if filters.errors:
         raise ValidationError({"filters": filters.errors})
-    return filters
+    return in_utc(filters)
 
 
 class OrgScopedViewSet(OrgScopedMixin, viewsets.ModelViewSet):
@@ -105,6 +107,7 @@ class GpuViewSet(OrgScopedViewSet):
     )
     @action(detail=False, filter_backends=[], name="GPU explorer", serializer_class=None)
     def explorer(self, request):
+        require_ids(request.query_params, ("model",))
         rows, _sort, _reporting = gpu_pages.explorer_rows(
             require_organization(request.user),
             page_filters(request, "24h"),
@@ -128,6 +131,7 @@ class GpuViewSet(OrgScopedViewSet):
     )
     @action(detail=False, filter_backends=[], name="GPU heatmap", serializer_class=None)
     def heatmap(self, request):
+        require_ids(request.query_params, ("model",))
         filters = page_filters(request, "24h")
         rows, _sort, _reporting = gpu_pages.explorer_rows(
             require_organization(request.user),

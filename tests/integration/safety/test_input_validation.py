@@ -3,7 +3,9 @@ naming the parameter or item; a body in a content type an operation does not tak
 use is 409 naming them."""
 
 import json
+from datetime import timedelta
 
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from telemetry.models import Source
@@ -54,6 +56,53 @@ def test_ingest_times_out_of_range_are_rejected_items_the_rest_stored(world):
     assert body["rejected"] >= len(OUT_OF_RANGE)
     assert {e["index"] for e in body["errors"]} >= set(range(len(OUT_OF_RANGE)))
     assert all(e["field"] == "ts" for e in body["errors"] if e["index"] < len(OUT_OF_RANGE))
+
+
+def test_ingest_names_with_nul_characters_are_rejected_items_the_rest_stored(world):
+    """PostgreSQL text cannot hold NUL (a 500 before: the GPU lookup, the event's or series' row or the collector
+    run's error failed, and the whole batch with it)."""
+    source = Source.objects.create(organization=world.a.org, name="push", kind="push")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {source.issue_ingest_token()}")
+    now, uuid, node = timezone.now(), world.a.gpu.uuid, world.a.node.hostname
+    ts = [(now - timedelta(seconds=s)).isoformat() for s in range(3)]
+    payload = {
+        "gpu_readings": [
+            {"gpu_uuid": uuid + "\x00", "ts": ts[0], "values": {"gpu_util": 1}},
+            {"gpu_uuid": uuid, "ts": ts[1], "values": {"gpu_util": 1, "x\x00": 1}},
+            {"gpu_uuid": uuid, "ts": ts[2], "values": {"gpu_util": 1}},
+        ],
+        "point_readings": [
+            {"entity_kind": "node", "entity": "n\x00", "metric": "node_power", "ts": ts[0], "value": 1},
+            {"entity_kind": "node", "entity": node, "metric": "node_power", "ts": ts[0], "value": 1},
+        ],
+        "events": [
+            {"kind": "xid", "gpu_uuid": uuid + "\x00", "ts": ts[0]},
+            {"kind": "xid", "gpu_uuid": uuid, "detail": "a\x00b", "ts": ts[0]},
+            {"kind": "leak", "entity": "n\x00", "ts": ts[0]},
+            {"kind": "xid", "gpu_uuid": uuid, "code": 79, "ts": ts[0]},
+        ],
+    }
+    response = client.post("/api/ingest/", payload, format="json")
+    assert response.status_code == 202, response.content
+    body = response.json()
+    rejected = {(e["item"], e["index"], e["field"]) for e in body["errors"]}
+    assert rejected == {
+        ("gpu_readings", 0, "gpu_uuid"),
+        ("gpu_readings", 1, "x\\u0000"),
+        ("point_readings", 0, "entity"),
+        ("events", 0, "gpu_uuid"),
+        ("events", 1, "detail"),
+        ("events", 2, "entity"),
+    }, body
+    assert (body["accepted"], body["rejected"]) == (3, 6), body
+    assert "NUL" in next(e["message"] for e in body["errors"] if e["field"] == "gpu_uuid")
+    lines = ["ts,entity_kind,entity,metric,value", f"{ts[0]},gpu,{uuid}\x00,gpu_util,5"]
+    lines.append(f"{ts[1]},node,{node},node_power,2")
+    response = client.post("/api/ingest/csv/", "\n".join(lines), content_type="text/csv")
+    assert response.status_code == 202, response.content
+    body = response.json()
+    assert (body["accepted"], body["rejected"], body["errors"][0]["field"]) == (1, 1, "gpu_uuid"), body
 
 
 def test_a_body_in_a_content_type_the_operation_does_not_take_answers_415(world):
