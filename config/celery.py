@@ -9,7 +9,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 app = Celery("headroom")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
-app.autodiscover_tasks(related_name="forecast_tasks")  # planner/forecast_tasks.py
 
 
 @app.task(name="headroom.ping", time_limit=10, soft_time_limit=5)

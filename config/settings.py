@@ -45,6 +45,8 @@ INSTALLED_APPS = [
     "axes",
     "telemetry",
     "planner",
+    "planner.forecasts",
+    "planner.reports",
 ]
 
 MIDDLEWARE = [
@@ -183,7 +185,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "telemetry.api.authentication.HashedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
-        "planner.api.authentication.ExportLinkAuthentication",
+        "planner.reports.authentication.ExportLinkAuthentication",
     ],
     # Every endpoint also answers ?format=csv|xlsx (telemetry/api/renderers.py).
     "DEFAULT_RENDERER_CLASSES": [
@@ -310,7 +312,7 @@ CELERY_BEAT_SCHEDULE["telemetry-detect-anomalies"] = {
     "options": {"expires": 55},
 }
 
-# Reports and exports (planner/report_mail.py, telemetry/api/renderers.py). Chart images in emails are
+# Reports and exports (planner/reports/mail.py, telemetry/api/renderers.py). Chart images in emails are
 # drawn by kaleido in a headless Chromium (Debian package `chromium`).
 HEADROOM_CHROMIUM = env("CHROMIUM_PATH", default="/usr/bin/chromium")
 HEADROOM_SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
@@ -325,7 +327,7 @@ CELERY_BEAT_SCHEDULE["planner-report-tick"] = {
     "options": {"expires": 55},
 }
 
-# Forecasts (planner/forecast_tasks.py): hourly cooling update, nightly refit + backtest + GPU risk scoring.
+# Forecasts (planner/forecasts/tasks.py): hourly cooling update, nightly refit + backtest + GPU risk scoring.
 CELERY_BEAT_SCHEDULE["planner-forecasts-hourly"] = {
     "task": "planner.forecasts_hourly",
     "schedule": crontab(minute=7),

@@ -6,9 +6,8 @@ from django.urls import include, path
 from django.views.generic import RedirectView, TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from planner import export_link_views
+from planner.reports import export_link_views
 from telemetry import views as telemetry_views
-
 
 
 class FaviconRedirect(RedirectView):
@@ -30,7 +29,8 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/", include("telemetry.api.urls")),
-    path("planner/reports/", include("planner.report_urls")),
+    path("planner/reports/", include("planner.reports.urls")),
+    path("planner/forecasts/", include("planner.forecasts.urls")),
     path("help/", TemplateView.as_view(template_name="help.html"), name="help"),
     path("api/planner/", include("planner.api.urls")),
     path("planner/", include("planner.urls")),

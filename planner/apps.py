@@ -3,4 +3,4 @@ from django.apps import AppConfig
 
 class PlannerConfig(AppConfig):
     name = "planner"
-    verbose_name = "Planner and forecasts"
+    verbose_name = "Planner"

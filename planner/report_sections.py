@@ -1,10 +1,11 @@
-"""Report sections built from saved scenarios (registered with planner.reports)."""
+"""Report sections built from saved scenarios (registered with planner.reports.sections)."""
 
 from django.utils.html import format_html, format_html_join
 
 from . import charts, services
-from .models import Scenario, Section
-from .reports import SectionResult, register_section
+from .models import Scenario
+from .reports.models import Section
+from .reports.sections import SectionResult, register_section
 
 REPORT_DRAWS = 500  # Monte Carlo draws per scenario in a report: P10/P90 to the nearest percent are enough
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import forecast_views, views
+from . import views
 from .serving import views as serving_views
 
 app_name = "planner"
@@ -15,16 +15,6 @@ urlpatterns = [
     path("scenarios/<int:pk>/edit/", views.scenario_edit, name="scenario-edit"),
     path("scenarios/<int:pk>/copy/", views.scenario_copy, name="scenario-copy"),
     path("scenarios/<int:pk>/delete/", views.scenario_delete, name="scenario-delete"),
-]
-
-# Forecasts (planner/forecast_views.py): cooling per hall, alerts, GPU failure risk.
-urlpatterns += [
-    path("forecasts/", forecast_views.forecast_index, name="forecast-index"),
-    path("forecasts/halls/<int:pk>/", forecast_views.hall_forecast, name="forecast-hall"),
-    path("forecasts/alerts/", forecast_views.alert_list, name="forecast-alerts"),
-    path("forecasts/risk/", forecast_views.risk_table, name="forecast-risk"),
-    path("forecasts/risk/gpus/<int:pk>/", forecast_views.risk_detail, name="forecast-risk-detail"),
-    path("forecasts/fleet/", forecast_views.fleet_risk, name="forecast-fleet"),
 ]
 
 # Serving (planner/serving/views.py): configuration recommendations and week scaling plans.

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from telemetry.tenancy import require_organization
-from telemetry.timerange import PARAMETERS, parse_filters
+from telemetry.timerange import PARAMETERS, is_id, parse_filters
 
 from . import charts, services
 from .forms import ScenarioEditor
@@ -179,7 +179,7 @@ def scenario_delete(request, pk):
 def scenario_compare(request):
     """Two or more scenarios side by side: ?ids=1&ids=2..."""
     _, link_query = _filters(request)
-    ids = [i for i in request.GET.getlist("ids") if i.isdigit()][:MAX_COMPARED]
+    ids = [i for i in request.GET.getlist("ids") if is_id(i)][:MAX_COMPARED]
     scenarios = list(
         Scenario.objects.for_org(require_organization(request.user)).select_related("gpu_model").filter(pk__in=ids)
     )

@@ -65,7 +65,8 @@ def demo_ids():
     from django.db.models import Count, Q
     from django.utils import timezone
 
-    from planner.models import ReportSubscription, Scenario
+    from planner.models import Scenario
+    from planner.reports.models import ReportSubscription
     from telemetry.models import Gpu, GpuSample, Hall, Organization
 
     org = Organization.objects.get(name="Demo AI Cloud")

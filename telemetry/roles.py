@@ -2,9 +2,9 @@
 
 from django.contrib.auth.models import Group, Permission
 
-ROLE_APPS = ("telemetry", "planner")
+ROLE_APPS = ("telemetry", "planner", "forecasts", "reports")
 # Planners change what-if work; telemetry and inventory stay read-only to them.
-PLANNER_WRITABLE_APPS = ("planner",)
+PLANNER_WRITABLE_APPS = ("planner", "forecasts", "reports")
 
 
 def sync_role_groups(**_kwargs):

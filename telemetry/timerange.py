@@ -133,11 +133,16 @@ def carried_query(query):
     return urlencode([(k, query[k]) for k in PARAMETERS if query.get(k)])
 
 
+def is_id(text):
+    """Whether `text` is a decimal number int() reads: str.isdigit() also takes digits it refuses ('²')."""
+    return text.isascii() and text.isdigit()
+
+
 def _parse_width(text, errors):
     if not text:
         return None
     low, high = CHART_WIDTH_PX
-    if not text.isdigit() or not low <= int(text) <= high:
+    if not is_id(text) or not low <= int(text) <= high:
         errors.append(f"width={text!r} is not a chart width in pixels ({low}-{high}); using {DEFAULT_CHART_WIDTH_PX}.")
         return None
     return int(text)
@@ -146,7 +151,7 @@ def _parse_width(text, errors):
 def _pick(queryset, value, name, errors):
     if not value:
         return None
-    if not value.isdigit():
+    if not is_id(value):
         errors.append(f"{name}={value!r} is not an id.")
         return None
     found = queryset.filter(pk=int(value)).first()
@@ -169,9 +174,9 @@ def _parse_moment(text, tz, name, errors):
         errors.append(f"'{name}'={text!r} is not a date or date-time (e.g. 2026-01-31T08:00).")
         return None
     moment = moment if moment.tzinfo else moment.replace(tzinfo=tz)
-    try:
+    try:  # in UTC and in the zone shown: PostgreSQL refuses offsets past ±15:59 that Python takes (+23:45)
         moment.astimezone(UTC)
+        return moment.astimezone(tz)
     except OverflowError:  # e.g. 0001-01-01T00:00+05:00 is before year 1 in UTC
         errors.append(f"'{name}'={text!r} is outside the years 1-9999 in UTC.")
         return None
-    return moment

@@ -6,9 +6,8 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 
 from config.celery import app as celery_app
-from planner.forecasting import overview_context as forecast_overview
 
-from . import fleet, query
+from . import extensions, fleet, query
 from .charts import add_markers, figure, local_times, name_time_zone, with_gaps
 from .pages import markers
 from .tenancy import user_organization
@@ -37,7 +36,7 @@ def overview(request):
             "capacity_figure": fig,
             "load_figure": it_load_figure(organization, [s["hall"] for s in halls], filters),
             "model_mix": fleet.gpu_model_mix(organization, filters) if organization else [],
-            **forecast_overview(organization, filters),
+            "panels": [panel(request, organization, filters) for panel in extensions.overview_panels],
         },
     )
 

@@ -3,12 +3,15 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from . import forecasts, scenario_views, serving, views
+from planner.forecasts import api as forecasts
+from planner.reports import api as reports
+
+from . import scenario_views, serving
 
 router = DefaultRouter()
-router.register("report-subscriptions", views.ReportSubscriptionViewSet)
-router.register("report-deliveries", views.ReportDeliveryViewSet)
-router.register("export-links", views.ExportLinkViewSet, basename="exportlink")
+router.register("report-subscriptions", reports.ReportSubscriptionViewSet)
+router.register("report-deliveries", reports.ReportDeliveryViewSet)
+router.register("export-links", reports.ExportLinkViewSet, basename="exportlink")
 router.register("scenarios", scenario_views.ScenarioViewSet)
 router.register("cloud-offers", scenario_views.CloudOfferViewSet)
 router.register("forecast-runs", forecasts.ForecastRunViewSet)
@@ -19,6 +22,6 @@ router.register("serving-recommendations", serving.ServingRecommendationViewSet)
 router.register("scaling-plans", serving.ScalingPlanViewSet)
 
 urlpatterns = [
-    path("report-sections/<str:key>/", views.ReportSectionView.as_view(), name="report-section"),
+    path("report-sections/<str:key>/", reports.ReportSectionView.as_view(), name="report-section"),
     *router.urls,
 ]

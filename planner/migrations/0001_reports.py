@@ -2,7 +2,7 @@
 import datetime
 import django.core.validators
 import django.db.models.deletion
-import planner.models.reports
+import planner.reports.models
 import telemetry.models.inventory
 from django.conf import settings
 from django.db import migrations, models
@@ -38,13 +38,13 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('name', models.CharField(max_length=120)),
-                ('recipients', models.JSONField(default=list, help_text='Email addresses the report is sent to.', validators=[planner.models.reports.validate_recipients])),
+                ('recipients', models.JSONField(default=list, help_text='Email addresses the report is sent to.', validators=[planner.reports.models.validate_recipients])),
                 ('cadence', models.CharField(choices=[('daily', 'Daily'), ('weekly', 'Weekly'), ('monthly', 'Monthly')], default='weekly', max_length=10)),
                 ('send_time', models.TimeField(default=datetime.time(7, 0), help_text="Local time of day in the report's timezone.")),
                 ('timezone', models.CharField(default='UTC', max_length=64, validators=[telemetry.models.inventory.validate_timezone])),
                 ('weekday', models.PositiveSmallIntegerField(default=0, help_text='Weekly reports: 0 = Monday … 6 = Sunday.', validators=[django.core.validators.MaxValueValidator(6)])),
                 ('monthday', models.PositiveSmallIntegerField(default=1, help_text='Monthly reports: day of month; short months use their last day.', validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(31)])),
-                ('sections', models.JSONField(default=planner.models.reports.default_sections, validators=[planner.models.reports.validate_sections])),
+                ('sections', models.JSONField(default=planner.reports.models.default_sections, validators=[planner.reports.models.validate_sections])),
                 ('format', models.CharField(choices=[('html', 'HTML email'), ('html+xlsx', 'HTML email with XLSX attachment')], default='html+xlsx', max_length=10)),
                 ('enabled', models.BooleanField(default=True)),
                 ('next_run_at', models.DateTimeField(blank=True, db_index=True, editable=False, null=True)),

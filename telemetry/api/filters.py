@@ -7,6 +7,8 @@ from django.core.exceptions import ValidationError
 from django_filters.fields import IsoDateTimeField
 from rest_framework import exceptions
 
+from ..timerange import is_id
+
 
 class UtcDateTimeField(IsoDateTimeField):
     """An ISO 8601 moment turned to UTC: PostgreSQL refuses offsets past ±15:59 that Python accepts
@@ -26,21 +28,9 @@ class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = UtcDateTimeField
 
 
-def is_id(text):
-    """Whether `text` is a decimal number int() reads: str.isdigit() also takes digits it refuses ('²')."""
-    return text.isascii() and text.isdigit()
-
-
 def require_ids(query, names):
     """400 naming each of `names` that the query gives but that is no decimal number (a page shows such a
     value as a message; code past this point may call int() on it)."""
     bad = {name: f"{query[name]!r} is not a number." for name in names if query.get(name) and not is_id(query[name])}
     if bad:
         raise exceptions.ValidationError(bad)
-
-
-def in_utc(filters):
-    """`filters` (telemetry.timerange.DashboardFilters) with its window in UTC: a `from`/`to` may carry an offset
-    Python accepts and PostgreSQL refuses (+23:45); its time zone for display stays `filters.tz`."""
-    filters.start, filters.end = filters.start.astimezone(UTC), filters.end.astimezone(UTC)
-    return filters

@@ -34,10 +34,10 @@ from ..ingest import GpuReadingColumns, ingest
 from ..models import CollectorRun, Source
 from ..sources import record_success
 from ..tenancy import user_organization, user_role
+from ..timerange import is_id
 from ..validation import text_problem, unit_problem
 from ..vocabulary import Batch, EventReading, GpuReading, PointReading
 from .authentication import HashedTokenAuthentication
-from .filters import is_id
 
 MAX_ERRORS = 1000
 

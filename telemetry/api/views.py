@@ -14,7 +14,7 @@ from ..pages.heatmaps import HEAT_METRICS, heat_grid
 from ..tenancy import CatalogMixin, OrgScopedMixin, require_organization
 from ..timerange import PRESETS, parse_filters
 from . import page_exports, serializers
-from .filters import in_utc, require_ids
+from .filters import require_ids
 
 # The dashboard filters (telemetry.timerange) that the page exports below take, as the pages do.
 FILTER_PARAMETERS = [
@@ -36,7 +36,7 @@ def page_filters(request, default_range):
     filters = parse_filters(request, default_range=default_range)
     if filters.errors:
         raise ValidationError({"filters": filters.errors})
-    return in_utc(filters)
+    return filters
 
 
 class OrgScopedViewSet(OrgScopedMixin, viewsets.ModelViewSet):

@@ -14,7 +14,7 @@ from ..charts import add_markers, figure, local_times, name_time_zone, plain_lis
 from ..models import Event, Gpu, GpuModel, GpuRollup, GpuSample
 from ..models.samples import Resolution
 from ..tenancy import require_organization
-from ..timerange import parse_filters
+from ..timerange import is_id, parse_filters
 from . import markers
 from .heatmaps import HEAT_METRICS, fleet_heatmap, heat_grid
 
@@ -60,7 +60,7 @@ def explorer_rows(organization, filters, *, model="", status="", sort="name", no
     gpus = filters.narrow(Gpu.objects.for_org(organization), "node__rack__hall").select_related(
         "model", "node__rack__hall__site"
     )
-    if model.isdigit():
+    if is_id(model):
         gpus = gpus.filter(model_id=int(model))
     if status in Gpu.Status.values:
         gpus = gpus.filter(status=status)

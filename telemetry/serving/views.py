@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from .. import extensions
 from ..charts import figure, local_times, name_time_zone
 from ..models import Anomaly, AnomalyMute, Deployment
 from ..tenancy import require_organization, user_role
@@ -86,17 +87,13 @@ def deployment_detail(request, pk):
 
 
 def anomaly_rows(organization, filters, show):
-    """Detector anomalies and cooling-forecast alerts in the range as one list, newest first."""
-    from planner.models import Alert
-
+    """Detector anomalies in the range and the rows other apps add (telemetry.extensions.alert_rows, e.g.
+    cooling-forecast alerts) as one list, newest first."""
     found = Anomaly.objects.for_org(organization).filter(
         Q(end=None) | Q(end__gte=filters.start), start__lte=filters.end
     )
-    alerts = Alert.objects.for_org(organization).filter(
-        Q(resolved_at=None) | Q(resolved_at__gte=filters.start), first_seen__lte=filters.end
-    )
     if show == "open":
-        found, alerts = found.filter(end=None), alerts.filter(resolved_at=None)
+        found = found.filter(end=None)
     rows = [
         {
             "source": "detector",
@@ -113,22 +110,8 @@ def anomaly_rows(organization, filters, show):
         }
         for a in found.select_related("gpu__node", "replica__deployment", "deployment")[:500]
     ]
-    rows += [
-        {
-            "source": "cooling forecast",
-            "alert": a,
-            "severity": a.severity,
-            "start": a.start,
-            "end": a.resolved_at,
-            "subject": f"{a.hall.site.name} / {a.hall.name}",
-            "what": a.kind,
-            "observed": a.peak,
-            "expected": f"≤ {a.threshold:.3g} {a.unit}",
-            "explanation": f"forecast peak {a.peak:.1f} {a.unit} at {a.peak_at:%Y-%m-%d %H:%M}",
-            "acknowledged": None,
-        }
-        for a in alerts.select_related("hall__site")[:500]
-    ]
+    for more in extensions.alert_rows:
+        rows += more(organization, filters, show)
     return sorted(rows, key=lambda r: r["start"], reverse=True)
 
 

@@ -40,7 +40,7 @@ def browser():
 def e2e_world(world):
     """The fixture world plus what the report pages show: a subscription with two past deliveries, the
     failed one with its attempts (a lost worker, then a dropped connection)."""
-    from planner.models import ReportDelivery, ReportDeliveryAttempt, ReportSubscription
+    from planner.reports.models import ReportDelivery, ReportDeliveryAttempt, ReportSubscription
 
     world.subscription = ReportSubscription.objects.create(
         organization=world.a.org, name="Weekly fleet", recipients=["ops@example.com"], sections=["fleet_summary"]

@@ -34,7 +34,7 @@ def simulated(world):
 
 def forecasted(world):
     """Three weeks of simulated telemetry (a refit needs over 15 days) and the forecasts run once on them."""
-    from planner import forecasting
+    from planner.forecasts import services as forecasting
     from telemetry import demo_history
 
     demo_history.seed_history_if_empty(world.a.org, weeks=3)

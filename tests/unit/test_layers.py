@@ -10,13 +10,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 FRAMEWORKS = {"django", "rest_framework", "celery", "config", "drf_spectacular"}
 
-# Telemetry modules that still import planner, each being moved off it (issue 15). The test fails once
-# one no longer does: drop it from this set then, so the set only shrinks.
-PENDING = {
-    "telemetry/views.py",  # planner.forecasting (overview forecasts)
-    "telemetry/serving/views.py",  # planner.models.Alert
-}
-
 
 def imported_packages(path: Path) -> set[str]:
     """Top-level package of every absolute import in the file."""
@@ -39,13 +32,7 @@ def sources(package: str) -> dict[str, set[str]]:
 
 def test_telemetry_does_not_import_planner():
     importing = {name for name, packages in sources("telemetry").items() if "planner" in packages}
-    assert importing - PENDING == set(), "telemetry must not import planner"
-
-
-def test_pending_allow_list_is_still_needed():
-    telemetry = sources("telemetry")
-    done = {name for name in PENDING if "planner" not in telemetry.get(name, set())}
-    assert done == set(), "these no longer import planner: remove them from PENDING"
+    assert importing == set(), "telemetry must not import planner (register in telemetry.extensions instead)"
 
 
 @pytest.mark.parametrize("package", ["physics", "reference"])

@@ -5,8 +5,8 @@ from datetime import timedelta
 
 from django.db.models import F
 
-from planner import forecasting
-from planner.models import Alert
+from planner.forecasts import services as forecasting
+from planner.forecasts.models import Alert
 from telemetry.models import HallRollup, Node, Rack, Resolution, Series, SeriesRollup
 
 from .helpers import last_hour, seed_hall

@@ -7,8 +7,8 @@ import pytest
 from openpyxl import load_workbook
 from rest_framework.test import APIClient
 
-from planner import forecasting
-from planner.models import ForecastRun
+from planner.forecasts import services as forecasting
+from planner.forecasts.models import ForecastRun
 
 from .helpers import last_hour, seed_hall, write_gpu_hours
 

@@ -3,8 +3,9 @@ A1-R16 recirculates hot-aisle air) -> rollups -> the cooling forecast -> alerts 
 
 from datetime import UTC, datetime, timedelta
 
-from planner import forecast_reports, forecasting
-from planner.models import Alert, ForecastRun, GpuRiskScore
+from planner.forecasts import report_sections as forecast_reports
+from planner.forecasts import services as forecasting
+from planner.forecasts.models import Alert, ForecastRun, GpuRiskScore
 from telemetry import demo, demo_history
 
 NOW = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)  # a Monday morning: the alert lies in the afternoon ahead

@@ -13,8 +13,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from planner import forecasting
-from planner.models import Alert, ForecastRun
+from planner.forecasts import services as forecasting
+from planner.forecasts.models import Alert, ForecastRun
 from telemetry.models import HallRollup
 from tests.integration.sites import add_site, shown
 
@@ -42,12 +42,12 @@ def _get(client, user, url, max_queries, django_assert_max_num_queries):
 @pytest.mark.parametrize(
     ("name", "args", "max_queries", "expect"),
     [
-        ("planner:forecast-index", False, 14, "Cooling outlook"),
-        ("planner:forecast-hall", "hall", 17, "beats its baseline"),
-        ("planner:forecast-alerts", False, 10, "inlet_recommended"),
-        ("planner:forecast-risk", False, 15, "30-day risk"),  # + 3: how many GPUs are scored and why not
-        ("planner:forecast-risk-detail", "gpu", 12, "Signals over time"),
-        ("planner:forecast-fleet", False, 10, "Spares to keep"),
+        ("forecasts:index", False, 14, "Cooling outlook"),
+        ("forecasts:hall", "hall", 17, "beats its baseline"),
+        ("forecasts:alerts", False, 10, "inlet_recommended"),
+        ("forecasts:risk", False, 15, "30-day risk"),  # + 3: how many GPUs are scored and why not
+        ("forecasts:risk-detail", "gpu", 12, "Signals over time"),
+        ("forecasts:fleet", False, 10, "Spares to keep"),
     ],
 )
 def test_page_renders_within_query_budget(
@@ -63,7 +63,7 @@ def test_page_renders_within_query_budget(
 def test_hall_page_shows_bands_limits_and_backtest(client, forecasted):
     a = forecasted.a
     client.force_login(a.users["viewer"])
-    html = client.get(reverse("planner:forecast-hall", args=[a.hall.pk])).content.decode()
+    html = client.get(reverse("forecasts:hall", args=[a.hall.pk])).content.decode()
     assert "95% interval" in html and "80% interval" in html
     assert "ASHRAE recommended 27" in html and "class A1 allowable 32" in html
     assert "MAE ratio to naive" in html
@@ -75,7 +75,7 @@ def test_hall_page_shows_last_good_forecast_after_a_failed_run(client, forecaste
     HallRollup.objects.filter(hall=a.hall).delete()
     forecasting.run_cooling_forecast(a.hall.pk, as_of=good.as_of + timedelta(hours=1))
     client.force_login(a.users["viewer"])
-    html = client.get(reverse("planner:forecast-hall", args=[a.hall.pk])).content.decode()
+    html = client.get(reverse("forecasts:hall", args=[a.hall.pk])).content.decode()
     assert "The latest run" in html and "failed" in html and "last good one" in html
     assert good.as_of.astimezone(BERLIN).strftime("%Y-%m-%d %H:%M (Europe/Berlin)") in html
 
@@ -86,21 +86,19 @@ def test_overview_shows_outlook_and_alerts(client, forecasted, django_assert_max
     html = response.content.decode()
     assert "Cooling outlook, next 24 hours" in html
     assert "Active cooling alerts" in html and "inlet_recommended" in html
-    assert reverse("planner:forecast-hall", args=[a.hall.pk]) in html
+    assert reverse("forecasts:hall", args=[a.hall.pk]) in html
 
 
 def test_risk_table_filters_and_sorts(client, forecasted):
     a = forecasted.a
     client.force_login(a.users["viewer"])
-    url = reverse("planner:forecast-risk")
+    url = reverse("forecasts:risk")
     assert a.node.hostname in client.get(url, {"model": "H100 SXM 80GB", "sort": "gpu"}).content.decode()
     assert "No GPU matches" in client.get(url, {"min_risk": "99"}).content.decode()
     assert client.get(url, {"min_risk": "abc", "sort": "bogus"}).status_code == 200
 
 
-@pytest.mark.parametrize(
-    ("name", "target"), [("planner:forecast-hall", "hall"), ("planner:forecast-risk-detail", "gpu")]
-)
+@pytest.mark.parametrize(("name", "target"), [("forecasts:hall", "hall"), ("forecasts:risk-detail", "gpu")])
 def test_other_organizations_objects_are_404(client, forecasted, name, target):
     b = forecasted.b
     client.force_login(b.users["admin"])
@@ -111,20 +109,20 @@ def test_other_organizations_objects_are_404(client, forecasted, name, target):
 def test_other_organization_sees_none_of_the_forecasts(client, forecasted):
     b = forecasted.b
     client.force_login(b.users["viewer"])
-    assert "inlet_recommended" not in client.get(reverse("planner:forecast-alerts")).content.decode()
-    assert "No risk scores yet" in client.get(reverse("planner:forecast-risk")).content.decode()
-    assert forecasted.a.hall.name not in client.get(reverse("planner:forecast-index")).content.decode()
+    assert "inlet_recommended" not in client.get(reverse("forecasts:alerts")).content.decode()
+    assert "No risk scores yet" in client.get(reverse("forecasts:risk")).content.decode()
+    assert forecasted.a.hall.name not in client.get(reverse("forecasts:index")).content.decode()
 
 
 def test_pages_require_login(client, forecasted):
-    response = client.get(reverse("planner:forecast-index"))
+    response = client.get(reverse("forecasts:index"))
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
 
 
 def test_hall_page_history_follows_the_range_picker(client, forecasted):
     a = forecasted.a
     client.force_login(a.users["viewer"])
-    url = reverse("planner:forecast-hall", args=[a.hall.pk])
+    url = reverse("forecasts:hall", args=[a.hall.pk])
 
     def measured_points(query):
         html = client.get(url + query).content.decode()
@@ -153,7 +151,7 @@ def _figure(html, element_id):
     return json.loads(unescape(re.search(rf'id="{element_id}" [^>]*data-figure="([^"]*)"', html).group(1)))
 
 
-LISTS = ["planner:forecast-index", "planner:forecast-alerts", "planner:forecast-risk", "planner:forecast-fleet"]
+LISTS = ["forecasts:index", "forecasts:alerts", "forecasts:risk", "forecasts:fleet"]
 
 
 def test_a_site_or_hall_leaves_the_other_sites_halls_out(client, two_sites):
@@ -185,8 +183,8 @@ def test_bad_filter_values_are_reported_not_a_500(client, two_sites):
 @pytest.mark.parametrize(
     ("name", "query", "message"),
     [
-        ("planner:forecast-risk", {"min_risk": "high"}, "min_risk=&#x27;high&#x27; is not a number"),
-        ("planner:forecast-alerts", {"show": "some"}, "Unknown show=&#x27;some&#x27;; choose one of active, all."),
+        ("forecasts:risk", {"min_risk": "high"}, "min_risk=&#x27;high&#x27; is not a number"),
+        ("forecasts:alerts", {"show": "some"}, "Unknown show=&#x27;some&#x27;; choose one of active, all."),
     ],
 )
 def test_bad_page_filters_are_reported_too(client, two_sites, name, query, message):
@@ -196,20 +194,20 @@ def test_bad_page_filters_are_reported_too(client, two_sites, name, query, messa
 
 def test_fleet_page_says_when_the_selection_has_no_scored_gpu(client, two_sites):
     empty = add_site(two_sites.a.org, name="east", timezone="Asia/Tokyo")
-    html = shown(client.get(reverse("planner:forecast-fleet"), {"site": empty.site.pk}))
+    html = shown(client.get(reverse("forecasts:fleet"), {"site": empty.site.pk}))
     assert "No scored GPUs in this selection." in html and "west-hall" not in html
 
 
 def test_risk_times_are_in_the_picked_sites_timezone(client, two_sites):
-    html = shown(client.get(reverse("planner:forecast-risk"), {"site": two_sites.west.site.pk}))
+    html = shown(client.get(reverse("forecasts:risk"), {"site": two_sites.west.site.pk}))
     assert two_sites.as_of.astimezone(NEW_YORK).strftime("Scored %Y-%m-%d %H:%M (America/New_York)") in html
-    html = shown(client.get(reverse("planner:forecast-fleet"), {"hall": two_sites.a.hall.pk}))
+    html = shown(client.get(reverse("forecasts:fleet"), {"hall": two_sites.a.hall.pk}))
     assert two_sites.as_of.astimezone(BERLIN).strftime("scores of %Y-%m-%d %H:%M (Europe/Berlin)") in html
 
 
 def test_alert_times_are_in_the_picked_sites_timezone(client, two_sites):
     alert = Alert.objects.filter(hall=two_sites.west.hall).first()
-    html = shown(client.get(reverse("planner:forecast-alerts"), {"site": two_sites.west.site.pk}))
+    html = shown(client.get(reverse("forecasts:alerts"), {"site": two_sites.west.site.pk}))
     assert "Times in America/New_York" in html
     assert f"<td>{alert.start.astimezone(NEW_YORK):%Y-%m-%d %H:%M}</td>" in html
     assert f"<td>{alert.start:%Y-%m-%d %H:%M}</td>" not in html  # UTC is 5 hours off in January
@@ -217,7 +215,7 @@ def test_alert_times_are_in_the_picked_sites_timezone(client, two_sites):
 
 def test_hall_forecast_is_in_the_halls_timezone(client, two_sites):
     forecast = forecasting.latest_hall_forecasts(two_sites.a.org)[two_sites.west.hall.pk]
-    html = shown(client.get(reverse("planner:forecast-hall", args=[two_sites.west.hall.pk])))
+    html = shown(client.get(reverse("forecasts:hall", args=[two_sites.west.hall.pk])))
     assert forecast.as_of.astimezone(NEW_YORK).strftime("Made %Y-%m-%d %H:%M (America/New_York)") in html
     chart = _figure(html, "cooling")
     assert chart["layout"]["xaxis"]["title"]["text"] == "time (America/New_York)"
@@ -226,7 +224,7 @@ def test_hall_forecast_is_in_the_halls_timezone(client, two_sites):
 
 
 def test_risk_detail_range_and_timezone(client, two_sites):
-    url = reverse("planner:forecast-risk-detail", args=[two_sites.west.gpu.pk])
+    url = reverse("forecasts:risk-detail", args=[two_sites.west.gpu.pk])
     end = two_sites.as_of
 
     def chart(days):
@@ -247,7 +245,7 @@ def test_alert_list_range_keeps_alerts_open_in_it(client, two_sites):
     now = timezone.now()
     old = Alert.objects.filter(hall=two_sites.a.hall).first()
     Alert.objects.filter(pk=old.pk).update(first_seen=now - timedelta(days=12), resolved_at=now - timedelta(days=10))
-    url = reverse("planner:forecast-alerts")
+    url = reverse("forecasts:alerts")
     link = f"{old.kind}</td>"
 
     def listed(range_key):
@@ -257,9 +255,9 @@ def test_alert_list_range_keeps_alerts_open_in_it(client, two_sites):
 
 
 def test_index_lists_the_runs_in_the_range(client, two_sites):
-    html = shown(client.get(reverse("planner:forecast-index"), {"from": "2020-01-01", "to": "2020-01-02"}))
+    html = shown(client.get(reverse("forecasts:index"), {"from": "2020-01-01", "to": "2020-01-02"}))
     assert "No forecast runs in this range." in html
-    html = shown(client.get(reverse("planner:forecast-index"), {"site": two_sites.west.site.pk}))
+    html = shown(client.get(reverse("forecasts:index"), {"site": two_sites.west.site.pk}))
     assert "<td>west-hall</td>" in html and "<td>all</td>" in html  # the west hall's runs and the risk run
 
 
@@ -269,7 +267,7 @@ def test_risk_page_explains_how_its_gpu_count_differs_from_the_overviews(client,
     a = forecasted.a
     Gpu.objects.filter(pk=a.gpu.pk).update(status=Gpu.Status.FAILED)  # scored before it failed: now out of service
     client.force_login(a.users["viewer"])
-    coverage = client.get(reverse("planner:forecast-risk")).context["coverage"]
+    coverage = client.get(reverse("forecasts:risk")).context["coverage"]
     inventory = Gpu.objects.for_org(a.org).count()
     assert coverage["inventory"] == inventory and coverage["out_of_service"] == 1
     assert coverage["scored"] + coverage["out_of_service"] + coverage["lost"] + coverage["later"] >= inventory

@@ -1,7 +1,9 @@
 """The forecast report sections build from stored forecasts (cooling outlook + alerts, risk top-N)."""
 
-from planner import forecasting, reports
-from planner.models import ForecastRun, Section
+from planner.forecasts import services as forecasting
+from planner.forecasts.models import ForecastRun
+from planner.reports import sections as reports
+from planner.reports.models import Section
 
 from .helpers import last_hour, seed_hall, write_gpu_hours
 

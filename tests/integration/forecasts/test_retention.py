@@ -7,8 +7,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from config.celery import app
-from planner.forecast_tasks import apply_retention
-from planner.models import ForecastRun, GpuRiskScore
+from planner.forecasts.models import ForecastRun, GpuRiskScore
+from planner.forecasts.tasks import apply_retention
 
 
 def _scored(org, gpu, age_days):

@@ -5,8 +5,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from planner import forecasting
-from planner.models import GpuRiskScore
+from planner.forecasts import services as forecasting
+from planner.forecasts.models import GpuRiskScore
 from telemetry.models import Event, Gpu
 
 from .helpers import write_gpu_hours

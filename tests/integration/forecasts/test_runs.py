@@ -3,8 +3,8 @@ that fails for real (too little history) records its error and leaves the last g
 
 from datetime import timedelta
 
-from planner import forecasting
-from planner.models import ForecastRun, HallForecast
+from planner.forecasts import services as forecasting
+from planner.forecasts.models import ForecastRun, HallForecast
 from telemetry.models import HallRollup
 
 from .helpers import last_hour, seed_hall

@@ -1,7 +1,7 @@
 """The forecast tasks through a real Celery worker on Redis: a queued hall forecast is run and stored."""
 
-from planner.forecast_tasks import forecast_hall
-from planner.models import ForecastRun
+from planner.forecasts.models import ForecastRun
+from planner.forecasts.tasks import forecast_hall
 
 from .helpers import last_hour, seed_hall
 

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from planner.models import ReportDelivery, ReportDeliveryAttempt, ReportSubscription
+from planner.reports.models import ReportDelivery, ReportDeliveryAttempt, ReportSubscription
 from tests.integration.sites import add_site, shown
 
 

@@ -7,7 +7,7 @@ from html import unescape
 from django.test import Client
 from django.urls import reverse
 
-from planner.models import ExportLink
+from planner.reports.models import ExportLink
 from tests.base import PASSWORD
 
 

@@ -8,7 +8,7 @@ import openpyxl
 import pytest
 from rest_framework.test import APIClient
 
-from planner.models import ExportLink, ReportSubscription
+from planner.reports.models import ExportLink, ReportSubscription
 from telemetry.api.renderers import XLSX_MEDIA_TYPE, header_for
 
 

@@ -15,9 +15,10 @@ from django.db.models import F
 from django.utils import timezone
 
 from planner import demo as planner_demo
-from planner import report_demo, report_mail
-from planner.models import ReportDelivery, ReportSubscription
-from planner.tasks import report_tick, send_report
+from planner.reports import demo as report_demo
+from planner.reports import mail as report_mail
+from planner.reports.models import ReportDelivery, ReportSubscription
+from planner.reports.tasks import report_tick, send_report
 from telemetry import demo
 from telemetry.models import Hall
 from tests.base import PASSWORD, build_org

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from planner.models import ReportDelivery, ReportSubscription
+from planner.reports.models import ReportDelivery, ReportSubscription
 from tests.base import PASSWORD
 
 

@@ -5,8 +5,7 @@ from datetime import UTC, datetime, time
 import pytest
 from django.db import IntegrityError, transaction
 
-from planner.models import ExportLink, ReportDelivery, ReportSubscription
-from planner.models.reports import hash_export_token
+from planner.reports.models import ExportLink, ReportDelivery, ReportSubscription, hash_export_token
 
 
 def subscription(world, **fields):

@@ -103,7 +103,7 @@ def test_suggested_rent_prices_are_catalog_medians(db):
 
 
 def test_scenario_summary_report_section(world):
-    from planner.reports import build_section
+    from planner.reports.sections import build_section
 
     make_scenario(world.a.org, halls=[world.a.hall])
     make_scenario(world.b.org, name="Their plan")
@@ -114,7 +114,7 @@ def test_scenario_summary_report_section(world):
 
 
 def test_capacity_runway_report_section(world):
-    from planner.reports import build_section
+    from planner.reports.sections import build_section
 
     scenario = make_scenario(world.a.org, halls=[world.a.hall])
     make_scenario(world.b.org, name="Their plan", halls=[world.b.hall])

@@ -7,7 +7,8 @@ from django.forms.models import model_to_dict
 from rest_framework.test import APIClient
 
 from planner.api.urls import router as planner_router
-from planner.models import CloudOffer, ExportLink, ReportSubscription, ScalingPlan
+from planner.models import CloudOffer, ScalingPlan
+from planner.reports.models import ExportLink, ReportSubscription
 from planner.services import suggested_rent_prices
 from telemetry.api.urls import router as telemetry_router
 from telemetry.models import ApiToken, CoolingUnit, Deployment, Gpu, GpuModel, Pdu, Source
