@@ -39,7 +39,11 @@ def test_hostile_filters_are_a_message_not_a_server_error(client, world, url):
 
 def test_detail_pages_take_hostile_filters_too(client, world):
     client.force_login(world.a.users["viewer"])
-    for url in (f"/gpus/{world.a.gpu.pk}/", f"/halls/{world.a.hall.pk}/", f"/planner/forecasts/halls/{world.a.hall.pk}/"):
+    for url in (
+        f"/gpus/{world.a.gpu.pk}/",
+        f"/halls/{world.a.hall.pk}/",
+        f"/planner/forecasts/halls/{world.a.hall.pk}/",
+    ):
         for query in HOSTILE:
             response = client.get(url, query)
             assert response.status_code < 500, (url, query, response.status_code)
