@@ -18,6 +18,7 @@ import pandas as pd
 from planner.domain.baselines import BASELINES, baseline_forecast
 from planner.domain.conformal import LEVELS, halfwidths, sequential_coverage
 from planner.domain.cooling_forecast import (
+    REGRESSION,
     TARGETS,
     CoolingForecast,
     HallCooling,
@@ -28,6 +29,10 @@ from planner.domain.cooling_forecast import (
 from planner.domain.skill import HORIZONS, MIN_BASELINE_SHARE, SkillBacktest, rolling_backtest
 
 _HOUR = pd.Timedelta(hours=1)
+# The nightly refit's backtest: origins every 6 h over the last two weeks, so every hour of the day is an
+# origin and the interval calibration has 56 errors per lead (14 daily origins at one hour were too few).
+REFIT_ORIGINS = 56
+REFIT_STEP_HOURS = 6
 
 
 @dataclass(frozen=True)
@@ -203,12 +208,15 @@ def calibrate(forecast: CoolingForecast, widths) -> CoolingForecast:
 
 @dataclass(frozen=True)
 class CoolingRefit:
-    """A nightly refit of one hall: the skill backtest of its IT load (`it_skill.chosen` is the IT
-    model used), the forecast with calibrated intervals, and the cooling backtest with that IT model."""
+    """A nightly refit of one hall: the skill backtest of its IT load, the IT model used (`it_model`:
+    the skill backtest's choice or the cooling model's own REGRESSION, whichever the cooling backtest
+    scores better on IT load), the forecast with calibrated intervals, and the cooling backtest with
+    that IT model."""
 
     forecast: CoolingForecast
     backtest: CoolingBacktest
     it_skill: SkillBacktest
+    it_model: str
 
     def scores(self) -> dict:
         """What a page shows: the IT model chosen and its skill per horizon, then per target and
@@ -221,8 +229,8 @@ class CoolingRefit:
         }
         return jsonable(
             {
-                "it_model": self.it_skill.chosen,
-                "it_beats_baseline": self.it_skill.beats_baseline,
+                "it_model": self.it_model,
+                "it_beats_baseline": self.backtest.metrics.at["it_load_kw", "beats_baseline"],
                 "it_skill": self.it_skill.skill.to_dict(orient="index"),
                 "origins": len(self.backtest.origins),
                 "horizon_hours": self.backtest.horizon_hours,
@@ -258,17 +266,24 @@ def refit_cooling(
     backtest_horizon_hours: int = 24,
     outdoor_forecast: pd.Series | None = None,
 ) -> CoolingRefit:
-    """Choose the hall's IT-load model by its skill backtest (history before `as_of` only), backtest
-    the cooling chain with it against the baselines, and forecast with intervals calibrated on that
-    backtest's errors. Raises ValueError when the history is too short to backtest."""
+    """Choose the hall's IT-load model (history before `as_of` only): the skill backtest's pick and the
+    cooling model's own regression each run through the cooling backtest, and the one with the lower IT
+    MAE is kept. Forecast with it, intervals calibrated on that backtest's errors. Raises ValueError
+    when the history is too short to backtest."""
     as_of = _utc_hour(as_of)
     index = pd.DatetimeIndex(history.index)
     past = history[(index.tz_localize("UTC") if index.tz is None else index.tz_convert("UTC")) <= as_of]
     it_skill = rolling_backtest(past["it_load_kw"], hall.hall_id)
-    it_model = it_skill.chosen
-    bt = backtest_cooling(past, hall, horizon_hours=backtest_horizon_hours, it_model=it_model)
+    tried = {
+        name: backtest_cooling(
+            past, hall, backtest_horizon_hours, n_origins=REFIT_ORIGINS, step_hours=REFIT_STEP_HOURS, it_model=name
+        )
+        for name in dict.fromkeys((it_skill.chosen, REGRESSION))
+    }
+    it_model = min(tried, key=lambda name: tried[name].metrics.at["it_load_kw", "mae"])
+    bt = tried[it_model]
     raw = forecast_cooling(past, hall, as_of, horizon_hours, outdoor_forecast=outdoor_forecast, it_model=it_model)
-    return CoolingRefit(calibrate(raw, bt), bt, it_skill)
+    return CoolingRefit(calibrate(raw, bt), bt, it_skill, it_model)
 
 
 def backtest_failure_risk(probability: Sequence[float], failed: Sequence[int], n_bins: int = 10) -> FailureBacktest:

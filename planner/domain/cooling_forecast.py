@@ -24,6 +24,8 @@ TARGETS = ("it_load_kw", "cooling_load_kw", "max_inlet_c")
 INTERVAL_LEVELS = (80, 95)
 MIN_HISTORY_HOURS = 72
 MAX_HORIZON_HOURS = 7 * 24
+# The IT-load model built in: the regression on trend and calendar below (an `it_model` of None).
+REGRESSION = "regression"
 AR_LAGS = 2
 # Gaps this short are interpolated; longer ones are left out of the regression.
 MAX_GAP_HOURS = 6
@@ -201,7 +203,7 @@ def forecast_cooling(
     outdoor_forecast: optional outdoor temperature (C) by UTC hour for the horizon; hours it does
     not cover use the last week's mean for that hour of day.
     it_model: a `skill` candidate or baseline name (what `skill.rolling_backtest` chose for this
-    hall's IT load) to forecast the IT load's mean; None keeps the regression below. The
+    hall's IT load) to forecast the IT load's mean; None or REGRESSION keeps the regression below. The
     regression's variance still widens the intervals, which `backtest.calibrate` can replace.
     """
     if not 1 <= horizon_hours <= MAX_HORIZON_HOURS:
@@ -228,7 +230,7 @@ def forecast_cooling(
     it = frame["it_load_kw"].to_numpy()
     it_fit = _fit(it, drivers(len(frame), trend_past, calendar=cal_past))
     it_mean, it_var = it_fit.forecast(drivers(steps, trend_future, calendar=cal_future), steps)
-    if it_model is not None:
+    if it_model not in (None, REGRESSION):
         it_mean = skill.forecast_mean(it, steps, it_model)
 
     # Cooling load: proportional to IT load (the coefficient is 1 + losses) plus outdoor-driven

@@ -22,7 +22,7 @@ from telemetry.models import Event, Gpu, GpuRollup, Hall, HallRollup, Node, Reso
 
 from .models import Alert, ForecastRun, GpuRiskScore, HallForecast
 
-COOLING_MODEL_VERSION = "cooling-ols-fourier-ar2/1"
+COOLING_MODEL_VERSION = "cooling-ols-fourier-ar2+it-skill/2"
 RISK_MODEL_VERSION = "risk-prior-signals/1"
 HISTORY_DAYS = 56  # 8 weeks: daily and weekly seasonality, two full weeks for the seasonal-naive baseline
 HORIZON_HOURS = 168
@@ -151,17 +151,6 @@ def _frame_json(frame):
     return out
 
 
-def _backtest_json(result):
-    return backtest.jsonable(
-        {
-            "origins": len(result.origins),
-            "horizon_hours": result.horizon_hours,
-            "season_hours": result.season_hours,
-            "targets": result.metrics.to_dict(orient="index"),
-        }
-    )
-
-
 def _latest_backtest(hall):
     forecast = HallForecast.objects.filter(hall=hall).exclude(backtest={}).only("backtest").first()
     return forecast.backtest if forecast else {}
@@ -169,8 +158,10 @@ def _latest_backtest(hall):
 
 def run_cooling_forecast(hall_id, *, as_of=None, mode=ForecastRun.Mode.UPDATE, horizon_hours=HORIZON_HOURS):
     """Forecast one hall's next `horizon_hours` from the 8 weeks before `as_of` (default: the last full
-    hour). A refit also backtests (rolling origin against seasonal-naive) and stores the scores; an
-    update carries the latest scores forward. Alerts are synced from the new forecast. Returns the run."""
+    hour). A refit chooses the IT-load model by backtest (backtest.refit_cooling: rolling origins against
+    the best of yesterday, last week and last value), calibrates the intervals on its errors and stores
+    the scores; an update forecasts with the refit's IT model and interval widths and carries its scores
+    forward. Alerts are synced from the new forecast. Returns the run."""
     hall = Hall.objects.select_related("site").get(pk=hall_id)
     as_of = _floor_hour(as_of or timezone.now())
     start = as_of - timedelta(days=HISTORY_DAYS)
@@ -189,11 +180,16 @@ def run_cooling_forecast(hall_id, *, as_of=None, mode=ForecastRun.Mode.UPDATE, h
         run.inputs_start, run.inputs_end = history.index[0].to_pydatetime(), history.index[-1].to_pydatetime()
         run.notes = notes
         cooling = hall_cooling(hall)
-        forecast = cooling_forecast.forecast_cooling(history, cooling, as_of, horizon_hours)
         if mode == ForecastRun.Mode.REFIT:
-            scores = _backtest_json(backtest.backtest_cooling(history, cooling, horizon_hours=BACKTEST_HORIZON_HOURS))
-        else:
+            refit = backtest.refit_cooling(history, cooling, as_of, horizon_hours, BACKTEST_HORIZON_HOURS)
+            forecast, scores = refit.forecast, refit.scores()
+        else:  # the refit's IT model and calibrated interval widths, on the newest hours
             scores = _latest_backtest(hall)
+            forecast = cooling_forecast.forecast_cooling(
+                history, cooling, as_of, horizon_hours, it_model=scores.get("it_model")
+            )
+            if scores.get("halfwidths"):
+                forecast = backtest.calibrate(forecast, scores["halfwidths"])
         candidates = cooling_forecast.cooling_alerts(forecast, cooling, ALERT_LEVEL)
     except (cooling_forecast.InsufficientHistory, ValueError, np.linalg.LinAlgError) as exc:
         _finish(run, clock, error=f"{type(exc).__name__}: {exc}")

@@ -32,6 +32,15 @@ RISK_SORTS = {
     "signal": "top_signal",
 }
 TARGET_LABELS = {"it_load_kw": "IT load (kW)", "cooling_load_kw": "Cooling load (kW)", "max_inlet_c": "Max inlet (°C)"}
+BASELINE_LABELS = {"yesterday": "same hour yesterday", "last_week": "same hour last week", "last_value": "last value"}
+IT_MODEL_LABELS = {
+    cooling_forecast.REGRESSION: "regression on trend and calendar",
+    "weekly_profile_ar": "weekly profile + AR",
+    "daily_profile_ar": "daily profile + AR",
+    "harmonic_ar": "daily and weekly harmonics + AR",
+    "combined": "mean of the profile and harmonic models",
+    **BASELINE_LABELS,
+}
 
 
 def forecast_index(request):
@@ -53,12 +62,37 @@ def forecast_index(request):
 
 
 def _backtest_rows(backtest):
+    """One row per target and horizon: the forecast's MAE, each baseline's, the ratio to the best one and
+    the coverage of the (calibrated) intervals. Scores stored before the refit kept per-horizon skill
+    have the backtest horizon alone."""
+    backtest = backtest or {}
+    by_target = backtest.get("horizons") or {
+        target: {str(backtest.get("horizon_hours")): metrics} for target, metrics in backtest.get("targets", {}).items()
+    }
     rows = []
     for target, label in TARGET_LABELS.items():
-        metrics = (backtest or {}).get("targets", {}).get(target)
-        if metrics:
-            rows.append({"target": label, **metrics})
+        for horizon, metrics in (by_target.get(target) or {}).items():
+            rows.append(
+                {
+                    "target": label,
+                    "horizon": int(horizon),
+                    **metrics,
+                    "baselines": [metrics.get(name) for name in BASELINE_LABELS],
+                    "baseline_label": BASELINE_LABELS.get(metrics.get("baseline"), "-"),
+                    # Calibrated intervals are what the page draws; older scores measured the model's own.
+                    "cover_80": metrics.get("calibrated_80", metrics.get("coverage_80")),
+                    "cover_95": metrics.get("calibrated_95", metrics.get("coverage_95")),
+                }
+            )
     return rows
+
+
+def _it_model(backtest):
+    """The IT-load model the forecast uses and whether it is a naive baseline (no model beat one)."""
+    name = (backtest or {}).get("it_model")
+    if name is None:
+        return None
+    return {"name": name, "label": IT_MODEL_LABELS.get(name, name), "is_baseline": name in BASELINE_LABELS}
 
 
 def hall_forecast(request, pk):
@@ -146,6 +180,8 @@ def hall_forecast(request, pk):
             "figures": figures,
             "backtest": latest.backtest if latest else {},
             "backtest_rows": _backtest_rows(latest.backtest if latest else {}),
+            "it_model": _it_model(latest.backtest if latest else {}),
+            "baseline_labels": BASELINE_LABELS.values(),
             "runs": runs,
             "last_run": runs[0] if runs else None,
             "alerts": Alert.objects.filter(hall=hall).active().select_related("hall__site"),

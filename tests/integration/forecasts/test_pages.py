@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from planner.forecasts import services as forecasting
-from planner.forecasts.models import Alert, ForecastRun
+from planner.forecasts.models import Alert, ForecastRun, HallForecast
 from telemetry.models import HallRollup
 from tests.integration.sites import add_site, shown
 
@@ -66,7 +66,20 @@ def test_hall_page_shows_bands_limits_and_backtest(client, forecasted):
     html = client.get(reverse("forecasts:hall", args=[a.hall.pk])).content.decode()
     assert "95% interval" in html and "80% interval" in html
     assert "ASHRAE recommended 27" in html and "class A1 allowable 32" in html
-    assert "MAE ratio to naive" in html
+    assert "MAE ratio to best" in html and "MAE same hour last week" in html
+    assert "IT-load model:" in html and "chosen by backtest" in html
+    hours_ahead = re.findall(r'<td class="num">(\d+)</td><td class="num">[\d.]+</td>', html)
+    assert {"1", "6", "24"} <= set(hours_ahead)
+
+
+def test_hall_page_says_when_the_forecast_is_a_baseline(client, forecasted):
+    a = forecasted.a
+    latest = HallForecast.objects.filter(hall=a.hall).first()
+    latest.backtest = {**latest.backtest, "it_model": "yesterday"}
+    latest.save()
+    client.force_login(a.users["viewer"])
+    text = " ".join(client.get(reverse("forecasts:hall", args=[a.hall.pk])).content.decode().split())
+    assert "same hour yesterday" in text and "no model beat the best naive baseline" in text
 
 
 def test_hall_page_shows_last_good_forecast_after_a_failed_run(client, forecasted):

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from planner.domain.backtest import backtest_cooling, backtest_failure_risk, calibrate, refit_cooling
-from planner.domain.cooling_forecast import TARGETS, HallCooling, forecast_cooling
+from planner.domain.cooling_forecast import REGRESSION, TARGETS, HallCooling, forecast_cooling
 from planner.domain.skill import rolling_backtest
 from tests.unit.forecasts.synthetic import hall_history
 from tests.unit.forecasts.traces import taylor_hall
@@ -113,12 +113,18 @@ def test_refit_chooses_the_it_model_calibrates_and_reports_plain_scores():
     assert refit.it_skill.hours[-1] == as_of
     assert refit.forecast.frame.index[0] == as_of + pd.Timedelta(hours=1)
     # Intervals are the backtest's calibrated ones, not the model's own.
-    raw = forecast_cooling(history, HALL, as_of, 48, it_model=refit.it_skill.chosen)
+    assert refit.it_model in (refit.it_skill.chosen, REGRESSION)
+    # The IT model kept is the one of the two tried that the cooling backtest scores better on IT load.
+    other = REGRESSION if refit.it_model != REGRESSION else refit.it_skill.chosen
+    other_bt = backtest_cooling(history[history.index <= as_of], HALL, horizon_hours=24, it_model=other)
+    it_mae = refit.backtest.metrics.at["it_load_kw", "mae"]
+    assert it_mae <= other_bt.metrics.at["it_load_kw", "mae"]
+    raw = forecast_cooling(history, HALL, as_of, 48, it_model=refit.it_model)
     np.testing.assert_allclose(refit.forecast.frame["it_load_kw"], raw.frame["it_load_kw"])
     assert not np.allclose(refit.forecast.frame["it_load_kw_hi80"], raw.frame["it_load_kw_hi80"])
     scores = refit.scores()
     json.dumps(scores, allow_nan=False)
-    assert scores["it_model"] == refit.it_skill.chosen
+    assert scores["it_model"] == refit.it_model
     assert scores["horizons"]["it_load_kw"]["24"]["baseline"] == refit.backtest.metrics.loc["it_load_kw", "baseline"]
     assert set(scores["it_skill"]) == {"1", "6", "24", "72"}
 
@@ -128,7 +134,7 @@ def test_stored_halfwidths_calibrate_a_later_update_as_the_refit_did():
     as_of = history.index[-49]
     refit = refit_cooling(history, HALL, as_of, horizon_hours=48)
     stored = json.loads(json.dumps(refit.scores()))["halfwidths"]
-    later = forecast_cooling(history, HALL, as_of + pd.Timedelta(hours=1), 48, it_model=refit.it_skill.chosen)
+    later = forecast_cooling(history, HALL, as_of + pd.Timedelta(hours=1), 48, it_model=refit.it_model)
     updated = calibrate(later, stored).frame
     width = (updated["cooling_load_kw_hi95"] - updated["cooling_load_kw"]).to_numpy()
     own = (later.frame["cooling_load_kw_hi95"] - later.frame["cooling_load_kw"]).to_numpy()
