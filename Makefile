@@ -17,6 +17,7 @@ run: venv
 	DEBUG=$${DEBUG:-true} $(PY) manage.py runall --bind $${BIND:-127.0.0.1:8000}
 
 test: venv
+	scripts/system-packages
 	$(PY) -m pytest
 
 test-fast: venv
