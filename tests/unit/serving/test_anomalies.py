@@ -44,11 +44,33 @@ def split(a, n=2 * 1440):
     return a[:n], a[n:]
 
 
-def run(temp, util, groups, slots):
+def run(temp, util, groups, slots, metric="gpu_temp"):
     (th, ts), (uh, us), (sh, ss) = split(temp), split(util), split(slots)
-    spec = METRICS["gpu_temp"]
+    spec = METRICS[metric]
     base = learn(th, sh, spec, load=uh, groups=groups)
     return detect(ts, ss, spec, base, [f"gpu{i}" for i in range(16)], load=us, groups=groups)
+
+
+@pytest.fixture(scope="module")
+def power_and_clock(gpus):
+    """The same GPUs' board power and SM clock, as the demo simulator makes them: power demand rises with
+    utilization (per-GPU gain) up to the 700 W cap, the clock stays at 1,980 MHz boost until the demand
+    passes the cap and then falls as (cap / demand)^3; NVML noise on both."""
+    util, _, _, _ = gpus
+    rng = np.random.default_rng(5)
+    demand = (90 + 6.3 * util) * rng.uniform(0.97, 1.03, 16)
+    power = np.minimum(demand, 700) + rng.normal(0, 4, util.shape)
+    clock = np.round(1980 * np.minimum(1.0, 700 / demand) ** 3 + rng.normal(0, 6, util.shape))
+    return power, clock
+
+
+def run_gpu_metrics(panels, util, groups, slots):
+    """(subject, metric, kind) of every finding on the GPUs' temperature, power and SM clock panels."""
+    return {
+        (d.subject, d.metric, d.kind): d
+        for metric, values in panels.items()
+        for d in run(values, util, groups, slots, metric)
+    }
 
 
 def test_clean_data_raises_nothing(gpus):
@@ -132,3 +154,42 @@ def test_slow_drift_of_one_gpu_is_found_before_it_is_large(gpus):
     assert {d.subject for d in found} == {"gpu7"}
     first = min(d.start for d in found)
     assert 200 <= first and ramp[first - 200] < 5  # seen while the creep is still under 5 C
+
+
+# Minute 600-630 of the scanned day: the fleet is busy (the clock is judged only above 30 % utilization).
+EVENT = slice(2 * 1440 + 600, 2 * 1440 + 630)
+
+
+def test_thermal_throttling_of_one_gpu(gpus, power_and_clock):
+    """gpu11's cooling fails for half an hour: it runs 6 C hotter, clocks down by 300 MHz to hold its
+    temperature and so draws 10 % less power than its peers at the same utilization."""
+    util, temp, groups, slots = gpus
+    power, clock = power_and_clock
+    panels = {"gpu_temp": temp.copy(), "gpu_power": power.copy(), "gpu_sm_clock": clock.copy()}
+    panels["gpu_sm_clock"][EVENT, 11] -= 300
+    panels["gpu_temp"][EVENT, 11] += 6 * np.minimum(np.arange(30) / 5, 1.0)
+    panels["gpu_power"][EVENT, 11] *= 0.9
+    found = run_gpu_metrics(panels, util, groups, slots)
+    assert set(found) == {("gpu11", m, "shift") for m in ("gpu_sm_clock", "gpu_temp", "gpu_power")}
+    clock, hot = found["gpu11", "gpu_sm_clock", "shift"], found["gpu11", "gpu_temp", "shift"]
+    assert 595 <= clock.start <= 605 and clock.end >= 629 and clock.observed < clock.expected_low
+    assert "SM clock of gpu11" in clock.explanation and "below the expected" in clock.explanation
+    assert 595 <= hot.start <= 610 and hot.observed > hot.expected_high
+
+
+def test_power_cap_of_one_gpu(gpus, power_and_clock):
+    """gpu2 is capped at 80 % of what it draws for half an hour (a lowered power limit): its power stays flat
+    below its peers' at the same utilization and its clock falls with the excess demand."""
+    util, temp, groups, slots = gpus
+    power, clock = power_and_clock
+    panels = {"gpu_temp": temp, "gpu_power": power.copy(), "gpu_sm_clock": clock.copy()}
+    cap = 0.8 * float(np.median(power[EVENT, 2]))
+    excess = (panels["gpu_power"][EVENT, 2] - cap).clip(0)
+    panels["gpu_power"][EVENT, 2] = cap + np.random.default_rng(8).normal(0, 2, 30)
+    panels["gpu_sm_clock"][EVENT, 2] -= 1.2 * excess
+    found = run_gpu_metrics(panels, util, groups, slots)
+    assert set(found) == {("gpu2", "gpu_power", "shift"), ("gpu2", "gpu_sm_clock", "shift")}
+    capped, clock = found["gpu2", "gpu_power", "shift"], found["gpu2", "gpu_sm_clock", "shift"]
+    assert 595 <= capped.start <= 605 and capped.end >= 629 and capped.observed < capped.expected_low
+    assert "board power of gpu2" in capped.explanation and "below the expected" in capped.explanation
+    assert 595 <= clock.start <= 605 and clock.observed < clock.expected_low
