@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from telemetry.tenancy import OrgScopedMixin, user_organization
 from telemetry.timerange import is_id
 
-from . import services
+from . import cooling
 from .models import Alert, ForecastRun, GpuRiskScore, HallForecast
 
 
@@ -170,7 +170,7 @@ class HallForecastViewSet(OrgScopedMixin, viewsets.ReadOnlyModelViewSet):
         organization = user_organization(request.user)
         if organization is None:
             raise PermissionDenied("Your account belongs to no organization; ask an admin to add you.")
-        latest = services.latest_hall_forecasts(organization)
+        latest = cooling.latest_hall_forecasts(organization)
         return Response(HallForecastSerializer(list(latest.values()), many=True).data)
 
 

@@ -6,7 +6,7 @@ from django.utils.html import format_html, format_html_join
 from planner.reports.models import Section
 from planner.reports.sections import SectionResult, register_section
 
-from . import services
+from . import cooling, risk
 from .models import Alert, GpuRiskScore
 
 TOP_GPUS = 20
@@ -14,7 +14,7 @@ TOP_GPUS = 20
 
 @register_section(Section.COOLING_OUTLOOK)
 def cooling_outlook(organization, as_of):
-    outlook = [o for o in services.cooling_outlook(organization) if o["forecast"] is not None]
+    outlook = [o for o in cooling.cooling_outlook(organization) if o["forecast"] is not None]
     alerts = list(Alert.objects.for_org(organization).active().select_related("hall"))
     outlook_rows = [
         {
@@ -77,7 +77,7 @@ def cooling_outlook(organization, as_of):
 
 @register_section(Section.FAILURE_RISK)
 def failure_risk_top(organization, as_of):
-    run = services.latest_risk_run(organization)
+    run = risk.latest_risk_run(organization)
     scores = (
         GpuRiskScore.objects.filter(run=run).select_related("gpu__model", "gpu__node__rack__hall")[:TOP_GPUS]
         if run

@@ -1,4 +1,4 @@
-"""Thin Celery tasks over planner.forecasts.services: beat fans out a nightly refit (with backtests and risk
+"""Thin Celery tasks over planner.forecasts.cooling and .risk: beat fans out a nightly refit (with backtests and risk
 scoring) and an hourly update of every hall's cooling forecast, and daily drops expired risk scores (see
 CELERY_BEAT_SCHEDULE)."""
 
@@ -11,7 +11,7 @@ from django.utils.dateparse import parse_datetime
 
 from telemetry.models import Hall, Organization
 
-from . import services
+from . import cooling, risk
 from .models import ForecastRun, GpuRiskScore
 
 
@@ -22,13 +22,13 @@ def _as_of(value):
 @shared_task(name="planner.forecast_hall", time_limit=300, soft_time_limit=270)
 def forecast_hall(hall_id, mode=ForecastRun.Mode.UPDATE, as_of=None):
     """One hall's cooling forecast; `as_of` is an ISO date-time (default: the last full hour)."""
-    run = services.run_cooling_forecast(hall_id, as_of=_as_of(as_of), mode=mode)
+    run = cooling.run_cooling_forecast(hall_id, as_of=_as_of(as_of), mode=mode)
     return {"run": run.pk, "status": run.status, "error": run.error}
 
 
 @shared_task(name="planner.score_gpu_risk", time_limit=900, soft_time_limit=840)
 def score_gpu_risk(organization_id, as_of=None):
-    run = services.run_risk_scoring(organization_id, as_of=_as_of(as_of))
+    run = risk.run_risk_scoring(organization_id, as_of=_as_of(as_of))
     return {"run": run.pk, "status": run.status, "error": run.error}
 
 
@@ -63,3 +63,10 @@ def apply_retention():
         return {"risk_scores": 0}
     cutoff = timezone.now() - timedelta(days=days)
     return {"risk_scores": GpuRiskScore.objects.expired(cutoff).delete()[0]}
+
+
+def run_all_forecasts(organization_id, *, as_of=None):
+    """Refit every hall's cooling forecast (with backtest) and score the GPUs: what the nightly beat
+    does, run once by seed_demo so the demo shows forecasts at once. Returns the runs."""
+    runs = cooling.run_cooling_forecasts(organization_id, as_of=as_of, mode=ForecastRun.Mode.REFIT)
+    return runs + [risk.run_risk_scoring(organization_id, as_of=as_of)]

@@ -17,7 +17,7 @@ from telemetry.models import Event, Gpu, GpuRollup, Hall, Resolution
 from telemetry.tenancy import require_organization
 from telemetry.timerange import parse_filters
 
-from . import charts, services
+from . import charts, cooling, risk
 from .models import Alert, ForecastRun, GpuRiskScore, HallForecast
 
 MAX_HISTORY_SHOWN = timedelta(days=90)
@@ -46,7 +46,7 @@ IT_MODEL_LABELS = {
 def forecast_index(request):
     organization = require_organization(request.user)
     filters = parse_filters(request)
-    outlook = services.cooling_outlook(organization, filters=filters)
+    outlook = cooling.cooling_outlook(organization, filters=filters)
     alerts = Alert.objects.for_org(organization).active().values("hall").annotate(n=Count("pk"))
     open_by_hall = {row["hall"]: row["n"] for row in alerts}
     for row in outlook:
@@ -101,8 +101,8 @@ def hall_forecast(request, pk):
         Hall.objects.for_org(organization).select_related("site").annotate(units=Count("cooling_units")), pk=pk
     )
     latest = HallForecast.objects.filter(hall=hall).select_related("run").first()
-    cooling = services.hall_cooling(hall, hall.units)
-    forecast = services.frame_from_json(latest.frame) if latest else None
+    spec = cooling.hall_cooling(hall, hall.units)
+    forecast = cooling.frame_from_json(latest.frame) if latest else None
     end = latest.as_of if latest else None
     # The filter bar's range sets how much measured history leads up to the forecast (default a week).
     filters = parse_filters(request, zone_site=hall.site)
@@ -110,18 +110,16 @@ def hall_forecast(request, pk):
     if end is not None:
         shown = min(filters.duration, MAX_HISTORY_SHOWN)
         try:
-            history, _ = services.load_hall_history(hall, end - shown, end + timedelta(hours=1))
+            history, _ = cooling.load_hall_history(hall, end - shown, end + timedelta(hours=1))
         except cooling_forecast.InsufficientHistory:
             history = None
     allowable = cooling_forecast.ASHRAE_ALLOWABLE_MAX_C[hall.ashrae_class]
-    cooling_limits = [
-        (f"installed capacity {cooling.cooling_capacity_kw:.0f} kW", cooling.cooling_capacity_kw, "capacity")
-    ]
-    if cooling.redundancy != "N":
+    cooling_limits = [(f"installed capacity {spec.cooling_capacity_kw:.0f} kW", spec.cooling_capacity_kw, "capacity")]
+    if spec.redundancy != "N":
         cooling_limits.append(
             (
-                f"capacity with {cooling.redundancy} {cooling.redundant_capacity_kw:.0f} kW",
-                cooling.redundant_capacity_kw,
+                f"capacity with {spec.redundancy} {spec.redundant_capacity_kw:.0f} kW",
+                spec.redundant_capacity_kw,
                 "redundant",
             )
         )
@@ -175,7 +173,7 @@ def hall_forecast(request, pk):
         {
             "filters": filters,
             "hall": hall,
-            "cooling": cooling,
+            "cooling": spec,
             "forecast": latest,
             "figures": figures,
             "backtest": latest.backtest if latest else {},
@@ -225,7 +223,7 @@ def _risk_filters(request, scores, filters):
 def risk_table(request):
     organization = require_organization(request.user)
     filters = parse_filters(request)
-    run = services.latest_risk_run(organization)
+    run = risk.latest_risk_run(organization)
     scores = GpuRiskScore.objects.none()
     risk_filters = {"model": "", "min_risk": ""}
     if run:
@@ -265,7 +263,7 @@ def _risk_coverage(organization, run, filters):
     inventory = dict(filters.narrow(Gpu.objects.for_org(organization), "node__rack__hall").values_list("id", "status"))
     scored = filters.narrow(GpuRiskScore.objects.filter(run=run), "gpu__node__rack__hall").count()
     out = {i for i, status in inventory.items() if status in (Gpu.Status.FAILED, Gpu.Status.RETIRED)}
-    lost = services._failed_between(organization.pk, run.as_of - services.RISK_WINDOW, run.as_of)
+    lost = risk.failed_between(organization.pk, run.as_of - risk.RISK_WINDOW, run.as_of)
     lost = len((set(lost) & set(inventory)) - out)
     return {
         "inventory": len(inventory),
@@ -312,7 +310,7 @@ def fleet_risk(request):
     """Expected failures and spares from the latest scores of the GPUs in the filters' site or hall."""
     organization = require_organization(request.user)
     filters = parse_filters(request)
-    run = services.latest_risk_run(organization)
+    run = risk.latest_risk_run(organization)
     context = {"filters": filters, "run": run}
     if run:
         scores = filters.narrow(GpuRiskScore.objects.filter(run=run), "gpu__node__rack__hall")
@@ -324,11 +322,11 @@ def fleet_risk(request):
             "reliability_figure": charts.reliability_figure((backtest or {}).get("reliability")),
         }
         if not frame.empty:
-            risk = failure_risk.RiskScores(pd.Timestamp(run.as_of), frame, pd.DataFrame(index=frame.index))
+            scored = failure_risk.RiskScores(pd.Timestamp(run.as_of), frame, pd.DataFrame(index=frame.index))
             context |= {
-                "by_model": _expected_table(risk, ("model",)),
-                "by_hall": _expected_table(risk, ("hall",)),
-                "spares": failure_risk.spares_needed(risk).reset_index().to_dict(orient="records"),
+                "by_model": _expected_table(scored, ("model",)),
+                "by_hall": _expected_table(scored, ("hall",)),
+                "spares": failure_risk.spares_needed(scored).reset_index().to_dict(orient="records"),
             }
     return render(request, "forecasts/fleet.html", context)
 
@@ -348,7 +346,7 @@ def overview_panel(request, organization, filters):
     if organization is None:
         return ""
     alerts = filters.narrow(Alert.objects.for_org(organization).active().select_related("hall__site"), "hall")
-    context = {"cooling_outlook": services.cooling_outlook(organization, filters=filters), "active_alerts": alerts}
+    context = {"cooling_outlook": cooling.cooling_outlook(organization, filters=filters), "active_alerts": alerts}
     return render_to_string("forecasts/_overview.html", context, request=request)
 
 

@@ -34,11 +34,11 @@ def simulated(world):
 
 def forecasted(world):
     """Three weeks of simulated telemetry (a refit needs over 15 days) and the forecasts run once on them."""
-    from planner.forecasts import services as forecasting
+    from planner.forecasts.tasks import run_all_forecasts
     from telemetry import demo_history
 
     demo_history.seed_history_if_empty(world.a.org, weeks=3)
-    forecasting.run_all_forecasts(world.a.org.pk)
+    run_all_forecasts(world.a.org.pk)
     return world
 
 

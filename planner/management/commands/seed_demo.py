@@ -3,7 +3,7 @@ from django.utils import timezone
 from tqdm import tqdm
 
 from planner import demo as planner_demo
-from planner.forecasts import services as forecasts
+from planner.forecasts.tasks import run_all_forecasts
 from planner.reports import demo as report_demo
 from planner.serving import demo as serving_demo
 from telemetry import demo, demo_history
@@ -19,7 +19,7 @@ class Command(BaseCommand):
         report_demo.seed_report_subscription(org)  # a weekly email, Monday 07:00 site time
         demo_history.seed_history_if_empty(org, echo=self.stderr.write)
         serving_telemetry_demo.seed_serving(org, now=timezone.now())  # two deployments, one injected anomaly
-        forecasts.run_all_forecasts(org.pk)  # so the demo shows forecasts, alerts and risk at once
+        run_all_forecasts(org.pk)  # so the demo shows forecasts, alerts and risk at once
         serving_demo.seed_serving_plans(org)  # after the history: calibrated on and planned from measured serving
         self.stdout.write(
             self.style.SUCCESS(

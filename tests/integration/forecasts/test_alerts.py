@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from django.db.models import F
 
-from planner.forecasts import services as forecasting
+from planner.forecasts import cooling
 from planner.forecasts.models import Alert
 from telemetry.models import HallRollup, Node, Rack, Resolution, Series, SeriesRollup
 
@@ -21,9 +21,9 @@ def test_same_condition_twice_is_one_alert_with_last_seen_updated(world):
     hall = world.a.hall
     as_of = _hot_hall(world)
 
-    first = forecasting.run_cooling_forecast(hall.pk, as_of=as_of - timedelta(hours=1))
+    first = cooling.run_cooling_forecast(hall.pk, as_of=as_of - timedelta(hours=1))
     alert = Alert.objects.get(hall=hall, kind="inlet_recommended")
-    second = forecasting.run_cooling_forecast(hall.pk, as_of=as_of)
+    second = cooling.run_cooling_forecast(hall.pk, as_of=as_of)
 
     assert first.status == second.status == "ok"
     assert Alert.objects.filter(hall=hall, kind="inlet_recommended").count() == 1
@@ -41,11 +41,11 @@ def test_same_condition_twice_is_one_alert_with_last_seen_updated(world):
 def test_condition_gone_resolves_the_alert_and_a_new_one_opens_later(world):
     hall = world.a.hall
     as_of = _hot_hall(world)
-    forecasting.run_cooling_forecast(hall.pk, as_of=as_of)
+    cooling.run_cooling_forecast(hall.pk, as_of=as_of)
     alert = Alert.objects.get(hall=hall, kind="inlet_recommended")
 
     HallRollup.objects.filter(hall=hall).update(inlet_temp_max=F("inlet_temp_max") - 9)
-    cooled = forecasting.run_cooling_forecast(hall.pk, as_of=as_of)
+    cooled = cooling.run_cooling_forecast(hall.pk, as_of=as_of)
 
     alert.refresh_from_db()
     assert alert.resolved_at is not None
@@ -53,7 +53,7 @@ def test_condition_gone_resolves_the_alert_and_a_new_one_opens_later(world):
     assert not Alert.objects.for_org(world.a.org).active().exists()
 
     HallRollup.objects.filter(hall=hall).update(inlet_temp_max=F("inlet_temp_max") + 9)
-    forecasting.run_cooling_forecast(hall.pk, as_of=as_of)
+    cooling.run_cooling_forecast(hall.pk, as_of=as_of)
     assert Alert.objects.filter(hall=hall, kind="inlet_recommended").count() == 2
     assert Alert.objects.filter(hall=hall, kind="inlet_recommended", resolved_at=None).count() == 1
 
@@ -61,10 +61,10 @@ def test_condition_gone_resolves_the_alert_and_a_new_one_opens_later(world):
 def test_failed_run_leaves_open_alerts_open(world):
     hall = world.a.hall
     as_of = _hot_hall(world)
-    forecasting.run_cooling_forecast(hall.pk, as_of=as_of)
+    cooling.run_cooling_forecast(hall.pk, as_of=as_of)
     HallRollup.objects.filter(hall=hall).delete()
 
-    failed = forecasting.run_cooling_forecast(hall.pk, as_of=as_of + timedelta(hours=1))
+    failed = cooling.run_cooling_forecast(hall.pk, as_of=as_of + timedelta(hours=1))
 
     assert failed.status == "failed"
     assert Alert.objects.filter(hall=hall, resolved_at=None, kind="inlet_recommended").exists()
@@ -83,6 +83,6 @@ def test_inlet_alert_names_the_hottest_racks(world):
             resolution=Resolution.HOUR, series=series, ts=as_of, min=inlet, max=inlet, avg=inlet, count=1, last=inlet
         )
 
-    forecasting.run_cooling_forecast(hall.pk, as_of=as_of)
+    cooling.run_cooling_forecast(hall.pk, as_of=as_of)
 
     assert Alert.objects.get(hall=hall, kind="inlet_recommended").racks == ["alpha-r1"]

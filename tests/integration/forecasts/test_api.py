@@ -7,7 +7,7 @@ import pytest
 from openpyxl import load_workbook
 from rest_framework.test import APIClient
 
-from planner.forecasts import services as forecasting
+from planner.forecasts import cooling, risk
 from planner.forecasts.models import ForecastRun
 
 from .helpers import last_hour, seed_hall, write_gpu_hours
@@ -17,9 +17,9 @@ from .helpers import last_hour, seed_hall, write_gpu_hours
 def forecasted(world):
     hall = world.a.hall
     as_of = last_hour(seed_hall(hall, weeks=3, capacity_kw=250.0))
-    forecasting.run_cooling_forecast(hall.pk, as_of=as_of, mode=ForecastRun.Mode.REFIT)
+    cooling.run_cooling_forecast(hall.pk, as_of=as_of, mode=ForecastRun.Mode.REFIT)
     write_gpu_hours(world.a.gpu, as_of, hours=48, gpu_temp_max=70.0, gpu_temp_avg=65.0)
-    forecasting.run_risk_scoring(world.a.org.pk, as_of=as_of)
+    risk.run_risk_scoring(world.a.org.pk, as_of=as_of)
     return world
 
 

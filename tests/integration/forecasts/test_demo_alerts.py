@@ -4,8 +4,8 @@ A1-R16 recirculates hot-aisle air) -> rollups -> the cooling forecast -> alerts 
 from datetime import UTC, datetime, timedelta
 
 from planner.forecasts import report_sections as forecast_reports
-from planner.forecasts import services as forecasting
 from planner.forecasts.models import Alert, ForecastRun, GpuRiskScore
+from planner.forecasts.tasks import run_all_forecasts
 from telemetry import demo, demo_history
 
 NOW = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)  # a Monday morning: the alert lies in the afternoon ahead
@@ -14,7 +14,7 @@ NOW = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)  # a Monday morning: the alert l
 def test_demo_forecast_raises_an_inlet_alert_in_hall_a1(db):
     org = demo.seed_inventory()
     demo_history.seed_history(org, now=NOW)
-    runs = forecasting.run_all_forecasts(org.pk, as_of=NOW)
+    runs = run_all_forecasts(org.pk, as_of=NOW)
     assert all(run.status == ForecastRun.Status.OK for run in runs), [run.error for run in runs]
 
     alerts = list(Alert.objects.for_org(org).active().select_related("hall"))

@@ -13,7 +13,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from planner.forecasts import services as forecasting
+from planner.forecasts import cooling, risk
 from planner.forecasts.models import Alert, ForecastRun, HallForecast
 from telemetry.models import HallRollup
 from tests.integration.sites import add_site, shown
@@ -27,9 +27,9 @@ BERLIN, NEW_YORK = zoneinfo.ZoneInfo("Europe/Berlin"), zoneinfo.ZoneInfo("Americ
 def forecasted(world):
     hall = world.a.hall
     as_of = last_hour(seed_hall(hall, weeks=3, capacity_kw=250.0))
-    forecasting.run_cooling_forecast(hall.pk, as_of=as_of, mode=ForecastRun.Mode.REFIT)
+    cooling.run_cooling_forecast(hall.pk, as_of=as_of, mode=ForecastRun.Mode.REFIT)
     write_gpu_hours(world.a.gpu, as_of, hours=48, gpu_temp_max=70.0, gpu_temp_avg=65.0, gpu_ecc_sbe_max=3.0)
-    forecasting.run_risk_scoring(world.a.org.pk, as_of=as_of)
+    risk.run_risk_scoring(world.a.org.pk, as_of=as_of)
     return world
 
 
@@ -84,9 +84,9 @@ def test_hall_page_says_when_the_forecast_is_a_baseline(client, forecasted):
 
 def test_hall_page_shows_last_good_forecast_after_a_failed_run(client, forecasted):
     a = forecasted.a
-    good = forecasting.latest_hall_forecasts(a.org)[a.hall.pk]
+    good = cooling.latest_hall_forecasts(a.org)[a.hall.pk]
     HallRollup.objects.filter(hall=a.hall).delete()
-    forecasting.run_cooling_forecast(a.hall.pk, as_of=good.as_of + timedelta(hours=1))
+    cooling.run_cooling_forecast(a.hall.pk, as_of=good.as_of + timedelta(hours=1))
     client.force_login(a.users["viewer"])
     html = client.get(reverse("forecasts:hall", args=[a.hall.pk])).content.decode()
     assert "The latest run" in html and "failed" in html and "last good one" in html
@@ -153,9 +153,9 @@ def two_sites(world, client):
     world.west = add_site(world.a.org)
     for hall, gpu in ((world.a.hall, world.a.gpu), (world.west.hall, world.west.gpu)):
         world.as_of = last_hour(seed_hall(hall, weeks=3, capacity_kw=250.0))
-        forecasting.run_cooling_forecast(hall.pk, as_of=world.as_of, mode=ForecastRun.Mode.REFIT)
+        cooling.run_cooling_forecast(hall.pk, as_of=world.as_of, mode=ForecastRun.Mode.REFIT)
         write_gpu_hours(gpu, world.as_of, hours=48, gpu_temp_max=70.0, gpu_temp_avg=65.0, gpu_ecc_sbe_max=3.0)
-    forecasting.run_risk_scoring(world.a.org.pk, as_of=world.as_of)
+    risk.run_risk_scoring(world.a.org.pk, as_of=world.as_of)
     client.force_login(world.a.users["viewer"])
     return world
 
@@ -227,7 +227,7 @@ def test_alert_times_are_in_the_picked_sites_timezone(client, two_sites):
 
 
 def test_hall_forecast_is_in_the_halls_timezone(client, two_sites):
-    forecast = forecasting.latest_hall_forecasts(two_sites.a.org)[two_sites.west.hall.pk]
+    forecast = cooling.latest_hall_forecasts(two_sites.a.org)[two_sites.west.hall.pk]
     html = shown(client.get(reverse("forecasts:hall", args=[two_sites.west.hall.pk])))
     assert forecast.as_of.astimezone(NEW_YORK).strftime("Made %Y-%m-%d %H:%M (America/New_York)") in html
     chart = _figure(html, "cooling")

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from planner.forecasts import services as forecasting
+from planner.forecasts import risk
 from planner.forecasts.models import GpuRiskScore
 from telemetry.models import Event, Gpu
 
@@ -48,7 +48,7 @@ def fleet(world):
 
 
 def test_degrading_gpu_ranks_first_with_its_drivers(world, fleet):
-    run = forecasting.run_risk_scoring(world.a.org.pk, as_of=AS_OF)
+    run = risk.run_risk_scoring(world.a.org.pk, as_of=AS_OF)
 
     assert run.status == "ok", run.error
     assert run.inputs_start == AS_OF - timedelta(days=30) and run.inputs_end == AS_OF
@@ -80,7 +80,7 @@ def test_backtest_scores_30_days_earlier_against_failures_after(world, fleet):
     _event(world.a.org, fleet[3], "xid", origin - timedelta(days=5), code=48)
     _event(world.a.org, fleet[3], "gpu_lost", AS_OF - timedelta(days=1))
 
-    run = forecasting.run_risk_scoring(world.a.org.pk, as_of=AS_OF)
+    run = risk.run_risk_scoring(world.a.org.pk, as_of=AS_OF)
 
     backtest = run.scores["backtest"]
     assert backtest["gpus"] == 6 and backtest["failures"] == 1
@@ -90,12 +90,12 @@ def test_backtest_scores_30_days_earlier_against_failures_after(world, fleet):
 
 def test_failed_and_retired_gpus_are_not_scored(world, fleet):
     Gpu.objects.filter(pk=fleet[1].pk).update(status=Gpu.Status.FAILED)
-    run = forecasting.run_risk_scoring(world.a.org.pk, as_of=AS_OF)
+    run = risk.run_risk_scoring(world.a.org.pk, as_of=AS_OF)
     assert not GpuRiskScore.objects.filter(run=run, gpu=fleet[1]).exists()
 
 
 def test_organization_without_gpus_records_the_error(world):
     Gpu.objects.filter(pk=world.b.gpu.pk).update(status=Gpu.Status.RETIRED)
-    run = forecasting.run_risk_scoring(world.b.org.pk, as_of=AS_OF)
+    run = risk.run_risk_scoring(world.b.org.pk, as_of=AS_OF)
     assert run.status == "failed"
     assert "no GPUs in service" in run.error
