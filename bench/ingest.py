@@ -106,7 +106,8 @@ def main():
     from django.test import Client
 
     from telemetry import partitions
-    from telemetry.ingest import GPU_COLUMNS, GPU_COPY_TYPES, ingest
+    from telemetry.ingest import ingest
+    from telemetry.ingest.gpu import GPU_COLUMNS, GPU_COPY_TYPES
     from telemetry.models import GpuSample, Sample
     from telemetry.vocabulary import Batch, GpuReading, PointReading
 

@@ -280,7 +280,7 @@ def copy_load(gpu_ids, data, micros):
     from django.db import connection
 
     from telemetry import pgcopy
-    from telemetry.ingest import GPU_COLUMNS, GPU_COPY_TYPES
+    from telemetry.ingest.gpu import GPU_COLUMNS, GPU_COPY_TYPES
 
     steps, gpus = micros.size, gpu_ids.size
     columns = [np.tile(gpu_ids, steps), np.repeat(micros - pgcopy.PG_EPOCH_US, gpus)]
@@ -312,7 +312,8 @@ def reading_dicts(data, steps, gpus):
 
 
 def ingest_load(source, fleet, dicts, stamps_dt, now):
-    from telemetry.ingest import GpuReadingColumns, ingest
+    from telemetry.ingest import ingest
+    from telemetry.ingest.gpu import GpuReadingColumns
     from telemetry.vocabulary import Batch
 
     uuids = fleet.uuid * len(stamps_dt)

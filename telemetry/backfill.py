@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from django.db import transaction
 
-from .ingest import resolve_series
+from .ingest.points import resolve_series
 from .models import HALL_ROLLUP_FIELDS, Event, Gpu, GpuRollup, Hall, HallRollup, RollupWatermark, SeriesRollup
 from .rollups import LEVELS, STATS, upsert_rows
 from .vocabulary import GPU_METRICS

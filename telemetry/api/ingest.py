@@ -30,7 +30,8 @@ from rest_framework.views import APIView
 
 from ..collectors import prometheus
 from ..collectors.prometheus import parse_exposition
-from ..ingest import GpuReadingColumns, ingest
+from ..ingest import ingest
+from ..ingest.gpu import GpuReadingColumns
 from ..models import CollectorRun, Source
 from ..sources import record_success
 from ..tenancy import user_organization, user_role

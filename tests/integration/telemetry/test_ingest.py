@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db import connection
 
-from telemetry.ingest import GPU_PIECE, ingest
+from telemetry.ingest import ingest
+from telemetry.ingest.gpu import GPU_PIECE
 from telemetry.models import Event, GpuSample, Sample, Series, Source
 from telemetry.vocabulary import GPU_METRICS, Batch, EventReading, GpuReading, PointReading
 
