@@ -268,8 +268,9 @@ def refit_cooling(
 ) -> CoolingRefit:
     """Choose the hall's IT-load model (history before `as_of` only): the skill backtest's pick and the
     cooling model's own regression each run through the cooling backtest, and the one with the lower IT
-    MAE is kept. Forecast with it, intervals calibrated on that backtest's errors. Raises ValueError
-    when the history is too short to backtest."""
+    MAE is kept, unless it does not beat the best naive baseline there: then that baseline is the model.
+    Forecast with it, intervals calibrated on its backtest's errors. Raises ValueError when the history
+    is too short to backtest."""
     as_of = _utc_hour(as_of)
     index = pd.DatetimeIndex(history.index)
     past = history[(index.tz_localize("UTC") if index.tz is None else index.tz_convert("UTC")) <= as_of]
@@ -281,6 +282,19 @@ def refit_cooling(
         for name in dict.fromkeys((it_skill.chosen, REGRESSION))
     }
     it_model = min(tried, key=lambda name: tried[name].metrics.at["it_load_kw", "mae"])
+    best_baseline = tried[it_model].metrics.at["it_load_kw", "baseline"]
+    if not tried[it_model].metrics.at["it_load_kw", "beats_baseline"] and isinstance(best_baseline, str):
+        # No model beats the best naive forecast: forecast with that one (intervals calibrated alike).
+        it_model = best_baseline
+        if it_model not in tried:
+            tried[it_model] = backtest_cooling(
+                past,
+                hall,
+                backtest_horizon_hours,
+                n_origins=REFIT_ORIGINS,
+                step_hours=REFIT_STEP_HOURS,
+                it_model=it_model,
+            )
     bt = tried[it_model]
     raw = forecast_cooling(past, hall, as_of, horizon_hours, outdoor_forecast=outdoor_forecast, it_model=it_model)
     return CoolingRefit(calibrate(raw, bt), bt, it_skill, it_model)

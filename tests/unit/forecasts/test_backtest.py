@@ -1,10 +1,13 @@
 import json
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from planner.domain import backtest as backtest_module
 from planner.domain.backtest import backtest_cooling, backtest_failure_risk, calibrate, refit_cooling
+from planner.domain.baselines import BASELINES
 from planner.domain.cooling_forecast import REGRESSION, TARGETS, HallCooling, forecast_cooling
 from planner.domain.skill import rolling_backtest
 from tests.unit.forecasts.synthetic import hall_history
@@ -145,3 +148,25 @@ def test_stored_halfwidths_calibrate_a_later_update_as_the_refit_did():
     last = np.flatnonzero(np.isfinite(given))[-1]
     np.testing.assert_allclose(width[np.isfinite(given)], given[np.isfinite(given)])
     np.testing.assert_allclose(width[30:], own[30:] * given[last] / own[last])
+
+
+def test_refit_forecasts_with_the_best_baseline_when_no_model_beats_it(monkeypatch):
+    """IT load that steps with jobs and has no cycle: whatever is kept either beats the best naive
+    forecast in the backtest or is that forecast, even when the skill backtest picked a model."""
+    real = backtest_module.rolling_backtest
+    monkeypatch.setattr(
+        backtest_module, "rolling_backtest", lambda *a, **kw: replace(real(*a, **kw), chosen="harmonic_ar")
+    )
+    history = hall_history(weeks=6, seed=5, daily_kw=0.0, weekly_kw=0.0, trend_kw_per_day=0.0, noise_kw=1.0)
+    rng = np.random.default_rng(5)
+    steps = np.repeat(rng.choice([-120.0, 0.0, 0.0, 120.0], len(history) // 6 + 1), 6)[: len(history)]
+    history["it_load_kw"] += np.cumsum(steps) - np.cumsum(steps).mean()
+    history["cooling_load_kw"] = 1.08 * history["it_load_kw"] + rng.normal(0, 5.0, len(history))
+    as_of = history.index[-25]
+    refit = refit_cooling(history, HALL, as_of, horizon_hours=48)
+    it = refit.backtest.metrics.loc["it_load_kw"]
+    assert refit.it_skill.chosen == "harmonic_ar"
+    assert it["beats_baseline"] or refit.it_model == it["baseline"], (refit.it_model, it.to_dict())
+    assert refit.it_model in BASELINES, refit.it_model
+    raw = forecast_cooling(history, HALL, as_of, 48, it_model=refit.it_model)
+    np.testing.assert_allclose(refit.forecast.frame["it_load_kw"], raw.frame["it_load_kw"])
