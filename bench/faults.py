@@ -47,7 +47,9 @@ def setup_database():
         conn.execute("CREATE DATABASE headroom_faults")
     os.environ["DATABASE_URL"] = parts._replace(path="/headroom_faults").geturl()
     os.environ.setdefault("SECRET_KEY", "faults-only")
-    os.environ.setdefault("DEBUG", "true")
+    # As in production: an outage answers 503 with Retry-After (DEBUG shows Django's 500 page instead).
+    os.environ.setdefault("DEBUG", "false")
+    os.environ.setdefault("HTTPS", "false")  # plain HTTP on the loopback
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ.setdefault("API_THROTTLE_INGEST", "100000/min")
     import django
@@ -166,6 +168,7 @@ def main():
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--every", type=float, default=10, help="seconds between faults")
     parser.add_argument("--fault", action="append", default=[], help="a shell command that causes a fault")
+    parser.add_argument("--log", help="write gunicorn's output (tracebacks of any 5xx) to this file")
     args = parser.parse_args()
 
     setup_database()
@@ -173,7 +176,7 @@ def main():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    master = start_gunicorn(port)
+    master = start_gunicorn(port, log=open(args.log, "w") if args.log else subprocess.DEVNULL)  # noqa: SIM115
     url = f"http://127.0.0.1:{port}"
     wait_up(url)
     faults = [lambda: kill_web_worker(master), *args.fault]
@@ -183,6 +186,7 @@ def main():
 
     from django.db import connection
 
+    connection.close()  # opened before the load: a PostgreSQL restart among the faults has ended it
     with connection.cursor() as cursor:
         lost, doubled, stored = lost_and_doubled(cursor, acked)
     print(f"acknowledged samples {len(acked):,}, stored {len(stored):,}, lost {len(lost)}, duplicated {len(doubled)}")
