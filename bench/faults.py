@@ -176,7 +176,7 @@ def main():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    master = start_gunicorn(port, log=open(args.log, "w") if args.log else subprocess.DEVNULL)  # noqa: SIM115
+    master = start_gunicorn(port, log=open(args.log, "w") if args.log else subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     wait_up(url)
     faults = [lambda: kill_web_worker(master), *args.fault]
