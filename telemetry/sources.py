@@ -9,6 +9,7 @@ from django.db import transaction
 from django.db.models import F
 
 from . import gaps
+from .collectors.common import printable
 from .ingest import ingest
 from .models import CollectorRun, Event, Source
 
@@ -56,14 +57,16 @@ def record_success(source, run, result, *, now):
 
 
 def record_failure(source, run, error, *, now):
-    """Note the failure; on exactly the Nth consecutive one raise a collector_failure Event (not a storm)."""
+    """Note the failure; on exactly the Nth consecutive one raise a collector_failure Event (not a storm).
+    The error is stored printable: a device's garbage (a NUL) in it must not make the record itself fail."""
+    error = printable(error, 5000)
     with transaction.atomic():
-        run.finished, run.status, run.error = now, CollectorRun.Status.FAILED, error[:5000]
+        run.finished, run.status, run.error = now, CollectorRun.Status.FAILED, error
         run.save()
         Source.objects.filter(pk=source.pk).update(
             last_run_at=now,
             last_error_at=now,
-            last_error=error[:5000],
+            last_error=error,
             consecutive_failures=F("consecutive_failures") + 1,
         )
         failures = Source.objects.values_list("consecutive_failures", flat=True).get(pk=source.pk)

@@ -77,3 +77,9 @@ class ChangeTracker:
             previous = self._last.get(key)
             self._last[key] = value
         return previous != value
+
+
+def printable(text, limit=300):
+    """An error message safe to store and show: control characters escaped (PostgreSQL refuses NUL), cut short."""
+    text = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

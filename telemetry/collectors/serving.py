@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from .common import CollectorError, http_get, source_label
+from .common import CollectorError, http_get, printable, source_label
 
 ENGINES = ("vllm", "sglang", "trtllm")
 PERCENTILES = (50, 95, 99)
@@ -173,14 +173,8 @@ def _samples(text):
             for sample in family.samples:
                 by_name.setdefault(sample.name, []).append((sample.labels, sample.value))
     except (ValueError, TypeError, IndexError) as exc:
-        raise CollectorError(f"not a Prometheus exposition: {_printable(str(exc))}") from None
+        raise CollectorError(f"not a Prometheus exposition: {printable(str(exc))}") from None
     return by_name
-
-
-def _printable(text, limit=300):
-    """An error message safe to store and show: control characters escaped (PostgreSQL refuses NUL), cut short."""
-    text = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _impossible(name, values, ceiling=math.inf):

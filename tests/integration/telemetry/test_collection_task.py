@@ -60,6 +60,17 @@ def test_repeated_failures_raise_one_event_not_a_storm(world):
     assert source.consecutive_failures == 0 and source.healthy
 
 
+def test_a_failure_with_control_characters_is_recorded_printable(world):
+    """A device's garbage in an error (PostgreSQL refuses a NUL) must not make recording the failure fail."""
+    source = Source.objects.create(organization=world.a.org, name="garbage", kind="simulator")
+    now = datetime(2025, 3, 10, tzinfo=UTC)
+    run = CollectorRun.objects.create(source=source, started=now)
+    sources.record_failure(source, run, "CollectorError: bad \x00\x1b[31m bytes", now=now)
+    source.refresh_from_db()
+    assert source.last_error == "CollectorError: bad \\x00\\x1b[31m bytes" and source.consecutive_failures == 1
+    assert CollectorRun.objects.get(source=source).error == source.last_error
+
+
 def test_push_sources_are_not_collectable():
     with pytest.raises(sources.NotCollectable):
         sources.collector_for("push")
