@@ -36,7 +36,7 @@ from ..models import CollectorRun, Source
 from ..sources import record_success
 from ..tenancy import user_organization, user_role
 from ..timerange import is_id
-from ..validation import text_problem, unit_problem
+from ..validation import unit_problem
 from ..vocabulary import Batch, EventReading, GpuReading, PointReading
 from .authentication import HashedTokenAuthentication
 
@@ -102,8 +102,6 @@ class _PushView(APIView):
         now = timezone.now()
         with _gc_paused():
             batch, origin, parse_errors = self.parse(body, request, now)
-            if b"\x00" in body or b"\\u0000" in body:  # (raw in CSV/text, escaped in JSON)
-                parse_errors += _without_nul_uuids(batch, origin)
             result = ingest(source, batch, now=now)
         for error in result.errors:  # indices as the client sent them
             error["index"] = origin[error["item"]][error["index"]]
@@ -176,25 +174,6 @@ def _error(item, index, field, message):
 
 def _storable(text):
     return text.replace("\x00", "\\u0000") if isinstance(text, str) else text
-
-
-def _without_nul_uuids(batch, origin):
-    """The errors of the GPU readings and events whose GPU UUID holds a NUL character, taken out of `batch` (and
-    `origin`): ingest looks UUIDs up before it validates items, and PostgreSQL text cannot hold NUL."""
-    errors = []
-    for item in ("gpu_readings", "events"):
-        readings = getattr(batch, item)
-        keep = []
-        for position in range(len(readings)):
-            uuid = readings[position].gpu_uuid
-            if isinstance(uuid, str) and "\x00" in uuid:
-                errors.append(_error(item, origin[item][position], "gpu_uuid", text_problem(uuid)))
-            else:
-                keep.append(position)
-        if len(keep) < len(readings):
-            setattr(batch, item, [readings[p] for p in keep])
-            origin[item] = [origin[item][p] for p in keep]
-    return errors
 
 
 def _timestamp(value):

@@ -64,7 +64,9 @@ def ingest(target, batch, *, now=None):
 
     gpu_readings = GpuReadingColumns.of(batch.gpu_readings)
     uuids = {u for u in gpu_readings.uuids if type(u) is str} | {e.gpu_uuid for e in batch.events if e.gpu_uuid}
-    ids = gpu_ids(organization, uuids)
+    # Looked up before items are validated: leave out what PostgreSQL cannot compare (a NUL); validation
+    # rejects those items, naming the field.
+    ids = gpu_ids(organization, {u for u in uuids if isinstance(u, str) and "\x00" not in u})
     gpu_result = IngestResult()  # filled while the pieces are written; its errors come first, as sent
     gpu_pieces = Pieces(
         gpu_rows(gpu_readings.part(start, start + GPU_PIECE), ids, now, oldest, gpu_result, offset=start)

@@ -9,7 +9,7 @@ def event_rows(organization, source, readings, gpu_ids, now, oldest, result):
     for index, reading in enumerate(readings):
         problems = event_problems(reading, now, oldest)
         gpu_id = gpu_ids.get(reading.gpu_uuid) if reading.gpu_uuid else None
-        if reading.gpu_uuid and gpu_id is None:
+        if reading.gpu_uuid and gpu_id is None and not any(f == "gpu_uuid" for f, _ in problems):
             problems.append(("gpu_uuid", f"unknown GPU {reading.gpu_uuid}: add it to this organization's inventory"))
         if problems:
             result.reject("events", index, problems)

@@ -190,3 +190,27 @@ def test_a_batch_of_several_pieces_keeps_indices_and_starts_over_whole(world):
     assert GpuSample.objects.count() == n - 1
     again = ingest(world.a.org, Batch(gpu_readings=batch), now=NOW)
     assert (again.accepted, again.duplicate, again.rejected) == (0, n - 1, 1)
+
+
+def test_a_gpu_uuid_with_a_nul_is_a_rejected_item_and_the_rest_is_stored(world):
+    """A pull collector's garbage: PostgreSQL cannot compare a NUL, so the lookup leaves it out and validation
+    names it (the push API relies on the same path)."""
+    garbage = world.a.gpu.uuid[:-1] + "\x00"
+    batch = Batch(
+        gpu_readings=[
+            GpuReading(garbage, NOW, {"gpu_util": 1.0}),
+            GpuReading(world.a.gpu.uuid, NOW, {"gpu_util": 2.0}),
+        ],
+        events=[
+            EventReading("xid", NOW, gpu_uuid=garbage, code=79),
+            EventReading("xid", NOW, gpu_uuid=world.a.gpu.uuid),
+        ],
+    )
+    result = ingest(world.a.org, batch, now=NOW)
+    assert (result.accepted, result.rejected) == (2, 2), result.errors
+    assert [(e["item"], e["index"], e["field"]) for e in result.errors] == [
+        ("gpu_readings", 0, "gpu_uuid"),
+        ("events", 0, "gpu_uuid"),
+    ]
+    assert all("NUL" in e["message"] for e in result.errors)
+    assert GpuSample.objects.get(gpu=world.a.gpu).gpu_util == 2.0
