@@ -26,7 +26,7 @@ from planner.domain.cooling_forecast import (
     _utc_hour,
     forecast_cooling,
 )
-from planner.domain.skill import HORIZONS, MIN_BASELINE_SHARE, SkillBacktest, rolling_backtest
+from planner.domain.skill import DAY_AHEAD_HOURS, HORIZONS, MIN_BASELINE_SHARE, SkillBacktest, rolling_backtest
 
 _HOUR = pd.Timedelta(hours=1)
 # The nightly refit's backtest: origins every 6 h over the last two weeks, so every hour of the day is an
@@ -58,6 +58,10 @@ class CoolingBacktest:
     skill: pd.DataFrame
     errors: pd.DataFrame
     adapted: dict[str, dict[int, np.ndarray]]
+
+    def day_ahead(self, target: str) -> pd.Series:
+        """The target's scores over leads 1..24 (or the whole horizon, when shorter): what a model is chosen by."""
+        return self.skill.loc[(target, min(DAY_AHEAD_HOURS, self.horizon_hours))]
 
 
 @dataclass(frozen=True)
@@ -230,7 +234,7 @@ class CoolingRefit:
         return jsonable(
             {
                 "it_model": self.it_model,
-                "it_beats_baseline": self.backtest.metrics.at["it_load_kw", "beats_baseline"],
+                "it_beats_baseline": self.backtest.day_ahead("it_load_kw")["beats_baseline"],
                 "it_skill": self.it_skill.skill.to_dict(orient="index"),
                 "origins": len(self.backtest.origins),
                 "horizon_hours": self.backtest.horizon_hours,
@@ -263,13 +267,14 @@ def refit_cooling(
     hall: HallCooling,
     as_of,
     horizon_hours: int = 168,
-    backtest_horizon_hours: int = 24,
+    backtest_horizon_hours: int = 72,
     outdoor_forecast: pd.Series | None = None,
 ) -> CoolingRefit:
     """Choose the hall's IT-load model (history before `as_of` only): the skill backtest's pick and the
-    cooling model's own regression each run through the cooling backtest, and the one with the lower IT
-    MAE is kept, unless it does not beat the best naive baseline there: then that baseline is the model.
-    Forecast with it, intervals calibrated on its backtest's errors. Raises ValueError when the history
+    cooling model's own regression each run through the cooling backtest (scored 1..`backtest_horizon_hours`
+    ahead), and the one with the lower day-ahead IT MAE is kept, unless it does not beat the best naive
+    baseline there: then that baseline is the model. Forecast with it, intervals calibrated on its
+    backtest's errors (every lead the backtest reaches). Raises ValueError when the history
     is too short to backtest."""
     as_of = _utc_hour(as_of)
     index = pd.DatetimeIndex(history.index)
@@ -281,11 +286,11 @@ def refit_cooling(
         )
         for name in dict.fromkeys((it_skill.chosen, REGRESSION))
     }
-    it_model = min(tried, key=lambda name: tried[name].metrics.at["it_load_kw", "mae"])
-    best_baseline = tried[it_model].metrics.at["it_load_kw", "baseline"]
-    if not tried[it_model].metrics.at["it_load_kw", "beats_baseline"] and isinstance(best_baseline, str):
+    it_model = min(tried, key=lambda name: tried[name].day_ahead("it_load_kw")["mae"])
+    day_ahead = tried[it_model].day_ahead("it_load_kw")
+    if not day_ahead["beats_baseline"] and isinstance(day_ahead["baseline"], str):
         # No model beats the best naive forecast: forecast with that one (intervals calibrated alike).
-        it_model = best_baseline
+        it_model = day_ahead["baseline"]
         if it_model not in tried:
             tried[it_model] = backtest_cooling(
                 past,

@@ -24,7 +24,7 @@ from .runs import finish, floor_hour
 COOLING_MODEL_VERSION = "cooling-ols-fourier-ar2+it-skill/2"
 HISTORY_DAYS = 56  # 8 weeks: daily and weekly seasonality, two full weeks for the seasonal-naive baseline
 HORIZON_HOURS = 168
-BACKTEST_HORIZON_HOURS = 24
+BACKTEST_HORIZON_HOURS = 72  # scored at 1, 6, 24 and 72 h; the IT model is chosen day ahead
 ALERT_LEVEL = 95
 # Hourly updates write a 168-hour frame each (~30 kB); older frames are dropped, their runs kept.
 FORECAST_KEEP = timedelta(days=14)

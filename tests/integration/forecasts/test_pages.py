@@ -69,7 +69,7 @@ def test_hall_page_shows_bands_limits_and_backtest(client, forecasted):
     assert "MAE ratio to best" in html and "MAE same hour last week" in html
     assert "IT-load model:" in html and "chosen by backtest" in html
     hours_ahead = re.findall(r'<td class="num">(\d+)</td><td class="num">[\d.]+</td>', html)
-    assert {"1", "6", "24"} <= set(hours_ahead)
+    assert {"1", "6", "24", "72"} <= set(hours_ahead)
 
 
 def test_hall_page_says_when_the_forecast_is_a_baseline(client, forecasted):
