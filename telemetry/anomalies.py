@@ -327,13 +327,20 @@ def _signed(z, bad):
 
 
 def _cusum(z, k, h):
-    """Rows where a one-sided CUSUM of z (already signed: positive is bad) is above h."""
+    """Rows where a one-sided CUSUM of z (already signed: positive is bad) is above h, each run ending where
+    the sum peaked: after that the excess has stopped and the sum only decays (at k a row, hours after a
+    large excess), which would keep the event open long after the series came back."""
     z = np.nan_to_num(z)
-    out = np.zeros_like(z, dtype=bool)
+    sums = np.zeros_like(z, dtype=float)
     s = np.zeros(z.shape[1])
     for row in range(z.shape[0]):
         s = np.maximum(0.0, s + z[row] - k)
-        out[row] = s > h
+        sums[row] = s
+    out = sums > h
+    for col in range(z.shape[1]):
+        for start, end in _runs(out[:, col]):
+            peak = start + int(np.argmax(sums[start : end + 1, col]))
+            out[peak + 1 : end + 1, col] = False
     return out
 
 
