@@ -48,6 +48,8 @@ SHOTS = [
     Shot("hall-phone", "/halls/{training_hall}/", width=390),
     Shot("range-carried-gpus", "/gpus/?range=7d&hall={hall}", top=330),
     Shot("risk", "/planner/forecasts/risk/"),
+    Shot("forecast-hall-skill", "/planner/forecasts/halls/{hall}/", target="#backtest"),
+    Shot("forecast-hall-skill-training", "/planner/forecasts/halls/{training_hall}/", target="#backtest"),
     Shot("forecast-hall-24h", "/planner/forecasts/halls/{hall}/"),
     Shot("report-preview", "/planner/reports/{subscription}/preview/"),
     Shot("report-deliveries-empty", "/planner/reports/deliveries/?range=1h"),

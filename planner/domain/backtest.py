@@ -33,6 +33,8 @@ _HOUR = pd.Timedelta(hours=1)
 # origin and the interval calibration has 56 errors per lead (14 daily origins at one hour were too few).
 REFIT_ORIGINS = 56
 REFIT_STEP_HOURS = 6
+# A model beats its baseline below this MAE ratio: one equal to it at the two decimals shown does not.
+BEATS_BELOW = 0.995
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,7 @@ class CoolingBacktest:
     calibrated_80, calibrated_95 (inside the conformal intervals calibrated on errors seen before
     each origin; NaN until enough were seen), baseline (the best of yesterday, last week and last
     value), baseline_mae, baseline_mape, mae_ratio (model / best baseline MAE), beats_baseline
-    (mae_ratio < 1), points.
+    (mae_ratio < BEATS_BELOW), points.
     skill: the same per (target, horizon) for the horizons of skill.HORIZONS up to horizon_hours,
     with the MAE of every baseline as its own column.
     errors: target, origin (hours since the history's first hour), lead, error (forecast - actual),
@@ -168,7 +170,7 @@ def _score(points: pd.DataFrame, target: str, horizon: int) -> dict:
         "baseline_mae": baseline_mae[best] if best else np.nan,
         "baseline_mape": (100 * best_err / scale).mean(),
         "mae_ratio": ratio,
-        "beats_baseline": bool(ratio < 1),
+        "beats_baseline": bool(ratio < BEATS_BELOW),
         "points": len(window),
     }
 
