@@ -46,10 +46,12 @@ def collect(source, *, now):
 
 
 def record_success(source, run, result, *, now):
+    """Note the run's counts and its first rejected items (stored printable: a client's names may hold NUL)."""
     run.finished, run.status = now, CollectorRun.Status.OK
     run.accepted, run.duplicate, run.rejected = result.accepted, result.duplicate, result.rejected
     if result.errors:
-        run.error = "; ".join(f"{e['item']}[{e['index']}].{e['field']}: {e['message']}" for e in result.errors[:20])
+        errors = "; ".join(f"{e['item']}[{e['index']}].{e['field']}: {e['message']}" for e in result.errors[:20])
+        run.error = printable(errors, 5000)
     run.save()
     Source.objects.filter(pk=source.pk).update(
         last_run_at=now, last_success_at=now, consecutive_failures=0, last_run_samples=result.accepted

@@ -106,8 +106,6 @@ class _PushView(APIView):
         for error in result.errors:  # indices as the client sent them
             error["index"] = origin[error["item"]][error["index"]]
         result.errors = sorted(parse_errors + result.errors, key=lambda e: (e["item"], e["index"]))
-        for error in result.errors:  # a client's metric name may hold NUL, which the collector run cannot store
-            error["field"], error["message"] = _storable(error["field"]), _storable(error["message"])
         result.rejected += len({(e["item"], e["index"]) for e in parse_errors})
         record_success(source, CollectorRun.objects.create(source=source, started=now), result, now=now)
         answer = result.as_dict()
@@ -170,10 +168,6 @@ def _gc_paused():
 
 def _error(item, index, field, message):
     return {"item": item, "index": index, "field": field, "message": message}
-
-
-def _storable(text):
-    return text.replace("\x00", "\\u0000") if isinstance(text, str) else text
 
 
 def _timestamp(value):
