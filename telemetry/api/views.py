@@ -32,7 +32,6 @@ ROWS_RESPONSE = {200: ROWS, 400: OpenApiTypes.OBJECT}
 
 def page_filters(request, default_range):
     """The page's filters from the URL; where the page shows a bad filter as a message, the API answers 400."""
-    require_ids(request.query_params, ("site", "hall", "width"))
     filters = parse_filters(request, default_range=default_range)
     if filters.errors:
         raise ValidationError({"filters": filters.errors})
