@@ -282,26 +282,20 @@ def refit_cooling(
     index = pd.DatetimeIndex(history.index)
     past = history[(index.tz_localize("UTC") if index.tz is None else index.tz_convert("UTC")) <= as_of]
     it_skill = rolling_backtest(past["it_load_kw"], hall.hall_id)
-    tried = {
-        name: backtest_cooling(
-            past, hall, backtest_horizon_hours, n_origins=REFIT_ORIGINS, step_hours=REFIT_STEP_HOURS, it_model=name
+
+    def run(it_model):
+        return backtest_cooling(
+            past, hall, backtest_horizon_hours, n_origins=REFIT_ORIGINS, step_hours=REFIT_STEP_HOURS, it_model=it_model
         )
-        for name in dict.fromkeys((it_skill.chosen, REGRESSION))
-    }
+
+    tried = {name: run(name) for name in dict.fromkeys((it_skill.chosen, REGRESSION))}
     it_model = min(tried, key=lambda name: tried[name].day_ahead("it_load_kw")["mae"])
     day_ahead = tried[it_model].day_ahead("it_load_kw")
     if not day_ahead["beats_baseline"] and isinstance(day_ahead["baseline"], str):
         # No model beats the best naive forecast: forecast with that one (intervals calibrated alike).
         it_model = day_ahead["baseline"]
         if it_model not in tried:
-            tried[it_model] = backtest_cooling(
-                past,
-                hall,
-                backtest_horizon_hours,
-                n_origins=REFIT_ORIGINS,
-                step_hours=REFIT_STEP_HOURS,
-                it_model=it_model,
-            )
+            tried[it_model] = run(it_model)
     bt = tried[it_model]
     raw = forecast_cooling(past, hall, as_of, horizon_hours, outdoor_forecast=outdoor_forecast, it_model=it_model)
     return CoolingRefit(calibrate(raw, bt), bt, it_skill, it_model)

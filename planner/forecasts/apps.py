@@ -11,5 +11,7 @@ class ForecastsConfig(AppConfig):
 
         from .views import alert_rows, overview_panel
 
-        extensions.overview_panels.append(overview_panel)
-        extensions.alert_rows.append(alert_rows)
+        # ready() may run more than once in a process (Django does not promise otherwise): register once.
+        for hooks, hook in ((extensions.overview_panels, overview_panel), (extensions.alert_rows, alert_rows)):
+            if hook not in hooks:
+                hooks.append(hook)

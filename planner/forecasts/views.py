@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404, render
 from django.template.loader import render_to_string
 
 from planner.domain import cooling_forecast, failure_risk
+from planner.domain.baselines import BASELINES
 from telemetry.models import Event, Gpu, GpuRollup, Hall, Resolution
 from telemetry.tenancy import require_organization
 from telemetry.timerange import parse_filters
@@ -61,13 +62,12 @@ def forecast_index(request):
     return render(request, "forecasts/index.html", {"filters": filters, "outlook": outlook, "runs": runs})
 
 
-def _backtest_rows(backtest):
+def _backtest_rows(scores):
     """One row per target and horizon: the forecast's MAE, each baseline's, the ratio to the best one and
     the coverage of the (calibrated) intervals. Scores stored before the refit kept per-horizon skill
     have the backtest horizon alone."""
-    backtest = backtest or {}
-    by_target = backtest.get("horizons") or {
-        target: {str(backtest.get("horizon_hours")): metrics} for target, metrics in backtest.get("targets", {}).items()
+    by_target = scores.get("horizons") or {
+        target: {str(scores.get("horizon_hours")): metrics} for target, metrics in scores.get("targets", {}).items()
     }
     rows = []
     for target, label in TARGET_LABELS.items():
@@ -77,7 +77,7 @@ def _backtest_rows(backtest):
                     "target": label,
                     "horizon": int(horizon),
                     **metrics,
-                    "baselines": [metrics.get(name) for name in BASELINE_LABELS],
+                    "baselines": [metrics.get(name) for name in BASELINES],
                     "baseline_label": BASELINE_LABELS.get(metrics.get("baseline"), "-"),
                     # Calibrated intervals are what the page draws; older scores measured the model's own.
                     "cover_80": metrics.get("calibrated_80", metrics.get("coverage_80")),
@@ -87,12 +87,12 @@ def _backtest_rows(backtest):
     return rows
 
 
-def _it_model(backtest):
+def _it_model(scores):
     """The IT-load model the forecast uses and whether it is a naive baseline (no model beat one)."""
-    name = (backtest or {}).get("it_model")
+    name = scores.get("it_model")
     if name is None:
         return None
-    return {"name": name, "label": IT_MODEL_LABELS.get(name, name), "is_baseline": name in BASELINE_LABELS}
+    return {"label": IT_MODEL_LABELS.get(name, name), "is_baseline": name in BASELINES}
 
 
 def hall_forecast(request, pk):
@@ -101,6 +101,7 @@ def hall_forecast(request, pk):
         Hall.objects.for_org(organization).select_related("site").annotate(units=Count("cooling_units")), pk=pk
     )
     latest = HallForecast.objects.filter(hall=hall).select_related("run").first()
+    scores = latest.backtest if latest else {}
     spec = cooling.hall_cooling(hall, hall.units)
     forecast = cooling.frame_from_json(latest.frame) if latest else None
     end = latest.as_of if latest else None
@@ -176,10 +177,10 @@ def hall_forecast(request, pk):
             "cooling": spec,
             "forecast": latest,
             "figures": figures,
-            "backtest": latest.backtest if latest else {},
-            "backtest_rows": _backtest_rows(latest.backtest if latest else {}),
-            "it_model": _it_model(latest.backtest if latest else {}),
-            "baseline_labels": BASELINE_LABELS.values(),
+            "backtest": scores,
+            "backtest_rows": _backtest_rows(scores),
+            "it_model": _it_model(scores),
+            "baseline_labels": [BASELINE_LABELS[name] for name in BASELINES],
             "runs": runs,
             "last_run": runs[0] if runs else None,
             "alerts": Alert.objects.filter(hall=hall).active().select_related("hall__site"),
