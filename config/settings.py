@@ -267,6 +267,8 @@ TELEMETRY_RETENTION_DAYS = {
 }
 TELEMETRY_PARTITION_DAYS_AHEAD = env.int("TELEMETRY_PARTITION_DAYS_AHEAD", default=3)
 TELEMETRY_ROLLUP_LAG_S = env.int("TELEMETRY_ROLLUP_LAG_S", default=120)
+# Raw GPU samples of hours that ended this long ago are sealed into compressed blocks (telemetry.sealing).
+TELEMETRY_SEAL_AFTER_HOURS = env.int("TELEMETRY_SEAL_AFTER_HOURS", default=3)
 TELEMETRY_PUSH_MAX_BYTES = env.int("TELEMETRY_PUSH_MAX_BYTES", default=16 * 1024 * 1024)
 TELEMETRY_CSV_MAX_BYTES = env.int("TELEMETRY_CSV_MAX_BYTES", default=200 * 1024 * 1024)  # one CSV upload
 TELEMETRY_CSV_UPLOAD_DAYS = env.int("TELEMETRY_CSV_UPLOAD_DAYS", default=7)  # finished uploads' files kept
@@ -294,6 +296,11 @@ CELERY_BEAT_SCHEDULE.update(
         },
         "telemetry-apply-retention": {
             "task": "telemetry.apply_retention",
+            "schedule": 3600.0,
+            "options": {"expires": 3000},
+        },
+        "telemetry-seal-samples": {
+            "task": "telemetry.seal_samples",
             "schedule": 3600.0,
             "options": {"expires": 3000},
         },

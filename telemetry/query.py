@@ -16,10 +16,12 @@ from django.db import connection
 from django.utils import timezone
 from tsdownsample import MinMaxDownsampler
 
+from . import promstore, sealing
 from .models import HALL_ROLLUP_FIELDS, Resolution
 from .vocabulary import GPU_METRICS
 
 RAW = 0
+HOUR_US = 3_600_000_000
 RAW_INTERVAL_S = 10  # the typical collection interval: how dense raw data is assumed to be
 DEFAULT_MAX_POINTS = 2000
 AGGREGATES = ("avg", "sum", "min", "max", "p95")
@@ -56,39 +58,75 @@ def gpu_metric_series(
         _check(metric in GPU_METRICS, f"unknown GPU metric {metric!r}")
     _check(stat in ("min", "max", "avg", "last"), f"unknown statistic {stat!r}")
     level = pick_resolution(start, end, max_points=max_points, now=now) if resolution is None else resolution
-    if level == RAW:
-        columns = ", ".join(metrics)
-        sql = (
-            f"SELECT {_ts()}, gpu_id, {columns} FROM telemetry_gpusample "
-            "WHERE gpu_id IN ({ids}) AND ts >= %s AND ts < %s"
-        )
-        params = [start, end]
-    else:
-        columns = ", ".join(f"{m}_{stat}" for m in metrics)
-        sql = (
-            f"SELECT {_ts()}, gpu_id, {columns} FROM telemetry_gpurollup "
-            f"WHERE gpu_id IN ({{ids}}) AND resolution = %s AND ts >= %s AND ts < %s"
-        )
-        params = [int(level), start, end]
-    rows = _rows(sql, gpu_ids, params)
-    if not rows:
-        return {m: pd.DataFrame(columns=["ts", "gpu_id", "value"]) for m in metrics}
-    # Columns as numpy arrays, sorted once by (GPU, time); a trace per metric without pandas per-row work.
-    columns = [[row[k] for row in rows] for k in range(2 + len(metrics))]
-    if connection.vendor == "postgresql":
-        stamps = pd.to_datetime(np.array(columns[0], np.int64), unit="us", utc=True)
-    else:
-        stamps = pd.to_datetime(list(columns[0]), utc=True)
-    ids = np.array(columns[1], np.int64)
-    order = np.lexsort((stamps.asi8, ids))
-    stamps, ids = stamps[order], ids[order]
+    ids, micros, values = _gpu_columns(gpu_ids, metrics, start, end, stat, level)
+    stamps = pd.to_datetime(micros, unit="us", utc=True)
     traces = {}
-    for k, metric in enumerate(metrics):
-        values = np.array(columns[2 + k], np.float64)[order]  # NULL (None) -> NaN
-        kept = ~np.isnan(values)
-        trace = pd.DataFrame({"ts": stamps[kept], "gpu_id": ids[kept], "value": values[kept]})
+    for metric in metrics:
+        kept = ~np.isnan(values[metric])
+        trace = pd.DataFrame({"ts": stamps[kept], "gpu_id": ids[kept], "value": values[metric][kept]})
         traces[metric] = _downsample(trace, "gpu_id", max_points) if len(trace) > max_points else trace
     return traces
+
+
+def _gpu_columns(gpu_ids, metrics, start, end, stat, level):
+    """(gpu ids, Unix microseconds, {metric: float64 values, NaN where missing}) sorted by (GPU, time): raw
+    samples (sealed blocks and rows, telemetry.sealing) or one level's rollups, one query for all GPUs."""
+    if level == RAW and promstore.enabled():
+        return promstore.read_raw(gpu_ids, metrics, start, end)
+    if level == RAW:
+        raw = sealing.read_raw(gpu_ids, metrics, start, end)
+        return raw.gpu_ids, raw.micros, raw.values
+    columns = ", ".join(f"{m}_{stat}" for m in metrics)
+    sql = (
+        f"SELECT {_ts()}, gpu_id, {columns}, FALSE FROM telemetry_gpurollup "
+        f"WHERE gpu_id IN ({{ids}}) AND resolution = %s AND ts >= %s AND ts < %s"
+    )
+    params = [int(level), start, end]
+    derive = level == Resolution.MINUTE and sealing.is_sealing()
+    if derive:  # in the same query, the sealed GPU-hours, whose minutes are not stored
+        nulls = ", NULL" * len(metrics)
+        sql += (
+            f" UNION ALL SELECT {sealing.ts_micros('start')}, gpu_id{nulls}, TRUE FROM telemetry_gpublock "
+            "WHERE gpu_id = ANY(%s) AND start > %s AND start < %s"
+        )
+        params += [[int(i) for i in gpu_ids], start - timedelta(hours=1), end]
+    rows = _rows(sql, gpu_ids, params)
+    hours = {(r[1], r[0]) for r in rows if r[-1]}
+    # Columns as numpy arrays, sorted once by (GPU, time); a trace per metric without pandas per-row work.
+    columns = list(zip(*(r for r in rows if not r[-1]), strict=True)) or [[]] * (2 + len(metrics))
+    if connection.vendor == "postgresql":
+        micros = np.array(columns[0], np.int64)
+    else:
+        micros = pd.to_datetime(list(columns[0]), utc=True).as_unit("us").asi8
+    ids = np.array(columns[1], np.int64)
+    values = {m: np.array(columns[2 + k], np.float64) for k, m in enumerate(metrics)}  # NULL (None) -> NaN
+    if hours:
+        ids, micros, values = _with_sealed_minutes(hours, metrics, start, end, stat, (ids, micros, values))
+    order = np.lexsort((micros, ids))
+    return ids[order], micros[order], {m: v[order] for m, v in values.items()}
+
+
+def _with_sealed_minutes(hours, metrics, start, end, stat, stored):
+    """Stored 1-minute rollups plus those of the sealed GPU-hours {(gpu id, hour in Unix microseconds)}, which
+    are not stored (telemetry.sealing) but computed here from the blocks (and any late rows of those hours):
+    float8, where the stored are float4."""
+    minute = 60_000_000
+    first, last = min(h for _, h in hours), max(h for _, h in hours) + HOUR_US
+    # Buckets starting in [start, end), each over its whole minute.
+    low = max(-(-sealing.to_micros(start) // minute) * minute, first)
+    high = min(-(-sealing.to_micros(end) // minute) * minute, last)
+    raw = sealing.read_raw({g for g, _ in hours}, metrics, sealing.from_micros(low), sealing.from_micros(high))
+    keep = pd.MultiIndex.from_arrays([raw.gpu_ids, raw.micros // HOUR_US * HOUR_US]).isin(list(hours))
+    frame = pd.DataFrame({"gpu_id": raw.gpu_ids, "ts": raw.micros // minute * minute, **raw.values})[keep]
+    how = {"min": "min", "max": "max", "avg": "mean", "last": "last"}[stat]
+    derived = frame.groupby(["gpu_id", "ts"], sort=False)[list(metrics)].agg(how).reset_index()
+    ids, micros, values = stored
+    unsealed = ~pd.MultiIndex.from_arrays([ids, micros // HOUR_US * HOUR_US]).isin(list(hours))
+    return (
+        np.concatenate([ids[unsealed], derived["gpu_id"].to_numpy(np.int64)]),
+        np.concatenate([micros[unsealed], derived["ts"].to_numpy(np.int64)]),
+        {m: np.concatenate([values[m][unsealed], derived[m].to_numpy(np.float64)]) for m in metrics},
+    )
 
 
 def point_series(series_ids, start, end, *, stat="avg", max_points=DEFAULT_MAX_POINTS, now=None, resolution=None):
@@ -125,6 +163,8 @@ def aggregate_gpus(
     _check(how in AGGREGATES, f"unknown aggregate {how!r}; one of {', '.join(AGGREGATES)}")
     _check(group_by in (None, "hall", "rack"), f"cannot group by {group_by!r}")
     level = pick_resolution(start, end, max_points=max_points, now=now) if resolution is None else resolution
+    if level == RAW and promstore.enabled() or level in (RAW, Resolution.MINUTE) and sealing.any_sealed(start, end):
+        return _aggregate_sealed(gpu_ids, metric, start, end, how, group_by, level)
     column = metric if level == RAW else f"{metric}_avg"
     table = "telemetry_gpusample s" if level == RAW else "telemetry_gpurollup s"
     where = "s.gpu_id IN ({ids}) AND s.ts >= %s AND s.ts < %s"
@@ -152,6 +192,27 @@ def aggregate_gpus(
     }[how]
     sql = f"SELECT s.ts{group}, {expression} FROM {table}{join} WHERE {where} GROUP BY s.ts{group} ORDER BY s.ts"
     return _fetch(sql, gpu_ids, params, columns)
+
+
+def _aggregate_sealed(gpu_ids, metric, start, end, how, group_by, level):
+    """aggregate_gpus over a range with sealed GPU-hours, which SQL cannot read: in pandas, from the same
+    per-GPU samples (raw) or 1-minute averages that gpu_series reads."""
+    ids, micros, values = _gpu_columns(gpu_ids, [metric], start, end, "avg", level)
+    frame = pd.DataFrame({"ts": micros, "gpu_id": ids, "value": values[metric]})  # NaN stays, as NULL in SQL
+    keys = ["ts"]
+    if group_by:
+        sql = (
+            "SELECT g.id, n.rack_id, k.hall_id FROM telemetry_gpu g JOIN telemetry_node n ON n.id = g.node_id "
+            "JOIN telemetry_rack k ON k.id = n.rack_id WHERE g.id IN ({ids})"
+        )
+        places = pd.DataFrame(_rows(sql, gpu_ids, []), columns=["gpu_id", "rack", "hall"]).set_index("gpu_id")
+        frame[group_by] = frame["gpu_id"].map(places[group_by])
+        keys.append(group_by)
+    grouped = frame.groupby(keys)["value"]
+    out = (grouped.quantile(0.95) if how == "p95" else grouped.agg("mean" if how == "avg" else how)).reset_index()
+    out["ts"] = pd.to_datetime(out["ts"].astype(np.int64), unit="us", utc=True)
+    out["value"] = out["value"].astype(float)
+    return out.sort_values(keys[::-1], kind="stable").reset_index(drop=True)
 
 
 def hall_series(hall_ids, field, start, end, *, max_points=DEFAULT_MAX_POINTS, now=None, resolution=None):
@@ -211,7 +272,7 @@ def _check(condition, message):
 def _ts():
     """The ts column as Unix microseconds on PostgreSQL: parsing 74,000 timestamps into datetimes took 10x the
     query itself (all GPUs' 5-minute day)."""
-    return "(extract(epoch FROM ts) * 1000000)::int8" if connection.vendor == "postgresql" else "ts"
+    return sealing.ts_micros() if connection.vendor == "postgresql" else "ts"
 
 
 def _rows(sql, ids, params):

@@ -23,9 +23,10 @@ from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Q
 
-from . import partitions
+from . import partitions, promstore, sealing
 from .models import (
     HALL_ROLLUP_FIELDS,
+    Gpu,
     GpuRollup,
     GpuSample,
     HallRollup,
@@ -116,9 +117,12 @@ def rollup_range(resolution, start, end, *, organization=None):
     org = organization.pk if organization is not None else None
     with transaction.atomic():
         if connection.vendor == "postgresql":
-            _gpu_sql(resolution, start, end, org)
+            sealed = sealing.any_sealed(start, end)
+            (_gpu_from_raw if sealed else _gpu_sql)(resolution, start, end, org)
             _series_sql(resolution, start, end, org)
             _hall_sql(resolution, start, end, org)
+            if sealed and resolution == Resolution.MINUTE:
+                sealing.drop_sealed_minutes(start, end)  # the hall rollups have them; reads derive them
         else:
             _gpu_sqlite(resolution, start, end, org)
             _series_sqlite(resolution, start, end, org)
@@ -130,6 +134,7 @@ def quarantine_out_of_bounds(organization, start, end):
     into QuarantinedValue: a GPU column is set NULL, a series sample deleted. Returns how many moved."""
     moved = []
     with transaction.atomic():
+        sealing.unseal(Gpu.objects.for_org(organization).values_list("pk", flat=True), start, end)
         gpu_rows = GpuSample.objects.for_org(organization).filter(ts__gte=start, ts__lt=end)
         for metric in GPU_METRICS:
             low, high, _ = RULES[metric]
@@ -156,10 +161,13 @@ def quarantine_out_of_bounds(organization, start, end):
 
 
 def apply_retention(*, now):
-    """Drop raw partitions (PostgreSQL) or rows past raw retention, and rollups past theirs."""
+    """Drop raw partitions and sealed blocks of the same days (PostgreSQL) or rows past raw retention, and
+    rollups past theirs."""
     days = settings.TELEMETRY_RETENTION_DAYS
     raw_cutoff = now - timedelta(days=days["raw"])
-    removed = {"partitions": partitions.drop_before(raw_cutoff.astimezone(UTC).date())}
+    cutoff_day = raw_cutoff.astimezone(UTC).date()
+    removed = {"partitions": partitions.drop_before(cutoff_day)}
+    removed["blocks"] = sealing.drop_before(datetime.combine(cutoff_day, datetime.min.time(), UTC))
     if not partitions.is_partitioned():
         removed["raw"] = (
             GpuSample.objects.filter(ts__lt=raw_cutoff).delete()[0]
@@ -220,6 +228,8 @@ def _bucket(resolution):
 
 
 def _gpu_sql(resolution, start, end, org=None):
+    if resolution == Resolution.MINUTE and promstore.enabled():
+        return _gpu_promql(resolution, start, end, org)
     if resolution == Resolution.MINUTE:
         parts = []
         for m in GPU_METRICS:
@@ -249,6 +259,30 @@ def _gpu_sql(resolution, start, end, org=None):
         f"FROM {source} GROUP BY gpu_id, bucket"
     )
     return _upsert("telemetry_gpurollup", ["resolution", "gpu_id", "ts"], GPU_ROLLUP_COLUMNS, select, params)
+
+
+def _gpu_from_raw(resolution, start, end, org=None):
+    """_gpu_sql for a range holding sealed GPU-hours, which SQL cannot read: every level straight from the raw
+    samples (blocks and rows, telemetry.sealing) in pandas, an hour at a time (buckets never cross hours)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_ORG_GPUS.format(org=int(org)) if org is not None else "SELECT id FROM telemetry_gpu")
+        gpu_ids = [row[0] for row in cursor.fetchall()]
+    written, hour = 0, start
+    while hour < end:
+        upto = min(floor(hour, 3600) + timedelta(hours=1), end)
+        raw = sealing.read_raw(gpu_ids, GPU_METRICS, hour, upto)
+        if len(raw):
+            frame = pd.DataFrame({"entity": raw.gpu_ids, "t": raw.micros // 1_000_000, **raw.values})
+            out = _fold(frame, resolution, list(GPU_METRICS), lambda m, s: f"{m}_{s}", raw=True)
+            written += _write(GpuRollup, "gpu_id", resolution, out, GPU_ROLLUP_COLUMNS)
+        hour = upto
+    return written
+
+
+def _gpu_promql(resolution, start, end, org=None):
+    """1-minute GPU rollups from the raw samples in Prometheus (TELEMETRY_RAW_STORE = "prometheus")."""
+    out = promstore.minute_rollups(start, end, org)
+    return _write(GpuRollup, "gpu_id", resolution, out, GPU_ROLLUP_COLUMNS) if len(out) else 0
 
 
 def _series_sql(resolution, start, end, org=None):
@@ -432,6 +466,8 @@ def _source_rows(resolution, raw_table, rollup_table, entity, each, columns, sta
 
 
 def _gpu_sqlite(resolution, start, end, org=None):
+    if resolution == Resolution.MINUTE and promstore.enabled():
+        return _gpu_promql(resolution, start, end, org)
     raw = resolution == Resolution.MINUTE
     columns = list(GPU_METRICS) if raw else GPU_ROLLUP_COLUMNS
     frame = _source_rows(

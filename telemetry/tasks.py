@@ -7,7 +7,7 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from . import csv_uploads, partitions, rollups, sources
+from . import csv_uploads, partitions, rollups, sealing, sources
 from .collectors.common import TransientCollectorError
 from .models import Source
 from .serving import anomalies as serving_anomalies
@@ -69,6 +69,13 @@ def apply_retention():
     removed["csv_uploads"] = csv_uploads.remove_expired(now=now, days=settings.TELEMETRY_CSV_UPLOAD_DAYS)
     removed["serving"] = serving_rollups.apply_serving_retention(now=now)
     return removed
+
+
+@shared_task(name="telemetry.seal_samples", time_limit=3300, soft_time_limit=3200)
+def seal_samples():
+    """Raw GPU-hours older than TELEMETRY_SEAL_AFTER_HOURS into compressed blocks (telemetry.sealing)."""
+    done = sealing.seal(now=timezone.now())
+    return {"blocks": done["blocks"], "rows": done["rows"], "truncated": len(done["truncated"])}
 
 
 @shared_task(name="telemetry.refresh_rollups", time_limit=600, soft_time_limit=540)

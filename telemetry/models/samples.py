@@ -251,6 +251,27 @@ for _name in GPU_METRICS:
     GpuSample.add_to_class(_name, _gpu_metric_field(_name))
 
 
+class GpuBlock(models.Model):
+    """One GPU's raw samples of one sealed hour, compressed (telemetry.blocks): on PostgreSQL, GPU-hours older
+    than TELEMETRY_SEAL_AFTER_HOURS move here from GpuSample (telemetry.sealing), ~14x smaller. Rows that
+    arrive later for a sealed hour stay rows until the next seal merges them in; readers merge both."""
+
+    ORG_LOOKUP = "gpu__node__rack__hall__site__organization"
+    pk = models.CompositePrimaryKey("gpu_id", "start")
+    gpu = models.ForeignKey(Gpu, on_delete=models.CASCADE, db_constraint=False, db_index=False, related_name="+")
+    start = models.DateTimeField(help_text="Start of the hour.")
+    rows = models.IntegerField(help_text="Samples (instants) in the block.")
+    data = models.BinaryField(help_text="telemetry.blocks.encode of the hour's samples (already deflated).")
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["gpu_id", "start"]
+        indexes = [models.Index(fields=["start"], name="gpublock_start")]  # retention deletes by hour
+
+    def __str__(self):
+        return f"gpu {self.gpu_id} block @ {self.start:%Y-%m-%d %H:%M}"
+
+
 class Series(models.Model):
     """A named stream of one metric of one non-GPU entity (node, rack, PDU, cooling unit, hall, site)."""
 
