@@ -267,6 +267,18 @@ TELEMETRY_RETENTION_DAYS = {
 }
 TELEMETRY_PARTITION_DAYS_AHEAD = env.int("TELEMETRY_PARTITION_DAYS_AHEAD", default=3)
 TELEMETRY_ROLLUP_LAG_S = env.int("TELEMETRY_ROLLUP_LAG_S", default=120)
+# Where raw GPU samples live (docs/operations.md, "Raw samples in Prometheus"): "postgres", or "prometheus":
+# remote-written to and read through PromQL from a Prometheus-compatible store; inventory, rollups, forecasts
+# and plans stay in the database either way.
+TELEMETRY_RAW_STORE = env.str("TELEMETRY_RAW_STORE", default="postgres")
+TELEMETRY_PROMETHEUS_URL = env.str("TELEMETRY_PROMETHEUS_URL", default="")  # its query API base URL
+# Remote-write endpoint when not <TELEMETRY_PROMETHEUS_URL>/api/v1/write (Mimir: /api/v1/push, Thanos receive).
+TELEMETRY_PROMETHEUS_WRITE_URL = env.str("TELEMETRY_PROMETHEUS_WRITE_URL", default="")
+TELEMETRY_PROMETHEUS_TIMEOUT_S = env.float("TELEMETRY_PROMETHEUS_TIMEOUT_S", default=30.0)
+if TELEMETRY_RAW_STORE not in ("postgres", "prometheus"):
+    raise ImproperlyConfigured(f"TELEMETRY_RAW_STORE is {TELEMETRY_RAW_STORE!r}: 'postgres' or 'prometheus'")
+if TELEMETRY_RAW_STORE == "prometheus" and not TELEMETRY_PROMETHEUS_URL:
+    raise ImproperlyConfigured("TELEMETRY_RAW_STORE=prometheus needs TELEMETRY_PROMETHEUS_URL (http://host:9090)")
 # Raw GPU samples of hours that ended this long ago are sealed into compressed blocks (telemetry.sealing).
 TELEMETRY_SEAL_AFTER_HOURS = env.int("TELEMETRY_SEAL_AFTER_HOURS", default=3)
 TELEMETRY_PUSH_MAX_BYTES = env.int("TELEMETRY_PUSH_MAX_BYTES", default=16 * 1024 * 1024)

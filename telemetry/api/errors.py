@@ -17,6 +17,8 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from telemetry.promstore import RawStoreUnavailable
+
 PROTECTORS_NAMED = 5
 
 
@@ -80,7 +82,7 @@ def server_error(request):
     return defaults.server_error(request)
 
 
-OUTAGE_ERRORS = (OperationalError, InterfaceError, RedisError, KombuOperationalError)
+OUTAGE_ERRORS = (OperationalError, InterfaceError, RedisError, KombuOperationalError, RawStoreUnavailable)
 # No template: the page must render when nothing else works.
 OUTAGE_PAGE = (
     "<!doctype html><html lang=en><head><meta charset=utf-8><title>Headroom is unavailable</title></head>"
@@ -92,4 +94,6 @@ OUTAGE_PAGE = (
 def outage_name(exc):
     if isinstance(exc, OperationalError | InterfaceError):
         return "database"
+    if isinstance(exc, RawStoreUnavailable):
+        return "raw-sample store (Prometheus)"
     return "cache" if isinstance(exc, RedisError) else "message broker"

@@ -27,19 +27,25 @@ def source_label(source) -> str:
     return f"{name} ({endpoint})" if name and endpoint else name or endpoint or "source"
 
 
-def http_get(
-    session: requests.Session, url: str, *, timeout_s: float, what: str, missing_ok: bool = False
-) -> requests.Response | None:
-    """GET ``url``; any network failure or non-2xx status becomes a CollectorError naming ``what`` and the URL.
-    With ``missing_ok``, a 404 (an optional resource that is absent) returns None instead."""
+def http_request(session: requests.Session, method: str, url: str, *, timeout_s: float, what: str, **kwargs):
+    """``session.request``; a timeout or refused connection becomes a TransientCollectorError, any other network
+    failure a CollectorError, each naming ``what`` and the URL."""
     try:
-        response = session.get(url, timeout=timeout_s)
+        return session.request(method, url, timeout=timeout_s, **kwargs)
     except requests.Timeout:
         raise TransientCollectorError(f"{what}: no answer from {url} within {timeout_s:g} s") from None
     except requests.ConnectionError as exc:
         raise TransientCollectorError(f"{what}: cannot reach {url}: {exc}") from None
     except requests.RequestException as exc:
         raise CollectorError(f"{what}: cannot reach {url}: {exc}") from None
+
+
+def http_get(
+    session: requests.Session, url: str, *, timeout_s: float, what: str, missing_ok: bool = False
+) -> requests.Response | None:
+    """GET ``url``; any network failure or non-2xx status becomes a CollectorError naming ``what`` and the URL.
+    With ``missing_ok``, a 404 (an optional resource that is absent) returns None instead."""
+    response = http_request(session, "GET", url, timeout_s=timeout_s, what=what)
     if missing_ok and response.status_code == 404:
         return None
     if response.status_code in (401, 403):

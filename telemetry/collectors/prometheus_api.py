@@ -32,7 +32,7 @@ import requests
 
 from telemetry.vocabulary import GPU_METRICS, POINT_METRICS, Batch, EventReading, GpuReading, PointReading
 
-from .common import ChangeTracker, CollectorError, TransientCollectorError, source_label
+from .common import ChangeTracker, CollectorError, TransientCollectorError, http_request, source_label
 from .prometheus import DCGM_FIELDS, DCGM_RETIRED_PAGES, DCGM_XID, _node_metric, is_dcgm_blank
 
 
@@ -219,35 +219,42 @@ def pull(
         session.headers["Authorization"] = f"Bearer {source.token}"
     url = source.endpoint.rstrip("/") + "/api/v1/query_range"
     what = f"Prometheus API pull from {source_label(source)}"
-    answers = []
-    for query in queries:
-        params = {"query": query.promql, "start": start.timestamp(), "end": end.timestamp(), "step": step(source)}
-        try:
-            response = session.get(url, params=params, timeout=source.timeout_s)
-        except requests.Timeout:
-            raise TransientCollectorError(f"{what}: no answer from {url} within {source.timeout_s:g} s") from None
-        except requests.ConnectionError as exc:
-            raise TransientCollectorError(f"{what}: cannot reach {url}: {exc}") from None
-        except requests.RequestException as exc:
-            raise CollectorError(f"{what}: cannot reach {url}: {exc}") from None
-        if response.status_code >= 500:
-            raise TransientCollectorError(
-                f"{what}: query {query.promql!r} answered HTTP {response.status_code}: {response.text[:120]!r}"
-            )
-        try:
-            answer = response.json()
-        except ValueError:
-            raise CollectorError(
-                f"{what}: query {query.promql!r} answered HTTP {response.status_code}, not JSON: "
-                f"{response.text[:120]!r}"
-            ) from None
-        if not response.ok or answer.get("status") != "success":
-            raise CollectorError(
-                f"{what}: query {query.promql!r} failed (HTTP {response.status_code}): "
-                f"{answer.get('errorType', '')} {answer.get('error', '')}".rstrip()
-            )
-        answers.append(answer)
+    answers = [
+        api_call(
+            session,
+            url,
+            {"query": query.promql, "start": start.timestamp(), "end": end.timestamp(), "step": step(source)},
+            what=what,
+            timeout_s=source.timeout_s,
+        )
+        for query in queries
+    ]
     try:
         return parse_query_range(answers, queries=queries, xid_tracker=_xid_seen, xid_scope=source.endpoint + xid_scope)
     except ValueError as exc:
         raise CollectorError(f"{what}: {exc}") from None
+
+
+def api_call(session, url, params, *, what, timeout_s, method="GET"):
+    """The parsed answer of one query to a Prometheus HTTP API endpoint (``params`` as the query string, or as
+    a form for POST: long selectors); raises TransientCollectorError when the server cannot be reached or
+    answers 5xx, CollectorError when it refuses the query, each naming ``what`` and the PromQL."""
+    promql = params.get("query", "")
+    where = "params" if method == "GET" else "data"
+    response = http_request(session, method, url, timeout_s=timeout_s, what=what, **{where: params})
+    if response.status_code >= 500:
+        raise TransientCollectorError(
+            f"{what}: query {promql!r} answered HTTP {response.status_code}: {response.text[:120]!r}"
+        )
+    try:
+        answer = response.json()
+    except ValueError:
+        raise CollectorError(
+            f"{what}: query {promql!r} answered HTTP {response.status_code}, not JSON: {response.text[:120]!r}"
+        ) from None
+    if not response.ok or answer.get("status") != "success":
+        raise CollectorError(
+            f"{what}: query {promql!r} failed (HTTP {response.status_code}): "
+            f"{answer.get('errorType', '')} {answer.get('error', '')}".rstrip()
+        )
+    return answer

@@ -7,7 +7,7 @@ from itertools import repeat
 import numpy as np
 from django.db import connection
 
-from .. import pgcopy
+from .. import pgcopy, promstore
 from ..models import Gpu, GpuSample
 from ..models.samples import INTEGER_METRICS
 from ..validation import gpu_reading_problems, gpu_value_columns, timestamp_column, unix_micros
@@ -171,6 +171,8 @@ def gpu_rows(readings, gpu_ids, now, oldest, result, offset=0):
 
 def write_gpu(pieces):
     """Write GpuRows pieces; returns (rows written, rows new)."""
+    if promstore.enabled():
+        return promstore.write_gpu(pieces)
     if connection.vendor != "postgresql":
         parts = [rows for rows in pieces if len(rows)]
         if not parts:

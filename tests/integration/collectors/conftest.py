@@ -124,14 +124,14 @@ def http_peer():
 
 
 class PrometheusServer:
-    def __init__(self, binary, workdir: Path, targets: list[str]):
+    def __init__(self, binary, workdir: Path, targets: list[str], *, config_extra="", args=()):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = workdir / "prometheus.yml"
         config.write_text(
             "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
             "scrape_configs:\n  - job_name: test\n    static_configs:\n"
-            f"      - targets: [{', '.join(repr(t) for t in targets)}]\n"
+            f"      - targets: [{', '.join(repr(t) for t in targets)}]\n" + config_extra
         )
         self.log = open(workdir / "prometheus.log", "wb")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
@@ -140,6 +140,7 @@ class PrometheusServer:
                 f"--config.file={config}",
                 f"--storage.tsdb.path={workdir / 'tsdb'}",
                 f"--web.listen-address=127.0.0.1:{self.port}",
+                *args,
             ],
             stdout=self.log,
             stderr=subprocess.STDOUT,
