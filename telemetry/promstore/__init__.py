@@ -12,6 +12,8 @@ Public API
     RawStoreError, RawStoreUnavailable (an outage: the push API answers 503 with Retry-After)
 """
 
+import importlib
+
 from django.conf import settings
 
 
@@ -27,15 +29,11 @@ def enabled() -> bool:
     return settings.TELEMETRY_RAW_STORE == "prometheus"
 
 
-from .reader import read_raw  # noqa: E402 - the modules raise the errors above
-from .rollups import minute_rollups  # noqa: E402
-from .writer import write_gpu  # noqa: E402
+# The Django parts load on first use, so that the encoder (remote_write, names) imports without Django.
+_LAZY = {"read_raw": "reader", "minute_rollups": "rollups", "write_gpu": "writer"}
 
-__all__ = [
-    "RawStoreError",
-    "RawStoreUnavailable",
-    "enabled",
-    "minute_rollups",
-    "read_raw",
-    "write_gpu",
-]
+
+def __getattr__(name):
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
