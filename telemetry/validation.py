@@ -154,9 +154,21 @@ def gpu_value_columns(values, dtypes):
     for unknown in metrics - GPU_METRICS.keys():
         ok &= np.fromiter((unknown not in v for v in values), bool, n)
     known = [m for m in dtypes if m in metrics]
-    columns, present, any_value = {}, {}, np.zeros(n, dtype=bool)
-    for metric, column in zip(known, _transpose(values, known), strict=True):
-        columns[metric], present[metric], good = _value_column(metric, column, dtypes[metric])
+    columns, present, good = gpu_metric_columns(dict(zip(known, _transpose(values, known), strict=True)), n, dtypes)
+    return columns, present, ok & good
+
+
+def gpu_metric_columns(metrics, n, dtypes, absent=_ABSENT):
+    """The same check for n GPU readings given per metric, {metric: list of n values}, `absent` where a
+    reading lacks the metric (a columnar push sends null there); a reading with a value of an unknown metric
+    is not `ok`. Returns (columns, present, ok) as gpu_value_columns."""
+    ok, any_value = np.ones(n, dtype=bool), np.zeros(n, dtype=bool)
+    columns, present = {}, {}
+    for metric, column in metrics.items():
+        if metric not in dtypes:
+            ok &= np.fromiter((v is absent for v in column), bool, n)
+            continue
+        columns[metric], present[metric], good = _value_column(metric, column, dtypes[metric], absent)
         ok &= good
         any_value |= present[metric]
     return columns, present, ok & any_value
@@ -173,14 +185,13 @@ def _transpose(values, metrics):
     return [[v.get(m, _ABSENT) for v in values] for m in metrics]
 
 
-def _value_column(metric, column, dtype):
+def _value_column(metric, column, dtype, absent):
     n = len(column)
     kinds = set(map(type, column))
-    absent = type(_ABSENT)
-    present = np.fromiter((v is not _ABSENT for v in column), bool, n) if absent in kinds else np.ones(n, bool)
+    present = np.fromiter((v is not absent for v in column), bool, n) if type(absent) in kinds else np.ones(n, bool)
     good = np.ones(n, dtype=bool)
     if kinds - _NUMBER:  # absent, None, bool, str, ...: no number (an int subclass: the per-reading rules decide)
-        good = np.fromiter((type(v) in _NUMBER or v is _ABSENT for v in column), bool, n)
+        good = np.fromiter((type(v) in _NUMBER or v is absent for v in column), bool, n)
         column = [v if type(v) in _NUMBER else None for v in column]
     try:
         numbers = np.array(column, dtype=np.float64)  # None -> NaN

@@ -1,4 +1,5 @@
-"""Push API: JSON batches, Prometheus text exposition and CSV, all through telemetry.ingest.
+"""Push API: JSON batches (GPU readings as objects or as columns), Prometheus text exposition and CSV, all
+through telemetry.ingest.
 
 Auth: `Authorization: Bearer <ingest token>` of a Source (writes only to that source and its organization),
 or an admin user's API token/session with `?source=<id>` naming one of their organization's sources.
@@ -17,6 +18,7 @@ from operator import itemgetter
 import orjson
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
+from django.db import transaction
 from django.http import Http404
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -101,13 +103,15 @@ class _PushView(APIView):
         body = self._body(request)
         now = timezone.now()
         with _gc_paused():
-            batch, origin, parse_errors = self.parse(body, request, now)
-            result = ingest(source, batch, now=now)
-        for error in result.errors:  # indices as the client sent them
-            error["index"] = origin[error["item"]][error["index"]]
-        result.errors = sorted(parse_errors + result.errors, key=lambda e: (e["item"], e["index"]))
-        result.rejected += len({(e["item"], e["index"]) for e in parse_errors})
-        record_success(source, CollectorRun.objects.create(source=source, started=now), result, now=now)
+            parsed = self.parse(body, request, now)
+            result = ingest(source, parsed.batch, now=now)
+        for error in result.errors:  # items and indices as the client sent them
+            item = error["item"]
+            error["item"], error["index"] = parsed.names.get(item, item), parsed.origin[item][error["index"]]
+        result.errors = sorted(parsed.errors + result.errors, key=lambda e: (e["item"], e["index"]))
+        result.rejected += len({(e["item"], e["index"]) for e in parsed.errors})
+        with transaction.atomic():  # the run's record: one commit, not three
+            record_success(source, CollectorRun.objects.create(source=source, started=now), result, now=now)
         answer = result.as_dict()
         if len(answer["errors"]) > MAX_ERRORS:
             answer["errors"], answer["errors_truncated"] = answer["errors"][:MAX_ERRORS], True
@@ -170,6 +174,10 @@ def _error(item, index, field, message):
     return {"item": item, "index": index, "field": field, "message": message}
 
 
+TS_EXPECTED = "expected an ISO 8601 timestamp with zone or Unix seconds"
+UUID_EXPECTED = "expected the GPU's UUID as a string"
+
+
 def _timestamp(value):
     if isinstance(value, int | float) and not isinstance(value, bool):
         try:
@@ -185,27 +193,29 @@ def _timestamp(value):
 
 
 class _Collected:
-    """Readings that parsed, with their index in the client's payload, and the errors of those that did not."""
+    """Readings that parsed, with their index in the client's payload (`origin`, per Batch item), the errors of
+    those that did not, and the client's name of an item where it is not the Batch's (`names`)."""
 
-    def __init__(self):
-        self.batch, self.errors = Batch(), []
-        self.origin = {"gpu_readings": [], "point_readings": [], "events": []}
+    def __init__(self, batch=None, origin=None, errors=None):
+        self.batch, self.errors, self.names = batch or Batch(), errors or [], {}
+        self.origin = origin or {"gpu_readings": [], "point_readings": [], "events": []}
 
     def add(self, item, index, reading):
         getattr(self.batch, item).append(reading)
         self.origin[item].append(index)
 
-    def result(self):
-        return self.batch, self.origin, self.errors
-
 
 def _parse_json_items(payload):
     if not isinstance(payload, dict):
         raise ParseError("Expected a JSON object with gpu_readings, point_readings and/or events lists.")
-    unknown = set(payload) - {"gpu_readings", "point_readings", "events"}
+    unknown = set(payload) - {"gpu_readings", "gpu_columns", "point_readings", "events"}
     if unknown:
-        raise ParseError(f"Unknown keys {sorted(unknown)}; expected gpu_readings, point_readings, events.")
+        raise ParseError(f"Unknown keys {sorted(unknown)}; expected gpu_readings, gpu_columns, point_readings, events.")
     out = _Collected()
+    if "gpu_columns" in payload:
+        if "gpu_readings" in payload:
+            raise ParseError("Send GPU readings either as gpu_readings or as gpu_columns, not both.")
+        _take_gpu_columns(payload["gpu_columns"], out)
     for item, build in (("gpu_readings", _gpu_item), ("point_readings", _point_item), ("events", _event_item)):
         entries = payload.get(item, [])
         if not isinstance(entries, list):
@@ -222,7 +232,7 @@ def _parse_json_items(payload):
                 out.errors.extend(_error(item, index, f, m) for f, m in problems)
             else:
                 out.add(item, index, reading)
-    return out.result()
+    return out
 
 
 def _gpu_columns(entries):
@@ -244,11 +254,55 @@ def _gpu_columns(entries):
     return GpuReadingColumns(list(uuids), list(map(parsed.__getitem__, stamps)), list(values))
 
 
+def _take_gpu_columns(block, out):
+    """The columnar form of n GPU readings: {"gpu_uuid": [n UUIDs], "ts": [n timestamps], "values": {metric:
+    [n numbers, null where a reading lacks the metric]}, "units": {metric: unit}}. No object per reading or
+    value: ingest turns each metric's list into one numpy column. A malformed block answers 400; a bad cell
+    rejects its reading (index: its position in the lists)."""
+    if not isinstance(block, dict) or set(block) - {"gpu_uuid", "ts", "values", "units"}:
+        raise ParseError("gpu_columns must be an object with gpu_uuid, ts and values (and optionally units).")
+    uuids, stamps, metrics, units = block.get("gpu_uuid"), block.get("ts"), block.get("values"), block.get("units")
+    if not isinstance(uuids, list) or not isinstance(metrics, dict) or not isinstance(units or {}, dict):
+        raise ParseError("gpu_columns needs gpu_uuid as a list, values as an object of metric: list, units as one.")
+    n = len(uuids)
+    uneven = [
+        name for name, column in [("ts", stamps), *metrics.items()] if type(column) is not list or len(column) != n
+    ]
+    if uneven:
+        raise ParseError(f"gpu_columns: {', '.join(uneven)[:300]} must be lists as long as gpu_uuid ({n}).")
+    for metric, unit in (units or {}).items():
+        if message := unit_problem(metric, unit):
+            raise ParseError(f"gpu_columns units: {message}.")
+    stamps = _parsed_stamps(stamps)
+    origin = range(n)
+    if None in stamps or set(map(type, uuids)) - {str}:  # rare: drop those readings from every list
+        origin = []
+        for index, (uuid, ts) in enumerate(zip(uuids, stamps, strict=True)):
+            problems = [("ts", TS_EXPECTED)] if ts is None else []
+            problems += [] if type(uuid) is str else [("gpu_uuid", UUID_EXPECTED)]
+            out.errors.extend(_error("gpu_columns", index, f, m) for f, m in problems)
+            if not problems:
+                origin.append(index)
+        uuids, stamps = [uuids[i] for i in origin], [stamps[i] for i in origin]
+        metrics = {metric: [column[i] for i in origin] for metric, column in metrics.items()}
+    out.batch.gpu_readings = GpuReadingColumns(uuids, stamps, metrics=metrics)
+    out.origin["gpu_readings"], out.names["gpu_readings"] = origin, "gpu_columns"
+
+
+def _parsed_stamps(stamps):
+    """The timestamps as datetimes (None where one does not parse), each distinct one parsed once: a push
+    holds a few instants."""
+    if set(map(type, stamps)) <= {str, int, float}:  # hashable, and no bool to be taken for 0 or 1
+        parsed = {stamp: _timestamp(stamp) for stamp in set(stamps)}
+        return list(map(parsed.__getitem__, stamps))
+    return list(map(_timestamp, stamps))
+
+
 def _gpu_item(entry):
     problems = []
     ts = _timestamp(entry.get("ts"))
     if ts is None:
-        problems.append(("ts", "expected an ISO 8601 timestamp with zone or Unix seconds"))
+        problems.append(("ts", TS_EXPECTED))
     values, units = entry.get("values"), entry.get("units") or {}
     if not isinstance(values, dict) or not isinstance(units, dict):
         problems.append(("values", "values (and units, if given) must be objects of metric: number"))
@@ -258,7 +312,7 @@ def _gpu_item(entry):
             problems.append((metric, message))
     uuid = entry.get("gpu_uuid")
     if not isinstance(uuid, str):
-        problems.append(("gpu_uuid", "expected the GPU's UUID as a string"))
+        problems.append(("gpu_uuid", UUID_EXPECTED))
     return (None if problems else GpuReading(uuid, ts, values)), problems
 
 
@@ -266,7 +320,7 @@ def _point_item(entry):
     problems = []
     ts = _timestamp(entry.get("ts"))
     if ts is None:
-        problems.append(("ts", "expected an ISO 8601 timestamp with zone or Unix seconds"))
+        problems.append(("ts", TS_EXPECTED))
     for name in ("entity_kind", "entity", "metric"):
         if not isinstance(entry.get(name), str):
             problems.append((name, f"expected {name} as a string"))
@@ -279,7 +333,7 @@ def _point_item(entry):
 
 def _event_item(entry):
     ts = _timestamp(entry.get("ts"))
-    problems = [] if ts is not None else [("ts", "expected an ISO 8601 timestamp with zone or Unix seconds")]
+    problems = [] if ts is not None else [("ts", TS_EXPECTED)]
     for name in ("kind", "gpu_uuid", "entity", "detail"):
         if not isinstance(entry.get(name, ""), str):
             problems.append((name, f"expected {name} as a string"))
@@ -306,7 +360,9 @@ _RESULT = inline_serializer(
         "errors": inline_serializer(
             "IngestError",
             {
-                "item": serializers.ChoiceField(["gpu_readings", "point_readings", "events", "csv", "prometheus"]),
+                "item": serializers.ChoiceField(
+                    ["gpu_readings", "gpu_columns", "point_readings", "events", "csv", "prometheus"]
+                ),
                 "index": serializers.IntegerField(),
                 "field": serializers.CharField(),
                 "message": serializers.CharField(),
@@ -324,7 +380,10 @@ class JsonIngestView(_PushView):
         description=(
             "GPU readings (one object per GPU and instant, `values` keyed by GPU metric, optional `units`), "
             "point readings of nodes, racks, PDUs, cooling units, halls and sites, and events. Timestamps are "
-            "ISO 8601 with zone or Unix seconds; at most 5 minutes ahead, within raw retention."
+            "ISO 8601 with zone or Unix seconds; at most 5 minutes ahead, within raw retention. GPU readings may "
+            "come instead as `gpu_columns`: parallel lists (`gpu_uuid`, `ts`, and per metric in `values` one "
+            "number per reading, null where it lacks the metric), about twice as fast to ingest; errors name "
+            "the item `gpu_columns` and the reading's position in the lists."
         ),
         request=inline_serializer(
             "PushBatch",
@@ -333,6 +392,19 @@ class JsonIngestView(_PushView):
                     "PushGpuReading",
                     {"gpu_uuid": serializers.CharField(), "ts": serializers.DateTimeField(), "values": _VALUES},
                     many=True,
+                    required=False,
+                ),
+                "gpu_columns": inline_serializer(
+                    "PushGpuColumns",
+                    {
+                        "gpu_uuid": serializers.ListField(child=serializers.CharField()),
+                        "ts": serializers.ListField(child=serializers.DateTimeField()),
+                        "values": serializers.DictField(
+                            child=serializers.ListField(child=serializers.FloatField(allow_null=True)),
+                            help_text="Per GPU metric, one number per reading (null: the reading lacks it).",
+                        ),
+                        "units": serializers.DictField(child=serializers.CharField(), required=False),
+                    },
                     required=False,
                 ),
                 "point_readings": inline_serializer(
@@ -400,7 +472,7 @@ class PrometheusIngestView(_PushView):
         except (ValueError, TypeError, KeyError, IndexError) as exc:
             raise ParseError(f"Not the Prometheus text exposition format: {exc}") from None
         origin = {item: list(range(len(getattr(batch, item)))) for item in ("gpu_readings", "point_readings", "events")}
-        return batch, origin, prometheus.non_finite_errors(samples)
+        return _Collected(batch, origin, prometheus.non_finite_errors(samples))
 
 
 CSV_COLUMNS = ("ts", "entity_kind", "entity", "metric", "value")
@@ -450,4 +522,4 @@ class CsvIngestView(_PushView):
                 out.add("point_readings", index, PointReading(kind, entity, metric, ts, value))
         for (uuid, ts), (index, values) in gpu_rows.items():
             out.add("gpu_readings", index, GpuReading(uuid, ts, values))
-        return out.result()
+        return out

@@ -10,7 +10,13 @@ from django.db import connection
 from .. import pgcopy, promstore
 from ..models import Gpu, GpuSample
 from ..models.samples import INTEGER_METRICS
-from ..validation import gpu_reading_problems, gpu_value_columns, timestamp_column, unix_micros
+from ..validation import (
+    gpu_metric_columns,
+    gpu_reading_problems,
+    gpu_value_columns,
+    timestamp_column,
+    unix_micros,
+)
 from ..vocabulary import GPU_METRICS, GpuReading
 from .store import bulk_insert, copy_insert, utc_days
 
@@ -30,16 +36,18 @@ GPU_PIECE = 2000
 def gpu_ids(organization, uuids):
     if not uuids:
         return {}
-    return dict(Gpu.objects.for_org(organization).filter(uuid__in=uuids).values_list("uuid", "id"))
+    # .order_by(): a dict needs no order, and the model's default one sorts by the node's hostname (a join)
+    return dict(Gpu.objects.for_org(organization).filter(uuid__in=uuids).order_by().values_list("uuid", "id"))
 
 
 class GpuReadingColumns:
-    """GPU readings as three parallel lists (UUIDs, timestamps, values dicts), for a caller that has them
-    column-wise already (the push API): ingest takes it in place of a list of GpuReading, without building
-    an object per reading. Indexing gives a GpuReading."""
+    """GPU readings as parallel lists, for a caller that has them column-wise already (the push API): ingest
+    takes it in place of a list of GpuReading, without building an object per reading. The values are either
+    `values`, a dict per reading, or `metrics`, per metric a list with None where a reading lacks it (a
+    columnar push). Indexing gives a GpuReading."""
 
-    def __init__(self, uuids, stamps, values):
-        self.uuids, self.stamps, self.values = uuids, stamps, values
+    def __init__(self, uuids, stamps, values=None, *, metrics=None):
+        self.uuids, self.stamps, self.values, self.metrics = uuids, stamps, values, metrics
 
     @classmethod
     def of(cls, readings):
@@ -51,10 +59,17 @@ class GpuReadingColumns:
         return len(self.uuids)
 
     def __getitem__(self, index):
-        return GpuReading(self.uuids[index], self.stamps[index], self.values[index])
+        if self.metrics is None:
+            values = self.values[index]
+        else:
+            values = {m: column[index] for m, column in self.metrics.items() if column[index] is not None}
+        return GpuReading(self.uuids[index], self.stamps[index], values)
 
     def part(self, start, stop):
-        return GpuReadingColumns(self.uuids[start:stop], self.stamps[start:stop], self.values[start:stop])
+        if self.metrics is None:
+            return GpuReadingColumns(self.uuids[start:stop], self.stamps[start:stop], self.values[start:stop])
+        metrics = {m: column[start:stop] for m, column in self.metrics.items()}
+        return GpuReadingColumns(self.uuids[start:stop], self.stamps[start:stop], metrics=metrics)
 
 
 class Pieces:
@@ -139,7 +154,10 @@ def gpu_rows(readings, gpu_ids, now, oldest, result, offset=0):
     except TypeError:
         ids = np.fromiter((gpu_ids.get(u, -1) if type(u) is str else -1 for u in readings.uuids), np.int64, n)
     micros, ok = timestamp_column(readings.stamps, now, oldest)
-    values, present, good = gpu_value_columns(readings.values, GPU_DTYPES)
+    if readings.metrics is None:
+        values, present, good = gpu_value_columns(readings.values, GPU_DTYPES)
+    else:
+        values, present, good = gpu_metric_columns(readings.metrics, n, GPU_DTYPES, absent=None)
     ok &= good & (ids >= 0)
     checked = []  # (gpu id, micros, values) of readings that passed the per-reading rules
     for index in np.flatnonzero(~ok).tolist():

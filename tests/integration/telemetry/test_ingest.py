@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 
 from telemetry.ingest import ingest
-from telemetry.ingest.gpu import GPU_PIECE
+from telemetry.ingest.gpu import GPU_PIECE, GpuReadingColumns
 from telemetry.models import Event, GpuSample, Sample, Series, Source
 from telemetry.vocabulary import GPU_METRICS, Batch, EventReading, GpuReading, PointReading
 
@@ -163,6 +163,44 @@ def test_the_column_checks_hand_odd_values_to_the_exact_rules(world):
     first, second = rows[NOW - timedelta(seconds=10)], rows[NOW - timedelta(seconds=20)]
     assert (first.gpu_mem_used, first.gpu_util, first.gpu_temp) == (big, 5.0, None)
     assert (second.gpu_ecc_sbe, second.gpu_temp, second.gpu_util) == (3, 40.5, None)
+
+
+def test_readings_given_per_metric_are_judged_as_the_same_readings_given_one_by_one(world):
+    """A columnar push hands ingest per metric lists (None: the reading lacks the metric) over several pieces;
+    errors, indices and stored rows must be those of the same readings as GpuReading objects."""
+    uuid, n = world.a.gpu.uuid, GPU_PIECE + 7
+    batch = [
+        GpuReading(uuid, NOW - timedelta(seconds=10 * i), {"gpu_util": i % 100, "gpu_ecc_sbe": 2}) for i in range(n)
+    ]
+    batch[3] = GpuReading(uuid, NOW, {"gpu_util": True})
+    batch[5] = GpuReading(uuid, NOW - timedelta(seconds=50), {"gpu_ecc_sbe": 2.5, "gpu_flux": 1})
+    batch[GPU_PIECE + 1] = GpuReading("GPU-unknown", batch[GPU_PIECE + 1].ts, {"gpu_temp": 40.5})
+    batch[GPU_PIECE + 2] = GpuReading(uuid, batch[GPU_PIECE + 2].ts, {})
+    batch[GPU_PIECE + 3] = GpuReading(uuid, batch[GPU_PIECE + 3].ts, {"gpu_mem_used": 2**42, "gpu_temp": 41})
+    metrics = {
+        m: [r.values.get(m) for r in batch] for m in ("gpu_util", "gpu_ecc_sbe", "gpu_flux", "gpu_temp", "gpu_mem_used")
+    }
+    columns = GpuReadingColumns([r.gpu_uuid for r in batch], [r.ts for r in batch], metrics=metrics)
+
+    outcomes = []
+    for readings in (columns, batch):
+        result = ingest(world.a.org, Batch(gpu_readings=readings), now=NOW)
+        rows = list(
+            GpuSample.objects.order_by("ts").values_list("ts", "gpu_util", "gpu_ecc_sbe", "gpu_temp", "gpu_mem_used")
+        )
+        outcomes.append((result.as_dict(), rows))
+        GpuSample.objects.all().delete()
+    assert outcomes[0] == outcomes[1]
+    result, rows = outcomes[0]
+    assert (result["accepted"], result["rejected"]) == (n - 4, 4) and len(rows) == n - 4
+    assert [(e["index"], e["field"]) for e in result["errors"]] == [
+        (3, "gpu_util"),
+        (5, "gpu_ecc_sbe"),
+        (5, "gpu_flux"),
+        (GPU_PIECE + 1, "gpu_uuid"),
+        (GPU_PIECE + 2, "values"),
+    ]
+    assert (NOW - timedelta(seconds=10 * (GPU_PIECE + 3)), None, None, 41.0, 2**42) in rows
 
 
 def test_a_none_value_is_an_error_not_a_missing_field(world):

@@ -70,6 +70,65 @@ def test_a_json_batch_is_accepted_with_per_item_errors(pusher):
     assert run.status == "ok" and run.rejected == 3
 
 
+def as_columns(readings):
+    """The gpu_readings of a payload in the columnar form (null where a reading lacks a metric)."""
+    metrics = list(dict.fromkeys(m for r in readings for m in r["values"]))
+    return {
+        "gpu_uuid": [r["gpu_uuid"] for r in readings],
+        "ts": [r["ts"] for r in readings],
+        "values": {m: [r["values"].get(m) for r in readings] for m in metrics},
+    }
+
+
+def test_gpu_readings_as_columns_are_stored_and_each_bad_cell_rejects_its_reading(pusher):
+    world, source, client = pusher
+    ts = _now() - timedelta(minutes=1)
+    columns = {
+        "gpu_uuid": [world.a.gpu.uuid, world.a.gpu.uuid, 7, world.b.gpu.uuid, world.a.gpu.uuid, world.a.gpu.uuid],
+        "ts": [ts.isoformat(), ts.timestamp() + 10, ts.isoformat(), ts.isoformat(), "soon", ts.isoformat() + "x"],
+        "values": {"gpu_util": [77, None, 5, 1, 1, 1], "gpu_power": [412.5, 300, 1, 1, 1, -3]},
+        "units": {"gpu_power": "W"},
+    }
+    response = post_json(client, {"gpu_columns": columns, "events": [{"kind": "xid", "ts": "x"}]})
+    assert response.status_code == 202, response.content
+    body = response.json()
+    assert (body["accepted"], body["duplicate"], body["rejected"]) == (2, 0, 5)
+    assert [(e["item"], e["index"], e["field"]) for e in body["errors"]] == [
+        ("events", 0, "ts"),
+        ("gpu_columns", 2, "gpu_uuid"),
+        ("gpu_columns", 3, "gpu_uuid"),
+        ("gpu_columns", 4, "ts"),
+        ("gpu_columns", 5, "ts"),
+    ]
+    rows = list(GpuSample.objects.order_by("ts").values_list("gpu_util", "gpu_power"))
+    assert rows == [(77, 412.5), (None, 300)]
+    assert post_json(client, {"gpu_columns": columns}).json()["duplicate"] == 2
+    columns["values"]["gpu_power"][0] = 1e9
+    error = post_json(client, {"gpu_columns": columns}).json()["errors"][0]
+    assert (error["item"], error["index"], error["field"]) == ("gpu_columns", 0, "gpu_power")
+    assert error["message"].startswith("1e+09 exceeds")
+
+
+@pytest.mark.parametrize(
+    ("columns", "fragment"),
+    [
+        ([], "must be an object"),
+        ({"gpu_uuid": ["a"], "ts": [1], "values": {}, "rows": 1}, "must be an object"),
+        ({"gpu_uuid": "a", "ts": [1], "values": {}}, "gpu_uuid as a list"),
+        ({"gpu_uuid": ["a", "b"], "ts": [1], "values": {"gpu_util": [1, 2, 3]}}, "ts, gpu_util must be lists as long"),
+        ({"gpu_uuid": ["a"], "ts": [1], "values": {"gpu_util": 1}}, "gpu_util must be lists"),
+        ({"gpu_uuid": ["a"], "ts": [1], "values": {"gpu_power": [1]}, "units": {"gpu_power": "kW"}}, "'W', got 'kW'"),
+    ],
+)
+def test_a_malformed_column_block_answers_400_naming_what(pusher, columns, fragment):
+    _, _, client = pusher
+    response = post_json(client, {"gpu_columns": columns})
+    assert response.status_code == 400 and fragment in response.json()["detail"], response.content
+    both = post_json(client, {"gpu_columns": columns, "gpu_readings": []})
+    assert both.status_code == 400 and "not both" in both.json()["detail"]
+    assert not GpuSample.objects.exists()
+
+
 def test_tokens_are_scoped_and_checked(pusher):
     world, source, client = pusher
     assert APIClient().post("/api/ingest/", "{}", content_type="application/json").status_code == 401
@@ -194,6 +253,25 @@ def test_garbage_never_gives_a_5xx_nor_a_partial_item(pusher, garbage, readings)
         assert (row is None) == (i in rejected)
         if row is not None:  # written whole: every value of the item, nothing else
             assert {m for m in GPU_METRICS if getattr(row, m) is not None} == set(item["values"])
+
+    # The same readings as columns: the same answer (null there is a missing value), the same rows.
+    if any(v is None for item in payload["gpu_readings"] for v in item["values"].values()):
+        return
+    GpuSample.objects.all().delete()
+    as_cells = post_json(client, {"gpu_columns": as_columns(payload["gpu_readings"])}).json()
+    assert {e["item"] for e in as_cells["errors"]} <= {"gpu_columns"}
+    assert _outcome(as_cells) == _outcome(body)
+    assert {s.ts: _values(s) for s in GpuSample.objects.all()} == {ts: _values(s) for ts, s in stored.items()}
+
+
+def _outcome(body):
+    """Counts and errors but the item's name and the server's time some messages quote (" (server time ...)")."""
+    errors = [(e["index"], e["field"], e["message"].split(" (")[0]) for e in body["errors"]]
+    return body["accepted"], body["duplicate"], body["rejected"], errors
+
+
+def _values(sample):
+    return {m: getattr(sample, m) for m in GPU_METRICS}
 
 
 def test_nan_literals_and_huge_integers_are_item_errors_not_a_bad_payload(pusher):
