@@ -12,13 +12,17 @@ times, the table emptied in between: (1) binary COPY of the rows encoded from nu
 (telemetry.pgcopy), the write alone, the baseline of the load ratios; (2) the push API, JSON batches of
 10,000 through Django's test client (the whole request path in process, no HTTP server); (3)
 telemetry.ingest() in batches of 10,000, the fastest documented path, which stays. Then the rollups
-(1 min, 5 min, 1 h; GPU and hall) are computed (timed) and sizes taken after VACUUM ANALYZE.
+(1 min, 5 min, 1 h; GPU and hall) are computed (timed) and sizes taken after VACUUM ANALYZE. The queries
+(a)-(d) are timed on these rows; then every hour is sealed into GPU-hour blocks by the live sealer
+(telemetry.sealing, as it does days that are over: blocks written, partition truncated, the sealed hours'
+1-minute GPU rollups dropped), sizes are taken again, and (b') and (e) read the blocks.
 
 Printed, as Headroom / Prometheus: load time, bytes per value on disk (raw; raw + rollups;
 pg_total_relation_size incl. indexes against the TSDB directory after compaction), and p50/p95 over `--runs`
-runs of four queries, each shown with its PromQL and its Headroom call. Prometheus times are the client's:
-HTTP request + JSON decode; Headroom's are the server-side calls (SQL + DataFrame). `--json FILE` writes every
-figure. Needs `promtool` and `prometheus` on PATH (Debian's `prometheus` package).
+runs of the issue's four queries and two on sealed data, each shown with its PromQL and its Headroom call.
+Prometheus times are the client's: HTTP request + JSON decode; Headroom's are the server-side calls (SQL +
+DataFrame). `--json FILE` writes every figure. Needs `promtool` and `prometheus` on PATH (Debian's
+`prometheus` package).
 """
 
 import argparse
@@ -357,80 +361,14 @@ def build_rollups(start, end):
     return time.perf_counter() - t
 
 
-BLOCK_TABLE = "bench_gpu_block"
+def seal_all(end):
+    """Every stored hour sealed as the live sealer seals a day that is over (telemetry.sealing.seal with the
+    clock a day on): returns (seconds, blocks)."""
+    from telemetry import sealing
 
-
-def seal_blocks(metrics, start, end):
-    """Every stored GPU-hour read back from telemetry_gpusample and written as one compressed block
-    (telemetry.blocks) into BLOCK_TABLE: the layout option "sealed hours as blocks", measured, not yet
-    what the query layer reads. Returns (seconds, blocks)."""
-    from django.db import connection
-
-    from telemetry import blocks
-    from telemetry.models.samples import DOUBLE_PRECISION_METRICS, INTEGER_METRICS
-
-    names = ", ".join(metrics)
     t = time.perf_counter()
-    count = 0
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"CREATE TABLE {BLOCK_TABLE} (gpu_id bigint, start timestamptz, data bytea NOT NULL, "
-            "PRIMARY KEY (gpu_id, start))"
-        )
-        cursor.execute(f"ALTER TABLE {BLOCK_TABLE} ALTER COLUMN data SET STORAGE EXTERNAL")  # deflated already
-        hour = start
-        while hour < end:
-            cursor.execute(
-                f"SELECT gpu_id, (extract(epoch FROM ts) * 1e6)::bigint, {names} FROM telemetry_gpusample "
-                "WHERE ts >= %s AND ts < %s ORDER BY gpu_id, ts",
-                [hour, hour + timedelta(hours=1)],
-            )
-            rows = cursor.fetchall()
-            ids = np.array([r[0] for r in rows], np.int64)
-            micros = np.array([r[1] for r in rows], np.int64)
-            columns = [np.array([r[2 + k] for r in rows], object) for k in range(len(metrics))]
-            cuts = np.flatnonzero(np.diff(ids)) + 1
-            out = []
-            for part in np.split(np.arange(ids.size), cuts):
-                present = [c[part] != None for c in columns]  # noqa: E711 - object arrays: NULL is None
-                block = {
-                    m: (np.where(p, c[part], 0).astype(np.int64 if m in INTEGER_METRICS else np.float64), p)
-                    for m, c, p in zip(metrics, columns, present, strict=True)
-                }
-                data = blocks.encode(micros[part], block, integer=INTEGER_METRICS, double=DOUBLE_PRECISION_METRICS)
-                out.append((int(ids[part[0]]), hour, data))
-            with cursor.cursor.copy(f"COPY {BLOCK_TABLE} (gpu_id, start, data) FROM STDIN") as copy:
-                for row in out:
-                    copy.write_row(row)
-            count += len(out)
-            hour += timedelta(hours=1)
-        cursor.execute(f"VACUUM ANALYZE {BLOCK_TABLE}")
-    return time.perf_counter() - t, count
-
-
-def block_frames(gpu_id, start, end):
-    """One GPU's samples in [start, end) from BLOCK_TABLE: {metric: DataFrame(ts, value)}, like gpu_series."""
-    import pandas as pd
-    from django.db import connection
-
-    from telemetry import blocks
-
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT data FROM {BLOCK_TABLE} WHERE gpu_id = %s AND start >= %s AND start < %s ORDER BY start",
-            [gpu_id, start - timedelta(hours=1) + timedelta(microseconds=1), end],
-        )
-        decoded = [blocks.decode(bytes(row[0])) for row in cursor.fetchall()]
-    low, high = int(start.timestamp() * 1e6), int(end.timestamp() * 1e6)
-    frames = {}
-    for metric in decoded[0][1] if decoded else ():
-        micros = np.concatenate([d[0] for d in decoded])
-        values = np.concatenate([d[1][metric][0] for d in decoded])
-        keep = np.concatenate([d[1][metric][1] for d in decoded]) & (micros >= low) & (micros < high)
-        frames[metric] = pd.DataFrame(
-            {"ts": pd.to_datetime(micros[keep], unit="us", utc=True), "value": values[keep].astype(float)}
-        )
-    return frames
+    done = sealing.seal(now=end + timedelta(days=1), after_hours=0)
+    return time.perf_counter() - t, done["blocks"]
 
 
 def rollup_tier_shares():
@@ -452,6 +390,7 @@ def table_bytes(table):
 
 
 def headroom_bytes():
+    """(raw bytes: the row partitions and the sealed blocks, {rollup table: bytes})."""
     from django.db import connection
 
     with connection.cursor() as cursor:
@@ -460,7 +399,7 @@ def headroom_bytes():
             "SELECT coalesce(sum(pg_total_relation_size(inhrelid)), 0) FROM pg_inherits "
             "WHERE inhparent = 'telemetry_gpusample'::regclass"
         )
-        raw = int(cursor.fetchone()[0])
+        raw = int(cursor.fetchone()[0]) + table_bytes("telemetry_gpublock")
     return raw, {table: table_bytes(table) for table in ("telemetry_gpurollup", "telemetry_hallrollup")}
 
 
@@ -509,13 +448,6 @@ def queries(prometheus, fleet, org, halls, gpu_ids, data, end):
             lambda: query.gpu_metric_series([ids[0]], metrics, hour, end, resolution=query.RAW),
         ),
         (
-            "b': the same from sealed blocks",
-            f'query {{UUID="{uuid0}"}}[1h] time=end',
-            f"block_frames(gpu, end-1h, end): the hour's block from {BLOCK_TABLE}, decoded (telemetry.blocks)",
-            lambda: prometheus.query("query", query=f'{{UUID="{uuid0}"}}[1h]', time=s["end"]),
-            lambda: block_frames(ids[0], hour, end),
-        ),
-        (
             "c: a hall's 30-day power at 1 h",
             f'query_range sum(avg_over_time({power}{{hall="hall0"}}[1h] offset 1ms)) start=end-30d step=3600',
             "query.hall_series([hall], 'gpu_power_w', end-30d, end)  (picks the 1 h level)",
@@ -553,7 +485,50 @@ def queries(prometheus, fleet, org, halls, gpu_ids, data, end):
             ),
         ),
     ]
-    return q
+    sealed = [
+        (
+            "b': the same, once sealed (a block)",
+            f'query {{UUID="{uuid0}"}}[1h] time=end',
+            "the same call as (b), after telemetry.sealing moved the hour into GPU-hour blocks",
+            lambda: prometheus.query("query", query=f'{{UUID="{uuid0}"}}[1h]', time=s["end"]),
+            lambda: query.gpu_metric_series([ids[0]], metrics, hour, end, resolution=query.RAW),
+        ),
+        (
+            "e: one GPU's sealed day at 1 min, every metric",
+            f'query_range avg_over_time(<metric>{{UUID="{uuid0}"}}[1m] offset 1ms) start=end-24h step=60, once per '
+            "metric (over all of them at once PromQL drops the names, and the series collide)",
+            f"query.gpu_metric_series([gpu], the {len(metrics)} metrics, end-24h, end, resolution=Resolution.MINUTE)"
+            " (the GPU page's day; sealed hours' minutes derived from their blocks)",
+            lambda: [
+                prometheus.query(
+                    "query_range",
+                    query=f'avg_over_time({DCGM[m]}{{UUID="{uuid0}"}}[1m] offset 1ms)',
+                    start=s["day"],
+                    end=s["end"],
+                    step=60,
+                )
+                for m in metrics
+            ],
+            lambda: query.gpu_metric_series([ids[0]], metrics, day, end, resolution=Resolution.MINUTE),
+        ),
+    ]
+    return q, sealed
+
+
+def same_frames(expected, got, *, rtol=0.0):
+    """Whether two {metric: DataFrame(ts, gpu_id, value)} hold the same points (values within rtol)."""
+    for metric, frame in expected.items():
+        other = got[metric]
+        stamps = np.array_equal(frame["ts"].to_numpy("datetime64[us]"), other["ts"].to_numpy("datetime64[us]"))
+        if not stamps or not np.allclose(frame["value"], other["value"], rtol=rtol, atol=0):
+            return False
+    return True
+
+
+def time_query(q, runs):
+    label, promql, call, prom_fn, headroom_fn = q
+    prom, head = timed(prom_fn, runs), timed(headroom_fn, runs)
+    return {"query": label, "promql": promql, "headroom": call, "prometheus_ms": prom, "headroom_ms": head}
 
 
 def largest_difference(prom_result, frame, key_of, shift_s):
@@ -638,28 +613,25 @@ def main(argv=None):
         raw, rollup_sizes = headroom_bytes()
         figures["headroom_raw_bytes"], figures["headroom_rollup_bytes"] = raw, rollup_sizes
         figures["rollup_tier_shares"] = rollup_tier_shares()
-        figures["seal_s"], figures["blocks"] = seal_blocks(list(data), start, end)
-        figures["block_bytes"] = table_bytes(BLOCK_TABLE)
 
-        timed_queries = queries(prometheus, fleet, org, halls, gpu_ids, data, end)
+        timed_queries, sealed_queries = queries(prometheus, fleet, org, halls, gpu_ids, data, end)
         # Both systems give the same answers (float4 rollups: ~1e-7 relative) for (a) and (c).
         id_of = dict(zip(fleet.uuid, gpu_ids.tolist(), strict=True))
         figures["same_answers"] = {
             "a": largest_difference(timed_queries[0][3](), timed_queries[0][4](), lambda m: id_of[m["UUID"]], 300),
-            "c": largest_difference(timed_queries[3][3](), timed_queries[3][4](), lambda m: halls["hall0"].id, 3600),
+            "c": largest_difference(timed_queries[2][3](), timed_queries[2][4](), lambda m: halls["hall0"].id, 3600),
         }
-        rows, sealed = timed_queries[1][4](), timed_queries[2][4]()
-        for metric, frame in rows.items():
-            expected = frame[["ts", "value"]].reset_index(drop=True)
-            got = sealed[metric]
-            same = np.array_equal(expected["ts"].to_numpy("datetime64[us]"), got["ts"].to_numpy("datetime64[us]"))
-            assert same and np.array_equal(expected["value"], got["value"]), f"blocks differ from rows in {metric}"
-        figures["queries"] = []
-        for label, promql, call, prom_fn, headroom_fn in timed_queries:
-            prom, head = timed(prom_fn, args.runs), timed(headroom_fn, args.runs)
-            figures["queries"].append(
-                {"query": label, "promql": promql, "headroom": call, "prometheus_ms": prom, "headroom_ms": head}
-            )
+        rows_hour, stored_minutes = timed_queries[1][4](), sealed_queries[1][4]()
+        figures["queries"] = [time_query(q, args.runs) for q in timed_queries]
+
+        # The live layout: every hour sealed (a day that is over); then the same reads from the blocks.
+        figures["seal_s"], figures["blocks"] = seal_all(end)
+        figures["sealed_raw_bytes"], figures["sealed_rollup_bytes"] = headroom_bytes()
+        assert same_frames(rows_hour, sealed_queries[0][4]()), "the sealed hour differs from its rows"
+        # Minutes derived from blocks in float8 against the stored float4 rollups.
+        assert same_frames(stored_minutes, sealed_queries[1][4](), rtol=1e-6), "derived minutes differ"
+        figures["queries"][2:2] = [time_query(sealed_queries[0], args.runs)]
+        figures["queries"].append(time_query(sealed_queries[1], args.runs))
     finally:
         if prometheus is not None:
             prometheus.stop()
@@ -713,19 +685,21 @@ def report(f, runs):
         rows.append(
             (f"    GPU rollups at {resolution} s (share of tuple bytes)", f"{share * gpu_rollups / values:.2f}", "")
         )
-    blocks = f["block_bytes"]
+    sealed, sealed_rollups = f["sealed_raw_bytes"], sum(f["sealed_rollup_bytes"].values())
     rows += [
         (
-            f"bytes/value: sealed GPU-hour blocks ({f['blocks']} in {f['seal_s']:.1f} s)",
-            f"{blocks / values:.2f}",
-            f"{blocks / values / prom:.1f}",
+            f"bytes/value: sealed raw, GPU-hour blocks ({f['blocks']} sealed in {f['seal_s']:.1f} s)",
+            f"{sealed / values:.2f}",
+            f"{sealed / values / prom:.2f}",
         ),
         (
-            "bytes/value: blocks + rollups as now",
-            f"{(blocks + rollups) / values:.2f}",
-            f"{(blocks + rollups) / values / prom:.1f}",
+            "bytes/value: sealed raw + rollups (no 1 min GPU rollups of sealed hours)",
+            f"{(sealed + sealed_rollups) / values:.2f}",
+            f"{(sealed + sealed_rollups) / values / prom:.2f}",
         ),
     ]
+    for table, size in f["sealed_rollup_bytes"].items():
+        rows.append((f"  of which {table}", f"{size / values:.2f}", ""))
     print(f"{'':64s} {'figure':>12s} {'Headroom/Prometheus':>20s}")
     for label, figure, ratio in rows:
         print(f"{label:64s} {figure:>12s} {ratio:>20s}")

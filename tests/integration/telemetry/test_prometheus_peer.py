@@ -38,6 +38,8 @@ def test_peer_benchmark_runs_and_both_systems_agree(tmp_path):
     assert a_points == 8 * 24 and a_difference < 1e-6
     assert c_points == 2 and c_difference < 1e-6
     assert 0 < figures["prometheus_bytes"] < figures["headroom_raw_bytes"]
-    assert [q["query"].split(":")[0] for q in figures["queries"]] == ["a", "b", "b'", "c", "d"]
+    assert [q["query"].split(":")[0] for q in figures["queries"]] == ["a", "b", "b'", "c", "d", "e"]
+    # Sealed into GPU-hour blocks, raw samples take less than the rows did (and the bench checked (b') = (b)).
+    assert 0 < figures["sealed_raw_bytes"] < figures["headroom_raw_bytes"] and figures["blocks"] == 8 * 2
     assert all(min(q["prometheus_ms"] + q["headroom_ms"]) > 0 for q in figures["queries"])
     assert "push API / COPY throughput" in done.stdout
