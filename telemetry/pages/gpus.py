@@ -9,7 +9,7 @@ from django.db.models import Max
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
-from .. import query, units
+from .. import promstore, query, units
 from ..charts import add_markers, figure, local_times, name_time_zone, plain_list, resolution_label, with_gaps
 from ..models import Event, Gpu, GpuModel, GpuRollup, GpuSample
 from ..models.samples import Resolution
@@ -46,6 +46,8 @@ def _none_last(value):
 
 def current_gpu_values(gpu_ids, now):
     """{gpu_id: (ts, util, power, temp)} of each GPU's latest raw sample in the last few minutes."""
+    if promstore.enabled():
+        return promstore.latest_values(gpu_ids, ["gpu_util", "gpu_power", "gpu_temp"], now - CURRENT_WINDOW, now)
     rows = (
         GpuSample.objects.filter(gpu_id__in=gpu_ids, ts__gte=now - CURRENT_WINDOW)
         .order_by("ts")

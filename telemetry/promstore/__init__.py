@@ -8,6 +8,7 @@ Public API
     enabled() -> bool
     write_gpu(pieces) -> (written, written)     ingest's GPU write (GpuRows pieces) in this mode
     read_raw(gpu_ids, metrics, start, end) -> (gpu ids, Unix µs, {metric: values})   telemetry.query's raw read
+    latest_values(gpu_ids, metrics, start, end) -> {gpu_id: (ts, *values)}            the GPU explorer's
     minute_rollups(start, end, org) -> DataFrame of 1-minute GPU rollups, as telemetry.rollups writes them
     RawStoreError, RawStoreUnavailable (an outage: the push API answers 503 with Retry-After)
 """
@@ -30,7 +31,7 @@ def enabled() -> bool:
 
 
 # The Django parts load on first use, so that the encoder (remote_write, names) imports without Django.
-_LAZY = {"read_raw": "reader", "minute_rollups": "rollups", "write_gpu": "writer"}
+_LAZY = {"read_raw": "reader", "latest_values": "reader", "minute_rollups": "rollups", "write_gpu": "writer"}
 
 
 def __getattr__(name):

@@ -43,3 +43,16 @@ def read_raw(gpu_ids, metrics, start, end):
     ids = wide.index.get_level_values("gpu_id").to_numpy(np.int64)
     micros = wide.index.get_level_values("micros").to_numpy(np.int64)
     return ids, micros, {m: wide[m].to_numpy(np.float64) for m in metrics}
+
+
+def latest_values(gpu_ids, metrics, start, end):
+    """{gpu_id: (ts, *values)} of each GPU's latest sample in [start, end], None where it lacks a metric."""
+    ids, micros, values = read_raw(gpu_ids, metrics, start, end + timedelta(microseconds=1))
+    last = np.flatnonzero(np.append(np.diff(ids) != 0, True)) if len(ids) else []  # each GPU's last row
+    return {
+        int(ids[i]): (
+            UNIX_EPOCH + timedelta(microseconds=int(micros[i])),
+            *(None if np.isnan(values[m][i]) else float(values[m][i]) for m in metrics),
+        )
+        for i in last
+    }

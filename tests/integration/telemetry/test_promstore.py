@@ -16,6 +16,7 @@ from rest_framework.test import APIClient
 
 from telemetry import query, rollups
 from telemetry.models import Gpu, GpuRollup, GpuSample, HallRollup, RollupWatermark, Source
+from telemetry.pages import gpus as gpu_pages
 from telemetry.promstore import RawStoreUnavailable
 from tests.base import PASSWORD
 from tests.integration.collectors.conftest import PrometheusServer, free_port, require_binary
@@ -124,6 +125,11 @@ def test_pushed_samples_are_read_back_through_promql(prometheus_store, fleet, cl
     traces = {t.name: t for _, fig, _ in page.context["figures"] for t in fig.data}
     shown = [y for y in traces["gpu_util"].y if y is not None]
     assert shown == [v["gpu_util"] for (g, _), v in sorted(samples.items(), key=lambda i: i[0][1]) if g == gpus[1].id]
+
+    # the GPU explorer's current values: each GPU's latest sample of the last 5 minutes
+    recent = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=30)
+    assert push(pusher, gpus, {(gpus[0].id, recent): {"gpu_util": 55, "gpu_power": 300.5}}).status_code == 202
+    assert gpu_pages.current_gpu_values(ids, datetime.now(UTC)) == {gpus[0].id: (recent, 55.0, 300.5, None)}
 
     # a hall's rack aggregate on raw samples (the heatmap's), grouped like the table's GROUP BY
     frame = query.aggregate_gpus(ids, "gpu_power", start, end, how="max", group_by="rack", resolution=query.RAW)
