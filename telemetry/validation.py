@@ -150,11 +150,19 @@ def gpu_value_columns(values, dtypes):
     if set(map(type, values)) - {dict}:
         ok &= np.fromiter((type(v) is dict for v in values), bool, n)
         values = [v if type(v) is dict else {} for v in values]
-    metrics = set().union(*values)
-    for unknown in metrics - GPU_METRICS.keys():
-        ok &= np.fromiter((unknown not in v for v in values), bool, n)
-    known = [m for m in dtypes if m in metrics]
-    columns, present, good = gpu_metric_columns(dict(zip(known, _transpose(values, known), strict=True)), n, dtypes)
+    known, metrics = list(values[0]) if n else [], None
+    if len(known) > 1 and dtypes.keys() >= set(known) and set(map(len, values)) == {len(known)}:
+        try:  # every reading has exactly the first one's metrics (one kind of board): one C-level pass
+            metrics = dict(zip(known, zip(*map(itemgetter(*known), values), strict=True), strict=True))
+        except KeyError:  # one has another metric instead
+            pass
+    if metrics is None:
+        union = set().union(*values)
+        for unknown in union - GPU_METRICS.keys():
+            ok &= np.fromiter((unknown not in v for v in values), bool, n)
+        known = [m for m in dtypes if m in union]
+        metrics = dict(zip(known, _transpose(values, known), strict=True))
+    columns, present, good = gpu_metric_columns(metrics, n, dtypes)
     return columns, present, ok & good
 
 
@@ -175,13 +183,7 @@ def gpu_metric_columns(metrics, n, dtypes, absent=_ABSENT):
 
 
 def _transpose(values, metrics):
-    """Per metric the list of its values (_ABSENT where a reading lacks it). When every reading has every metric
-    (one kind of board), one C-level itemgetter pass instead of a dict lookup per value in Python."""
-    if values and len(metrics) > 1:
-        try:
-            return list(zip(*map(itemgetter(*metrics), values), strict=True))
-        except KeyError:
-            pass
+    """Per metric the list of its values, _ABSENT where a reading lacks it."""
     return [[v.get(m, _ABSENT) for v in values] for m in metrics]
 
 

@@ -104,14 +104,14 @@ class _PushView(APIView):
         now = timezone.now()
         with _gc_paused():
             parsed = self.parse(body, request, now)
-            result = ingest(source, parsed.batch, now=now)
-        for error in result.errors:  # items and indices as the client sent them
-            item = error["item"]
-            error["item"], error["index"] = parsed.names.get(item, item), parsed.origin[item][error["index"]]
-        result.errors = sorted(parsed.errors + result.errors, key=lambda e: (e["item"], e["index"]))
-        result.rejected += len({(e["item"], e["index"]) for e in parsed.errors})
-        with transaction.atomic():  # the run's record: one commit, not three
-            record_success(source, CollectorRun.objects.create(source=source, started=now), result, now=now)
+            with transaction.atomic():  # the samples and the run's record: one commit, not four
+                result = ingest(source, parsed.batch, now=now)
+                for error in result.errors:  # items and indices as the client sent them
+                    item = error["item"]
+                    error["item"], error["index"] = parsed.names.get(item, item), parsed.origin[item][error["index"]]
+                result.errors = sorted(parsed.errors + result.errors, key=lambda e: (e["item"], e["index"]))
+                result.rejected += len({(e["item"], e["index"]) for e in parsed.errors})
+                record_success(source, CollectorRun.objects.create(source=source, started=now), result, now=now)
         answer = result.as_dict()
         if len(answer["errors"]) > MAX_ERRORS:
             answer["errors"], answer["errors_truncated"] = answer["errors"][:MAX_ERRORS], True
@@ -240,8 +240,8 @@ def _gpu_columns(entries):
     string that parses, a values object, no units), else None and each goes through _gpu_item. No object per
     reading: C-level passes over the list, and each distinct timestamp string (a push has a few) parsed once.
     The values themselves are checked by ingest."""
-    if not entries or set(map(type, entries)) != {dict} or any("units" in e for e in entries):
-        return None
+    if not entries or set(map(type, entries)) != {dict} or sum(map(len, entries)) != 3 * len(entries):
+        return None  # more keys than the three the itemgetter below requires in each: units, say
     try:
         uuids, stamps, values = zip(*map(itemgetter("gpu_uuid", "ts", "values"), entries), strict=True)
     except KeyError:

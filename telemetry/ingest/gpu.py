@@ -36,8 +36,12 @@ GPU_PIECE = 2000
 def gpu_ids(organization, uuids):
     if not uuids:
         return {}
-    # .order_by(): a dict needs no order, and the model's default one sorts by the node's hostname (a join)
-    return dict(Gpu.objects.for_org(organization).filter(uuid__in=uuids).order_by().values_list("uuid", "id"))
+    gpus = Gpu.objects.for_org(organization).order_by()  # a dict needs no order (the default sorts by hostname)
+    if connection.vendor == "postgresql":  # one array parameter: binding 10,000 IN parameters took ~35 ms
+        gpus = gpus.extra(where=[f"{Gpu._meta.db_table}.uuid = ANY(%s)"], params=[list(uuids)])
+    else:
+        gpus = gpus.filter(uuid__in=uuids)
+    return dict(gpus.values_list("uuid", "id"))
 
 
 class GpuReadingColumns:

@@ -3,16 +3,19 @@
 import math
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pytest
 
 from telemetry.validation import (
     event_problems,
+    gpu_metric_columns,
     gpu_reading_problems,
+    gpu_value_columns,
     point_reading_problems,
     unit_problem,
     value_problem,
 )
-from telemetry.vocabulary import EventReading, GpuReading, PointReading
+from telemetry.vocabulary import GPU_METRICS, EventReading, GpuReading, PointReading
 
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
 OLDEST = NOW - timedelta(days=7)
@@ -72,3 +75,26 @@ def test_every_problem_of_an_item_is_reported():
     assert [f for f, _ in point_reading_problems(point, NOW, OLDEST)] == ["entity_kind", "entity", "value"]
     event = EventReading("xid", NOW, code=1.5)
     assert [f for f, _ in event_problems(event, NOW, OLDEST)] == ["code", "gpu_uuid"]
+
+
+def test_value_columns_keep_every_metric_of_readings_shaped_like_the_first():
+    """The one-pass transpose (every reading has the first one's metrics) must not apply when a reading has as
+    many metrics but another one: that value would be lost, or an unknown metric let through."""
+    dtypes = {m: np.float64 for m in GPU_METRICS}
+    same = [{"gpu_util": 1, "gpu_power": 2.5}, {"gpu_util": 3, "gpu_power": 4}]
+    columns, present, ok = gpu_value_columns(same, dtypes)
+    assert ok.all() and columns["gpu_power"].tolist() == [2.5, 4] and set(columns) == {"gpu_util", "gpu_power"}
+    mixed = [*same, {"gpu_util": 5, "gpu_temp": 40}, {"gpu_util": 6, "gpu_flux": 1}]
+    columns, present, ok = gpu_value_columns(mixed, dtypes)
+    assert ok.tolist() == [True, True, True, False]
+    assert present["gpu_temp"].tolist() == [False, False, True, False] and columns["gpu_temp"][2] == 40
+
+
+def test_metric_columns_take_absent_cells_as_missing_values():
+    """A columnar push: None is a missing value, an unknown metric's value fails its reading, a reading with no
+    value at all fails."""
+    dtypes = {m: np.float64 for m in GPU_METRICS}
+    metrics = {"gpu_util": [1, None, None, 7], "gpu_flux": [None, None, 2, None], "gpu_temp": [None, 30, None, True]}
+    columns, present, ok = gpu_metric_columns(metrics, 4, dtypes, absent=None)
+    assert ok.tolist() == [True, True, False, False]
+    assert present["gpu_util"].tolist() == [True, False, False, True] and columns["gpu_temp"][1] == 30
