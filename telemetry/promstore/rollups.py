@@ -20,29 +20,29 @@ from .client import query
 from .names import SCALE, UUID_LABEL, selector
 
 STEP_S = int(Resolution.MINUTE)
-STATS = ("min", "max", "avg", "last", "n")  # telemetry.rollups.STATS
 POINTS_PER_QUERY = 2_000_000  # well below Prometheus's default --query.max-samples (50 M)
 
 
-def _over_time(function, metric, uuids):
-    by = f"by ({UUID_LABEL})"
-    return f"{by} ({function}({selector([metric], uuids)}[{STEP_S}s] offset 1ms))"
+# PromQL function per statistic fetched; avg is sum / n, divided here as the database's avg does.
+FUNCTIONS = {
+    "min": "min_over_time",
+    "max": "max_over_time",
+    "sum": "sum_over_time",
+    "n": "count_over_time",
+    "last": "last_over_time",
+}
+# Several series of one GPU in a bucket: the lowest min, highest max, summed sums and counts (last: the highest)
+COMBINE = {"min": "min", "max": "max", "sum": "sum", "n": "sum", "last": "max"}
 
 
 def _promql(stat, uuids):
-    """One query for every metric, each under a `metric` label. avg is sum / count, as the database's avg."""
-    parts = []
-    for metric in GPU_METRICS:
-        expression = {
-            "min": f"min {_over_time('min_over_time', metric, uuids)}",
-            "max": f"max {_over_time('max_over_time', metric, uuids)}",
-            "avg": f"sum {_over_time('sum_over_time', metric, uuids)} "
-            f"/ sum {_over_time('count_over_time', metric, uuids)}",
-            "last": f"max {_over_time('last_over_time', metric, uuids)}",
-            "n": f"sum {_over_time('count_over_time', metric, uuids)}",
-        }[stat]
-        parts.append(f'label_replace({expression}, "metric", "{metric}", "", "")')
-    return " or ".join(parts)
+    """One query of a statistic for every metric, each under a `metric` label (a range function drops the
+    name, and two metrics of one GPU would then collide)."""
+    return " or ".join(
+        f"label_replace({COMBINE[stat]} by ({UUID_LABEL}) ({FUNCTIONS[stat]}({selector([m], uuids)}"
+        f'[{STEP_S}s] offset 1ms)), "metric", "{m}", "", "")'
+        for m in GPU_METRICS
+    )
 
 
 def minute_rollups(start, end, org=None):
@@ -61,7 +61,7 @@ def minute_rollups(start, end, org=None):
     for first in range(0, buckets, per_query):
         low = start + timedelta(seconds=(first + 1) * STEP_S)  # each bucket is evaluated at its end
         high = start + timedelta(seconds=min(buckets, first + per_query) * STEP_S)
-        for stat in STATS:
+        for stat in FUNCTIONS:
             for series in query(_promql(stat, wanted), start=low, end=high, step=STEP_S):
                 metric, gpu_id = series["metric"]["metric"], uuids.get(series["metric"].get(UUID_LABEL))
                 if gpu_id is None:
@@ -71,14 +71,15 @@ def minute_rollups(start, end, org=None):
                     [np.full(len(points), gpu_id, np.int64), points[:, 0].astype(np.int64) - STEP_S],
                     names=["entity", "t"],
                 )
-                factor = 1.0 if stat == "n" else SCALE[metric]
+                factor = 1.0 if stat == "n" else SCALE[metric]  # a sum scales like the values
                 columns.setdefault(f"{metric}_{stat}", []).append(pd.Series(points[:, 1] * factor, index=index))
     if not columns:
         return pd.DataFrame()
     frame = pd.DataFrame({name: pd.concat(parts) for name, parts in columns.items()})
-    for name in (f"{m}_{s}" for m in GPU_METRICS for s in STATS):
+    for name in (f"{m}_{s}" for m in GPU_METRICS for s in FUNCTIONS):
         if name not in frame:
             frame[name] = np.nan
     for metric in GPU_METRICS:
+        frame[f"{metric}_avg"] = frame.pop(f"{metric}_sum") / frame[f"{metric}_n"]
         frame[f"{metric}_n"] = frame[f"{metric}_n"].fillna(0).astype(np.int64)
     return frame
