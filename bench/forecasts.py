@@ -108,6 +108,26 @@ def main() -> None:
                 f"{name:12} {horizon:>5} h {result.chosen:18} {row['best_baseline']:13} {row['mae_ratio']:9.2f} "
                 f"{row['coverage_80']:6.1%} {row['coverage_95']:6.1%}"
             )
+        bounds = ", ".join(f"{k} {v:.2f}" for k, v in day_ahead_bounds(series, result).items())
+        print(f"{name:12} day-ahead bounds that read the future: {bounds}")
+
+
+def day_ahead_bounds(series: pd.Series, result) -> dict[str, float]:
+    """Day-ahead MAE ratios to the best baseline of forecasts that read the future, over the backtest's
+    origins: bounds on what a daily shape and level can do, not forecasts. `whole-trace day`: the mean
+    of each hour of the day over the whole trace; `+ true level`: shifted by the mean error it will
+    make over the 24 h ahead; `chosen + true level`: the chosen forecast shifted likewise."""
+    y = hourly(series).to_numpy()
+    day = pd.Series(y).groupby(np.arange(len(y)) % 24).mean().to_numpy()
+    points = result.points[(result.points["lead"] <= 24) & (result.points["origin"] + 24 <= len(y) - 1)].copy()
+    points["day"] = day[(points["origin"] + points["lead"]) % 24]
+    by_origin = points.groupby("origin")
+    for column in ("day", result.chosen):
+        shift = by_origin["actual"].transform("mean") - by_origin[column].transform("mean")
+        points[f"{column}_level"] = points[column] + shift
+    base = (points[result.skill.loc[24, "best_baseline"]] - points["actual"]).abs().mean()
+    columns = {"whole-trace day": "day", "+ true level": "day_level", "chosen + true level": f"{result.chosen}_level"}
+    return {name: (points[column] - points["actual"]).abs().mean() / base for name, column in columns.items()}
 
 
 if __name__ == "__main__":

@@ -50,6 +50,17 @@ def conformal_quantile(scores: np.ndarray, level: float) -> float:
     return float(np.partition(scores, k - 1)[k - 1])
 
 
+def adapted_quantile(scores: np.ndarray, aim: float, level: float) -> float:
+    """The conformal quantile at the adapted level `aim`. Where the aim needs more errors than there
+    are but the nominal `level` does not, the largest error: the widest interval the errors support.
+    Giving none there would stop the adaptation (an interval that does not exist cannot miss), and
+    the bin would stay without intervals."""
+    width = conformal_quantile(scores, aim)
+    if np.isnan(width) and not np.isnan(conformal_quantile(scores, level)):
+        return float(scores.max())
+    return width
+
+
 @dataclass(frozen=True)
 class Coverage:
     """rows: for every backtest row, `in<level>` (whether its error fell inside the interval
@@ -82,7 +93,7 @@ def halfwidths(
         aim = {b: level for b in np.unique(wanted)}
         if adapted is not None:
             aim = {b: adapted[level][b] if np.isfinite(adapted[level][b]) else level for b in aim}
-        by_bin = {b: conformal_quantile(scores[seen_bin == b], aim[b]) for b in aim}
+        by_bin = {b: adapted_quantile(scores[seen_bin == b], aim[b], level) for b in aim}
         out[level] = [by_bin[b] for b in wanted]
     return pd.DataFrame(out, index=pd.Index(leads, name="lead"))
 
@@ -114,7 +125,7 @@ def sequential_coverage(errors: pd.DataFrame, levels=LEVELS, gamma: float = ACI_
                     alpha = float(np.clip(alpha, *_ALPHA_RANGE))
                 done = upto
                 first = np.searchsorted(seen_at, o - CALIBRATION_HOURS, side="right")
-                width[rows[row_origin == o]] = conformal_quantile(scores[by_seen[first:upto]], 100 * (1 - alpha))
+                width[rows[row_origin == o]] = adapted_quantile(scores[by_seen[first:upto]], 100 * (1 - alpha), level)
             final[b] = 100 * (1 - alpha)
         out[f"width{level}"] = width
         out[f"in{level}"] = pd.Series(scores <= width, index=errors.index, dtype="boolean").mask(np.isnan(width))

@@ -53,6 +53,45 @@ def profile_ar(values: np.ndarray, steps: int, season: int, k: int, lags: tuple[
     return _profile(values, targets, season, k) + ar.predict(start=len(departure), end=len(departure) + steps - 1)
 
 
+def _ew_means(values: np.ndarray, season: int, decay: float) -> np.ndarray:
+    """At each position, the weighted mean of the same hour of every season up to it: that hour's
+    value weighs 1, the one a season earlier `decay`, the one before decay², and so on."""
+    pad = -len(values) % season
+    grid = np.concatenate([np.full(pad, np.nan), values]).reshape(-1, season)
+    sums, weights, out = np.zeros(season), np.zeros(season), np.empty_like(grid)
+    for i, row in enumerate(grid):
+        known = ~np.isnan(row)
+        sums = decay * sums + np.where(known, row, 0.0)
+        weights = decay * weights + known
+        out[i] = np.divide(sums, weights, out=np.full(season, np.nan), where=weights > 0)
+    return out.ravel()[pad:]
+
+
+def ew_profile_ar(
+    values: np.ndarray,
+    steps: int,
+    season: int = 24,
+    decays=(0.3, 0.5, 0.7, 0.9),
+    recent_hours: int = 48,
+    lags: tuple[int, ...] = (1, 2),
+    window: int = 28 * 24,
+):
+    """Profile of every past season, each weighted `decay` times the next (a level that moves from
+    day to day is followed without dropping the older days), plus an AutoReg forecast of the
+    departures from it. The decay is the one whose profile forecast the last `recent_hours` a season
+    ahead best, so it is chosen on the history alone, at every refit."""
+    n = len(values)
+    means = {decay: _ew_means(values, season, decay) for decay in decays}
+    scored = np.arange(max(season, n - recent_hours), n)
+    decay = min(decays, key=lambda d: np.abs(values[scored] - means[d][scored - season]).mean())
+    # The profile as it stands at the origin: each hour's weighted mean at its latest occurrence.
+    profile = means[decay][n - 1 - (n - 1 - np.arange(n + steps)) % season]
+    past = np.arange(max(0, n - window), n)
+    departure = values[past] - profile[past]
+    ar = AutoReg(departure, lags=list(lags), trend="c").fit()
+    return profile[n:] + ar.predict(start=len(departure), end=len(departure) + steps - 1)
+
+
 def _fourier(hours: np.ndarray, period: float, pairs: int) -> np.ndarray:
     angle = 2 * np.pi * np.outer(hours, np.arange(1, pairs + 1)) / period
     return np.hstack([np.sin(angle), np.cos(angle)])
@@ -87,6 +126,7 @@ class Model:
 MODELS = (
     Model("weekly_profile_ar", 2 * 168, partial(profile_ar, season=168, k=2, lags=(1, 2, 3, 24))),
     Model("daily_profile_ar", 72, partial(profile_ar, season=24, k=2, lags=(1, 2))),
+    Model("ew_profile_ar", 72, ew_profile_ar),
     Model("harmonic_ar", 72, harmonic_ar),
 )
 # The mean of the other candidates' forecasts: combining rarely loses to its best member.

@@ -38,6 +38,7 @@ IT_MODEL_LABELS = {
     cooling_forecast.REGRESSION: "regression on trend and calendar",
     "weekly_profile_ar": "weekly profile + AR",
     "daily_profile_ar": "daily profile + AR",
+    "ew_profile_ar": "recency-weighted daily profile + AR",
     "harmonic_ar": "daily and weekly harmonics + AR",
     "combined": "mean of the profile and harmonic models",
     **BASELINE_LABELS,
