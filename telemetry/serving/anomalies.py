@@ -21,8 +21,8 @@ import pandas as pd
 from django.core.cache import cache
 from django.db.models import Q
 
-from .. import anomalies
-from ..models import Anomaly, AnomalyMute, Deployment, Gpu, GpuRollup, Organization, Resolution, ServingSample
+from .. import anomalies, query
+from ..models import Anomaly, AnomalyMute, Deployment, Gpu, Organization, Resolution, ServingSample
 
 HISTORY = timedelta(hours=24)
 SCAN = timedelta(minutes=30)
@@ -91,16 +91,16 @@ def gpu_groups(organization):
 
 
 def _read_gpus(ids, start, end):
-    fields = ["gpu_id", "ts", "gpu_util_avg", *(f"{m}_avg" for m in GPU_PANEL_METRICS)]
-    rows = GpuRollup.objects.filter(
-        resolution=Resolution.MINUTE, gpu_id__in=ids, ts__gte=start, ts__lt=end
-    ).values_list(*fields)
-    frame = _frame(rows, fields)
-    if frame is None:
+    # Through telemetry.query: the minutes of sealed GPU-hours are not stored but derived from their blocks.
+    metrics = list(dict.fromkeys(["gpu_util", *GPU_PANEL_METRICS]))
+    traces = query.gpu_metric_series(ids, metrics, start, end, resolution=Resolution.MINUTE, max_points=10**9)
+    if all(trace.empty for trace in traces.values()):
         return None, None
     index = _minutes(start, end)
-    values = {m: _pivot(frame, f"{m}_avg", index, ids) for m in GPU_PANEL_METRICS}
-    return values, _pivot(frame, "gpu_util_avg", index, ids)
+    tables = {
+        m: _pivot(trace.rename(columns={"gpu_id": "subject"}), "value", index, ids) for m, trace in traces.items()
+    }
+    return {m: tables[m] for m in GPU_PANEL_METRICS}, tables["gpu_util"]
 
 
 def serving_groups(organization):
