@@ -17,7 +17,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from telemetry.promstore import RawStoreUnavailable
+from telemetry.promstore import RawStoreRefused, RawStoreUnavailable
 
 PROTECTORS_NAMED = 5
 
@@ -42,6 +42,8 @@ def exception_handler(exc, context):
             {"detail": "This conflicts with a record that already exists or with one it refers to."},
             status=status.HTTP_409_CONFLICT,
         )
+    elif isinstance(exc, RawStoreRefused):
+        response = Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
     elif isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
         response = Response(detail, status=status.HTTP_400_BAD_REQUEST)

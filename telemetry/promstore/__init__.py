@@ -10,7 +10,8 @@ Public API
     read_raw(gpu_ids, metrics, start, end) -> (gpu ids, Unix µs, {metric: values})   telemetry.query's raw read
     latest_values(gpu_ids, metrics, start, end) -> {gpu_id: (ts, *values)}            the GPU explorer's
     minute_rollups(start, end, org) -> DataFrame of 1-minute GPU rollups, as telemetry.rollups writes them
-    RawStoreError, RawStoreUnavailable (an outage: the push API answers 503 with Retry-After)
+    RawStoreError, RawStoreUnavailable (an outage: the push API answers 503 with Retry-After),
+    RawStoreRefused (samples refused: the push API answers 409 naming the store's reason)
 """
 
 import importlib
@@ -24,6 +25,10 @@ class RawStoreError(Exception):
 
 class RawStoreUnavailable(RawStoreError):
     """The raw-sample store cannot be reached or answers 5xx: an outage, retry later."""
+
+
+class RawStoreRefused(RawStoreError):
+    """The store refused samples (4xx): an instant re-sent with another value, a sample too old for it."""
 
 
 def enabled() -> bool:

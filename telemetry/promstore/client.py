@@ -8,7 +8,7 @@ from django.conf import settings
 from telemetry.collectors.common import CollectorError, TransientCollectorError
 from telemetry.collectors.prometheus_api import api_call
 
-from . import RawStoreError, RawStoreUnavailable
+from . import RawStoreError, RawStoreRefused, RawStoreUnavailable
 from .remote_write import CONTENT_HEADERS, compress, write_request
 
 _session = requests.Session()  # keeps connections open between requests of a worker
@@ -41,7 +41,7 @@ def query(promql: str, **params) -> list:
 
 def remote_write(series) -> None:
     """POST [(labels, Unix ms, values)] as one remote-write request; raises RawStoreUnavailable (unreachable,
-    5xx, 429) or RawStoreError (a 4xx refusal: out of order, out of bounds, a bad label)."""
+    5xx, 429) or RawStoreRefused (a 4xx refusal: out of order, out of bounds, a bad label)."""
     url = settings.TELEMETRY_PROMETHEUS_WRITE_URL or f"{_base()}/api/v1/write"
     body = compress(write_request(series))
     timeout_s = settings.TELEMETRY_PROMETHEUS_TIMEOUT_S
@@ -49,11 +49,14 @@ def remote_write(series) -> None:
         response = _session.post(url, data=body, headers=CONTENT_HEADERS, timeout=timeout_s)
     except requests.RequestException as exc:
         raise RawStoreUnavailable(f"raw-sample store: cannot remote-write to {url}: {exc}") from None
-    if response.status_code >= 500 or response.status_code == 429:
+    # Prometheus 2.42 answers a sample older than its out-of-order window with 500 "too old sample": a refusal
+    # that retrying cannot cure.
+    refused = "too old sample" in response.text
+    if (response.status_code >= 500 or response.status_code == 429) and not refused:
         raise RawStoreUnavailable(
             f"raw-sample store: remote write to {url} answered HTTP {response.status_code}: {response.text[:200]!r}"
         )
     if not response.ok:
-        raise RawStoreError(
+        raise RawStoreRefused(
             f"raw-sample store: remote write to {url} refused (HTTP {response.status_code}): {response.text[:300]}"
         )

@@ -130,6 +130,12 @@ def test_pushed_samples_are_read_back_through_promql(prometheus_store, fleet, cl
     recent = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=30)
     assert push(pusher, gpus, {(gpus[0].id, recent): {"gpu_util": 55, "gpu_power": 300.5}}).status_code == 202
     assert gpu_pages.current_gpu_values(ids, datetime.now(UTC)) == {gpus[0].id: (recent, 55.0, 300.5, None)}
+    # the same again is accepted (Prometheus keeps one); another value for that instant is refused, said why
+    assert push(pusher, gpus, {(gpus[0].id, recent): {"gpu_util": 55, "gpu_power": 300.5}}).status_code == 202
+    refused = push(pusher, gpus, {(gpus[0].id, recent): {"gpu_util": 56}})
+    assert refused.status_code == 409
+    assert "duplicate sample" in refused.json()["detail"]
+    assert gpu_pages.current_gpu_values(ids, datetime.now(UTC))[gpus[0].id][1] == 55.0
 
     # a hall's rack aggregate on raw samples (the heatmap's), grouped like the table's GROUP BY
     frame = query.aggregate_gpus(ids, "gpu_power", start, end, how="max", group_by="rack", resolution=query.RAW)
