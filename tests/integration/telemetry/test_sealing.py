@@ -167,3 +167,30 @@ def test_retention_drops_blocks_with_their_days_and_the_command_seals(fleet):
     assert GpuBlock.objects.filter(start__lt=datetime(2025, 3, 10, tzinfo=UTC)).count() == 0
     kept = before[before["ts"] >= pd.Timestamp("2025-03-10", tz=UTC)].reset_index(drop=True)
     pd.testing.assert_frame_equal(query.gpu_series(gpu_ids, "gpu_util", START, END, resolution=query.RAW), kept)
+
+
+def test_a_seal_that_dies_half_way_loses_and_doubles_nothing(fleet, monkeypatch):
+    world, gpu_ids = fleet
+    before = query.gpu_metric_series(gpu_ids, METRICS, START, END, resolution=query.RAW)
+    encode, calls = sealing.blocks.encode, []
+
+    def dies_at_the_eighth(*args, **kwargs):  # the whole day 2025-03-09 (6 blocks) commits, then hour 00:00 dies
+        calls.append(1)
+        if len(calls) == 8:
+            raise RuntimeError("killed")
+        return encode(*args, **kwargs)
+
+    monkeypatch.setattr(sealing.blocks, "encode", dies_at_the_eighth)
+    with pytest.raises(RuntimeError):
+        sealing.seal(now=NOW, after_hours=3)
+    assert GpuBlock.objects.count() == 6 and GpuSample.objects.filter(ts__lt=START + timedelta(hours=2)).count() == 0
+    assert GpuSample.objects.count() == 3 * 480  # the two hours after midnight are still rows
+    after = query.gpu_metric_series(gpu_ids, METRICS, START, END, resolution=query.RAW)
+    for metric in METRICS:
+        pd.testing.assert_frame_equal(after[metric], before[metric])
+
+    monkeypatch.setattr(sealing.blocks, "encode", encode)
+    assert sealing.seal(now=NOW, after_hours=3)["blocks"] == 6 and GpuSample.objects.count() == 0
+    after = query.gpu_metric_series(gpu_ids, METRICS, START, END, resolution=query.RAW)
+    for metric in METRICS:
+        pd.testing.assert_frame_equal(after[metric], before[metric])
