@@ -6,10 +6,11 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pandas as pd
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
 
-from telemetry import query, rollups, sealing
+from telemetry import query, rollups, sealing, tasks
 from telemetry.ingest import ingest
 from telemetry.models import Gpu, GpuBlock, GpuRollup, GpuSample, Node, QuarantinedValue, Resolution
 from telemetry.vocabulary import Batch, GpuReading
@@ -194,3 +195,10 @@ def test_a_seal_that_dies_half_way_loses_and_doubles_nothing(fleet, monkeypatch)
     after = query.gpu_metric_series(gpu_ids, METRICS, START, END, resolution=query.RAW)
     for metric in METRICS:
         pd.testing.assert_frame_equal(after[metric], before[metric])
+
+
+def test_the_hourly_task_seals_what_is_due(fleet):
+    assert settings.CELERY_BEAT_SCHEDULE["telemetry-seal-samples"]["task"] == tasks.seal_samples.name
+    rows = GpuSample.objects.count()
+    assert tasks.seal_samples() == {"blocks": 12, "rows": rows, "truncated": 2}  # both days are long over
+    assert tasks.seal_samples() == {"blocks": 0, "rows": 0, "truncated": 0}
