@@ -1,7 +1,7 @@
 """Sealed GPU-hours: raw GPU samples older than a few hours kept as one compressed block per GPU and hour.
 
 PostgreSQL only; SQLite (the embedded demo) keeps rows. `seal` moves every GPU-hour before its cutoff from
-telemetry_gpusample into telemetry_gpublock (telemetry.blocks: ~1.3 bytes a value where rows take ~18), one
+telemetry_gpusample into telemetry_gpublock (telemetry.blocks: ~1.4 bytes a value where rows take ~18), one
 transaction per hour and batch of GPUs, so that a crash leaves each GPU-hour either rows or a block, never
 both or neither; a day that is over for sealing has its partition truncated in the transaction that seals
 its last rows (the rows' space back at once, not after a vacuum). Rows that arrive later for a sealed hour
@@ -48,10 +48,6 @@ class RawSamples:
     def __len__(self):
         return int(self.micros.size)
 
-    @property
-    def stamps(self):
-        return pd.to_datetime(self.micros, unit="us", utc=True)
-
 
 def is_sealing():
     return partitions.is_partitioned(connection)
@@ -71,7 +67,7 @@ def read_raw(gpu_ids, metrics, start, end):
         columns = list(zip(*rows, strict=True))
         micros = pd.to_datetime(list(columns[1]), utc=True).as_unit("us").asi8 if rows else np.empty(0, np.int64)
         return _merge([_columns_part(columns, micros, metrics)], metrics)
-    # One query: the rows, then the blocks (the rows' columns NULL, the block in the last).
+    # One query for both: row rows have no block (NULL last column), block rows nothing but their block.
     names, nulls = ", ".join(metrics), ", NULL" * len(metrics)
     rows = _fetch(
         f"SELECT gpu_id, {ts_micros()}, {names}, NULL::bytea FROM {_ROWS} WHERE {_in_range(ids)} UNION ALL "
@@ -191,7 +187,9 @@ def seal(*, now, after_hours=None):
 
 def _seal_day(name, start, batches, done):
     """All of one day's rows into blocks and the partition truncated, in one transaction; the lock keeps late
-    rows out of the partition meanwhile (they wait and land in the emptied one)."""
+    rows out of the partition meanwhile (they wait and land in the emptied one). Rows of GPUs no longer in the
+    inventory go with the truncation: deleting a GPU deletes its samples anyway. TRUNCATE is not MVCC-safe: a
+    read whose snapshot predates the commit and that waited for the lock finds the day empty, once."""
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(f"LOCK TABLE {name} IN ACCESS EXCLUSIVE MODE")
         select = f"SELECT gpu_id, {ts_micros()}, {', '.join(METRICS)} FROM {name} WHERE {{where}}"
