@@ -102,12 +102,20 @@ class Efficiency:
     compute: float
     moe: float = 1.0
     online: float = 1.0
+    # Share of the shorter of a decode step's memory and math times not hidden under the longer:
+    # 1 adds them, 0 is the roofline max.
+    overlap: float = 1.0
+    # Fixed time per layer of a tensor-parallel decode step (tp > 1) beyond the all-reduce model:
+    # the devices synchronising at each layer's all-reduces, which no batch size amortises (us).
+    tp_layer_us: float = 0.0
+    # Share of the compute factor the ROCm stack reaches on AMD Instinct (vLLM's decode GEMMs).
+    rocm: float = 1.0
 
 
 # Fitted by planner/domain/throughput_validation.py (`python -m
 # planner.domain.throughput_validation --fit`) on every calibration row; docs/planner.md has
 # the cross-validated errors.
-EFFICIENCY = Efficiency(bandwidth=1.0, compute=0.581, moe=1.0, online=0.507)
+EFFICIENCY = Efficiency(bandwidth=0.97, compute=0.74, moe=1.0, online=0.443, tp_layer_us=81.0, rocm=0.615)
 # No published rows to fit for CPUs and Apple silicon: decode on CPUs reaches about 75% of
 # theoretical DDR bandwidth (STREAM-class), and the CPU check on the development machine
 # (tests/fixtures/device-cpu-decode) measured decode at the ratio of STREAM recorded there.
@@ -261,8 +269,13 @@ def _attention_flops_per_token(model: LlmSpec, context, prefill: bool = False) -
     return 4 * model.attention_width(prefill) * (full * context + windowed)
 
 
+def _is_rocm(gpu: GpuSpec) -> bool:
+    return gpu.kind == "gpu" and gpu.name.startswith("MI")
+
+
 def _compute_s(r: _Replica, dense_flops, expert_flops, efficiency: Efficiency):
-    rate = r.tp * r.pp * r.tflops * 1e12 * efficiency.compute
+    share = efficiency.compute * (efficiency.rocm if _is_rocm(r.gpu) else 1.0)
+    rate = r.tp * r.pp * r.tflops * 1e12 * share
     return dense_flops / rate + expert_flops / (rate * efficiency.moe)
 
 
@@ -293,10 +306,14 @@ def _decode_step_s(r: _Replica, batch, mean_context: float, expert_parallel: boo
     t_memory = (weights_read + kv_read) / (r.tp * r.pp * r.gpu.bandwidth_tb_s * 1e12 * efficiency.bandwidth)
     dense = batch * (2 * m.always_read_params_b * 1e9 + _attention_flops_per_token(m, mean_context))
     expert = batch * 2 * (m.active_params_b - m.always_read_params_b) * 1e9
+    t_compute = _compute_s(r, dense, expert, efficiency)
     comm = _layer_comm_s(r, batch, expert_parallel)
-    # Added, not max(): decode kernels overlap weight/KV reads and math poorly (the sum fit the
-    # TensorRT-LLM rows with RMS log error 0.081 against 0.119 for the max).
-    return t_memory + _compute_s(r, dense, expert, efficiency) + comm, comm
+    if r.tp > 1:
+        comm = comm + m.layers / r.pp * efficiency.tp_layer_us * 1e-6
+    # overlap 1 adds memory and math time (what the published rows support out of sample); a
+    # single GPU replaying a CUDA graph hides the math under the reads (overlap 0, Device checks).
+    hidden = efficiency.overlap * np.minimum(t_memory, t_compute)
+    return np.maximum(t_memory, t_compute) + hidden + comm, comm
 
 
 def _replica(model: LlmSpec, gpu: GpuSpec, precision: Precision, tp: int, kv_dtype: str | None) -> _Replica:

@@ -20,36 +20,63 @@ from scipy.optimize import minimize
 from planner.domain.throughput import EFFICIENCY, Efficiency, estimate_row
 from reference.catalog import ThroughputMeasurement, load_calibration_sources, load_llms
 
-FIELDS = ("bandwidth", "compute", "moe", "online")
-BOUNDS = ((0.2, 1.0), (0.05, 1.0), (0.05, 1.0), (0.1, 1.0))
+FIELDS = ("bandwidth", "compute", "moe", "online", "overlap", "tp_layer_us", "rocm")
+BOUNDS = {
+    "bandwidth": (0.2, 1.0),
+    "compute": (0.05, 1.0),
+    "moe": (0.05, 1.0),
+    "online": (0.1, 1.0),
+    "overlap": (0.0, 1.0),
+    "tp_layer_us": (0.0, 500.0),
+    "rocm": (0.05, 1.0),
+}
+# Fitted by default: `overlap` stays 1 (memory and math time added) because fitting it did not
+# lower the cross-validated error (`--compare`, docs/planner.md).
+FITTED = ("bandwidth", "compute", "moe", "online", "tp_layer_us", "rocm")
+# Nelder-Mead steps in proportion to the start values: microseconds are fitted in hundreds.
+SCALE = {"tp_layer_us": 100.0}
 
 
 def _log_errors(rows: Sequence[ThroughputMeasurement], eff: Efficiency) -> np.ndarray:
     return np.array([math.log(estimate_row(r, eff) / r.output_tokens_per_s_per_gpu) for r in rows])
 
 
-def fit(rows: Sequence[ThroughputMeasurement], start: Efficiency = EFFICIENCY) -> Efficiency:
-    """Factors minimising the sum of squared log errors; a factor no row informs (no MoE or
-    no online row) keeps its start value."""
-    free = [
-        f
-        for f in FIELDS
-        if (f != "moe" or any(load_llms()[r.model].is_moe for r in rows))
-        and (f != "online" or any(r.harness == "online burst" for r in rows))
-    ]
+def _informed(field: str, rows: Sequence[ThroughputMeasurement]) -> bool:
+    """Whether any row depends on the factor (no MoE row says nothing of `moe`, and so on)."""
+    if field == "moe":
+        return any(load_llms()[r.model].is_moe for r in rows)
+    if field == "online":
+        return any(r.harness == "online burst" for r in rows)
+    if field == "rocm":
+        return any(r.gpu.startswith("MI") for r in rows)
+    return True
+
+
+def fit(
+    rows: Sequence[ThroughputMeasurement], start: Efficiency = EFFICIENCY, fields: Sequence[str] = FITTED
+) -> Efficiency:
+    """Factors minimising the sum of squared log errors; a factor not in `fields`, or that no
+    row informs, keeps its start value."""
+    free = [f for f in fields if _informed(f, rows)]
     fixed = {f: getattr(start, f) for f in FIELDS if f not in free}
+    scale = [SCALE.get(f, 1.0) for f in free]
+
+    def efficiency(x: np.ndarray) -> Efficiency:
+        return Efficiency(**{f: v * k for f, v, k in zip(free, x, scale, strict=True)}, **fixed)
 
     def loss(x: np.ndarray) -> float:
-        return float(np.sum(_log_errors(rows, Efficiency(**dict(zip(free, x, strict=True)), **fixed)) ** 2))
+        return float(np.sum(_log_errors(rows, efficiency(x)) ** 2))
 
+    # Start a little inside the bounds: a factor starting at 0 would get no initial step.
+    x0 = [max(getattr(start, f), BOUNDS[f][0] + 0.05 * k) / k for f, k in zip(free, scale, strict=True)]
     res = minimize(
         loss,
-        [getattr(start, f) for f in free],
+        x0,
         method="Nelder-Mead",
-        bounds=[BOUNDS[FIELDS.index(f)] for f in free],
-        options={"xatol": 1e-3, "fatol": 1e-5},
+        bounds=[(BOUNDS[f][0] / k, BOUNDS[f][1] / k) for f, k in zip(free, scale, strict=True)],
+        options={"xatol": 1e-3, "fatol": 1e-5, "maxfev": 4000},
     )
-    return Efficiency(**{f: round(float(v), 3) for f, v in zip(free, res.x, strict=True)}, **fixed)
+    return Efficiency(**{f: round(float(v * k), 3) for f, v, k in zip(free, res.x, scale, strict=True)}, **fixed)
 
 
 def source_of(row: ThroughputMeasurement) -> str:
@@ -75,6 +102,7 @@ def regimes(row: ThroughputMeasurement) -> dict[str, str]:
         "GPU family": family,
         "input/output mix": mix,
         "harness": row.harness,
+        "max batch": "<= 16 (latency-bound)" if row.max_batch <= 16 else "> 16",
     }
 
 
@@ -89,7 +117,10 @@ class HeldOut:
 
 
 def cross_validate(
-    rows: Sequence[ThroughputMeasurement], fold_of: Callable[[int, ThroughputMeasurement], object]
+    rows: Sequence[ThroughputMeasurement],
+    fold_of: Callable[[int, ThroughputMeasurement], object],
+    fields: Sequence[str] = FITTED,
+    start: Efficiency = EFFICIENCY,
 ) -> list[HeldOut]:
     """Each fold's rows estimated with factors fitted on the other folds."""
     folds = defaultdict(list)
@@ -98,23 +129,55 @@ def cross_validate(
     out = []
     for held in folds.values():
         train = [r for r in rows if r not in held]
-        eff = fit(train)
+        eff = fit(train, start, fields)
         out += [HeldOut(r, estimate_row(r, eff)) for r in held]
     return out
 
 
-def leave_one_out(rows):
-    return cross_validate(rows, lambda i, r: i)
+def leave_one_out(rows, **fitting):
+    return cross_validate(rows, lambda i, r: i, **fitting)
 
 
-def k_fold(rows, k: int = 5, seed: int = 0):
+def k_fold(rows, k: int = 5, seed: int = 0, **fitting):
     order = np.random.default_rng(seed).permutation(len(rows))
     fold = {int(j): n % k for n, j in enumerate(order)}
-    return cross_validate(rows, lambda i, r: fold[i])
+    return cross_validate(rows, lambda i, r: fold[i], **fitting)
 
 
-def leave_one_source_out(rows):
-    return cross_validate(rows, lambda i, r: source_of(r))
+def leave_one_source_out(rows, **fitting):
+    return cross_validate(rows, lambda i, r: source_of(r), **fitting)
+
+
+# Decode-step models compared out of sample: which factors are fitted (the rest stay neutral:
+# overlap 1 = memory and math added, no tensor-parallel layer latency, ROCm as CUDA).
+CANDIDATES = {
+    "sum of memory, math and all-reduces (before)": ("bandwidth", "compute", "moe", "online"),
+    "+ ROCm compute share": ("bandwidth", "compute", "moe", "online", "rocm"),
+    "+ tensor-parallel layer latency": ("bandwidth", "compute", "moe", "online", "tp_layer_us"),
+    "+ both (the estimator)": FITTED,
+    "+ both + overlap fitted": FITTED + ("overlap",),
+}
+NEUTRAL = Efficiency(bandwidth=1.0, compute=0.6, moe=1.0, online=0.5)
+
+
+def compare(rows: Sequence[ThroughputMeasurement] | None = None) -> str:
+    """Markdown table: each candidate's cross-validated median |error| overall and in its worst regime."""
+    rows = list(rows or load_calibration_sources())
+    lines = [
+        "| decode step | fitted on all rows | leave-one-out: all; worst regime "
+        "| leave-one-source-out: all; worst regime |",
+        "|---|---|---|---|",
+    ]
+    for name, fields in CANDIDATES.items():
+        cells = []
+        for method in (leave_one_out, leave_one_source_out):
+            held = method(rows, fields=fields, start=NEUTRAL)
+            worst = max(by_regime(held).items(), key=lambda kv: median_abs(kv[1]))
+            cells.append(f"{median_abs(held):.0%}; {worst[0][1]} {median_abs(worst[1]):.0%}")
+        eff = fit(rows, NEUTRAL, fields)
+        shown = ", ".join(f"{f} {getattr(eff, f):g}" for f in fields)
+        lines.append(f"| {name} | {shown} | {cells[0]} | {cells[1]} |")
+    return "\n".join(lines)
 
 
 def median_abs(held: Sequence[HeldOut]) -> float:
@@ -149,13 +212,14 @@ def report(rows: Sequence[ThroughputMeasurement] | None = None) -> str:
         lines.append(f"| {key[0]}: {key[1]} | {len(held)} | {cells} |")
     lines += [
         "",
-        "| model | GPU | precision | TP | ISL/OSL | source | published | leave-one-out estimate | error |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| model | GPU | precision | TP | ISL/OSL | max batch | source | published | leave-one-out estimate | error |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for h in methods["leave-one-out"]:
         r = h.row
         lines.append(
-            f"| {r.model} | {r.gpu} | {r.precision} | {r.tp} | {r.input_tokens}/{r.output_tokens} | {source_of(r)} "
+            f"| {r.model} | {r.gpu} | {r.precision} | {r.tp} | {r.input_tokens}/{r.output_tokens} | {r.max_batch} "
+            f"| {source_of(r)} "
             f"({r.engine}, {r.harness}) | {r.output_tokens_per_s_per_gpu:,.0f} | {h.estimate:,.0f} | {h.error:+.0%} |"
         )
     return "\n".join(lines)
@@ -165,8 +229,11 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fit", action="store_true", help="print the factors fitted on every row")
     parser.add_argument("--report", action="store_true", help="print the cross-validation tables")
+    parser.add_argument("--compare", action="store_true", help="print the decode-step candidates' errors")
     args = parser.parse_args()
-    if args.fit or not args.report:
+    if args.fit or not (args.report or args.compare):
         print(fit(list(load_calibration_sources())))
+    if args.compare:
+        print(compare())
     if args.report:
         print(report())

@@ -265,6 +265,32 @@ def test_h100_graph_decode_grows_with_batch_no_faster_than_the_estimate(h100_gra
                 assert memory == pytest.approx(growth, rel=0.05), (batch, growth, memory)
 
 
+def test_h100_graph_decode_is_the_roofline_max_when_overlap_is_fitted(h100_graphs):
+    # The composition as a factor: step = max(memory, math) + overlap x min(memory, math). Fitted
+    # with the bandwidth share on the graph steps it goes to 0 (the roofline max: matmuls hidden
+    # under the reads), and the errors fall from a median of 8% (max 21%, the sum) to 3% (max 11%).
+    # The published serving rows do not support it out of sample (docs/planner.md), so the
+    # production estimate keeps the sum (overlap 1).
+    _, points, step, summed = h100_graphs
+
+    def errors(x):
+        eff = Efficiency(x[0], 1.0, overlap=x[1])
+        return [step(*key, eff) / p["graph_ms"] - 1 for key, p in points.items()]
+
+    res = minimize(
+        lambda x: sum(math.log(1 + e) ** 2 for e in errors(x)),
+        [summed.bandwidth, 0.5],
+        method="Nelder-Mead",
+        bounds=[(0.3, 1.5), (0.0, 1.0)],
+    )
+    e_bw, overlap = res.x
+    fitted = list(map(abs, errors(res.x)))
+    summed_errors = list(map(abs, errors([summed.bandwidth, 1.0])))
+    assert overlap < 0.2 and 0.75 < e_bw <= 1.0, res.x
+    assert statistics.median(fitted) < 0.05 and max(fitted) < 0.15, fitted
+    assert statistics.median(fitted) < statistics.median(summed_errors) / 2
+
+
 def test_h100_graph_replay_removes_the_eager_launch_time(h100_graphs):
     # Plain-PyTorch eager wall time less graph replay: 3.3 ms (34% of eager's wall) at batch 1, where
     # the CPU's launches take longer than the GPU's work, so eager sits on a ~9-10 ms floor while the
@@ -282,3 +308,22 @@ def test_h100_graph_replay_removes_the_eager_launch_time(h100_graphs):
             assert share[key] < 0.10, (key, share[key])
     run2 = json.loads(H100_RUN2.read_text())["llama-3.1-8b"]["decode"]
     assert min((p["ms"] - p["gpu_ms"]) / p["ms"] for p in run2) > 0.7
+
+
+def test_h100_fp8_matmul_sustains_less_of_its_peak_than_bf16():
+    # bench/estimator_gpu_fp8.py: FP8 (torch._scaled_mm) and BF16 matmuls of the same shapes on one
+    # H100. At 8192^3 FP8 holds 0.712 of its 1,979 TFLOP/s peak against BF16's 0.787 of 989: a ratio
+    # of 0.90. Scaling the estimator's 8-bit math by it raised leave-one-source-out error (10% -> 13%,
+    # docs/planner.md), so the estimator does not; the BF16 share below is the catalog's default.
+    from reference.catalog import gpu_named
+
+    h100 = gpu_named("H100 SXM 80GB")
+    rec = json.loads((FIXTURES / "device-h100-steps" / "h100-matmul.json").read_text())
+    ratios = {
+        m["n"]: (m["fp8_tflops"] / h100.fp8_dense_tflops) / (m["bf16_tflops"] / h100.bf16_dense_tflops)
+        for m in rec["matmuls"]
+    }
+    assert all(0.7 < r < 1.0 for r in ratios.values()), ratios  # FP8 is faster, but not twice as fast
+    assert ratios[8192] == pytest.approx(0.90, abs=0.02)
+    bf16 = {m["n"]: m["bf16_tflops"] for m in rec["matmuls"]}
+    assert bf16[8192] / h100.bf16_dense_tflops == pytest.approx(h100.sustained_compute_share, abs=0.02)

@@ -5,7 +5,13 @@ import pytest
 
 from planner.domain.moe import expert_share_read, experts_touched
 from planner.domain.parallelism import LINK_EFFICIENCY, Link, allreduce_s, bubble_fraction, link_for
-from planner.domain.throughput import ModelDoesNotFitError, Precision, ThroughputError, estimate_throughput
+from planner.domain.throughput import (
+    EFFICIENCY,
+    ModelDoesNotFitError,
+    Precision,
+    ThroughputError,
+    estimate_throughput,
+)
 from reference.catalog import InvalidInputError, UnknownNameError, gpu_named, llm_named, load_gpus
 
 H100 = gpu_named("H100 SXM 80GB")
@@ -34,6 +40,7 @@ def test_tp_communication_grows_with_tp_and_costs_throughput_per_gpu():
     # 126 layers x 2 all-reduces of batch x 16384 x 2 bytes, ring over NVSwitch
     link = link_for(H100, 8)
     by_hand = 126 * 2 * allreduce_s(tp8.batch_size * 16384 * 2, 8, link) * 1e3
+    by_hand += 126 * EFFICIENCY.tp_layer_us / 1e3  # and the fitted synchronisation per layer
     assert tp8.comm_ms_per_step == pytest.approx(float(by_hand))
     pcie = estimate_throughput(llama405, gpu_named("H100 PCIe 80GB"), Precision.FP8, 8, 1000, 1000)
     assert pcie.comm_ms_per_step / pcie.batch_size > tp8.comm_ms_per_step / tp8.batch_size
@@ -65,8 +72,13 @@ def test_moe_reads_shared_part_always_and_experts_as_touched():
     assert qwen.always_read_params_b == pytest.approx(22 - 227.1 * 8 / 128)
     batch1 = estimate_throughput(qwen, H100, Precision.FP8, 8, 100, 100, max_batch=1)
     dense_like = estimate_throughput(llm_named("Llama-3.1-405B"), H100, Precision.FP8, 8, 100, 100, max_batch=1)
-    # At batch 1 the MoE reads ~22 GB per step against 405 GB: far faster per token.
-    assert batch1.ms_per_output_token < dense_like.ms_per_output_token / 5
+
+    # At batch 1 the MoE reads ~22 GB per step against 405 GB: far faster per token, beyond the
+    # fixed synchronisation of each tensor-parallel layer (94 against 126 layers).
+    def beyond_sync(t, layers):
+        return t.ms_per_output_token - layers * EFFICIENCY.tp_layer_us / 1e3
+
+    assert beyond_sync(batch1, 94) < beyond_sync(dense_like, 126) / 5
 
 
 def test_mla_kv_cache_is_the_compressed_latent():
@@ -159,3 +171,28 @@ def test_sustained_matmul_share_sets_the_compute_rate():
     assert H100.sustained_compute_share == 0.79 and mi300x.sustained_compute_share == 0.45
     with pytest.raises(InvalidInputError, match="sustained_compute_share"):
         replace(mi300x, sustained_compute_share=1.5)
+
+
+def test_decode_step_composition_layer_latency_and_rocm_share_by_hand():
+    from planner.domain.throughput import Efficiency, decode_step_ms
+
+    llama = llm_named("Llama-3.1-70B")
+    mi300x = gpu_named("MI300X")
+    memory_only, math_only = Efficiency(1.0, 1e9), Efficiency(1e9, 1.0)
+
+    def step(gpu, tp, eff, batch=64):
+        return decode_step_ms(llama, gpu, Precision.FP8, tp, batch, 1024, eff)
+
+    comm = step(H100, 2, Efficiency(1e9, 1e9))  # what is left with memory and math free
+    mem, math = step(H100, 2, memory_only) - comm, step(H100, 2, math_only) - comm
+    assert step(H100, 2, Efficiency(1.0, 1.0)) == pytest.approx(mem + math + comm)  # overlap 1: added
+    assert step(H100, 2, Efficiency(1.0, 1.0, overlap=0.0)) == pytest.approx(max(mem, math) + comm)
+    # The tensor-parallel layer latency: 80 layers x 50 us = 4 ms a step at TP 2, none at TP 1.
+    latency = Efficiency(1.0, 1.0, tp_layer_us=50.0)
+    assert step(H100, 2, latency) - step(H100, 2, Efficiency(1.0, 1.0)) == pytest.approx(4.0)
+    assert step(H100, 1, latency) == pytest.approx(step(H100, 1, Efficiency(1.0, 1.0)))
+    # The ROCm share scales AMD Instinct's math only: half the share, twice the math time.
+    rocm_math = step(mi300x, 8, math_only) - step(mi300x, 8, Efficiency(1e9, 1e9))
+    halved = step(mi300x, 8, Efficiency(1e9, 1.0, rocm=0.5)) - step(mi300x, 8, Efficiency(1e9, 1e9))
+    assert halved == pytest.approx(2 * rocm_math)
+    assert step(H100, 2, Efficiency(1e9, 1.0, rocm=0.5)) == pytest.approx(step(H100, 2, math_only))
