@@ -382,7 +382,7 @@ class JsonIngestView(_PushView):
             "point readings of nodes, racks, PDUs, cooling units, halls and sites, and events. Timestamps are "
             "ISO 8601 with zone or Unix seconds; at most 5 minutes ahead, within raw retention. GPU readings may "
             "come instead as `gpu_columns`: parallel lists (`gpu_uuid`, `ts`, and per metric in `values` one "
-            "number per reading, null where it lacks the metric), about twice as fast to ingest; errors name "
+            "number per reading, null where it lacks the metric), about 1.3x as fast to ingest; errors name "
             "the item `gpu_columns` and the reading's position in the lists."
         ),
         request=inline_serializer(
