@@ -7,12 +7,16 @@ One deterministic generator (numpy, seeded) makes N GPUs x M metrics (DCGM field
 every `step` seconds for `hours` hours, ending at the last whole hour. Prometheus: the data written as
 OpenMetrics text, loaded with `promtool tsdb create-blocks-from openmetrics` (timed), then `prometheus` started
 on that directory at a free port, left to compact its blocks, and queried over its HTTP API. Headroom (in the
-PostgreSQL database `--database`, dropped and created; DATABASE_URL's server): the same readings loaded three
-times, the table emptied in between: (1) binary COPY of the rows encoded from numpy columns
-(telemetry.pgcopy), the write alone, the baseline of the load ratios; (2) the push API, JSON batches of
-10,000 through Django's test client (the whole request path in process, no HTTP server); (3)
-telemetry.ingest() in batches of 10,000, the fastest documented path, which stays. Then the rollups
-(1 min, 5 min, 1 h; GPU and hall) are computed (timed) and sizes taken after VACUUM ANALYZE. The queries
+PostgreSQL database `--database`, dropped and created; DATABASE_URL's server): the same readings loaded four
+ways. First three batch by batch in turn, so that a shared machine's load falls on them alike (bench/ingest.py):
+(1) binary COPY of the rows encoded from numpy columns (telemetry.pgcopy), the write alone, the baseline of
+the load ratios; (2) the push API, JSON batches of 10,000 in the item form (`gpu_readings`) and (3) the same
+batches in the columnar form (`gpu_columns`), both through Django's test client (the whole request path in
+process, no HTTP server). Each writes its readings offset by its own microsecond (0, 1, 2), so the three
+share the table without meeting; what each stored, offset taken off, is summed up in `stored` (rows, md5).
+Then the table is emptied and (4) telemetry.ingest() loads them in batches of 10,000, the fastest documented
+path, which stays. Then the rollups (1 min, 5 min, 1 h; GPU and hall) are computed (timed) and sizes taken
+after VACUUM ANALYZE. The queries
 (a)-(d) are timed on these rows; then every hour is sealed into GPU-hour blocks by the live sealer
 (telemetry.sealing, as it does days that are over: blocks written, partition truncated, the sealed hours'
 1-minute GPU rollups dropped), sizes are taken again, and (b') and (e) read the blocks.
@@ -279,12 +283,10 @@ def empty_samples():
         cursor.execute("TRUNCATE telemetry_gpusample")
 
 
-def copy_load(gpu_ids, data, micros):
-    """Binary COPY of the rows, encoded from the numpy columns: the write alone."""
-    from django.db import connection
-
+def copy_columns(gpu_ids, data, micros):
+    """The rows as numpy columns in GPU_COLUMNS order and which values are present (COPY's input)."""
     from telemetry import pgcopy
-    from telemetry.ingest.gpu import GPU_COLUMNS, GPU_COPY_TYPES
+    from telemetry.ingest.gpu import GPU_COLUMNS
 
     steps, gpus = micros.size, gpu_ids.size
     columns = [np.tile(gpu_ids, steps), np.repeat(micros - pgcopy.PG_EPOCH_US, gpus)]
@@ -293,26 +295,35 @@ def copy_load(gpu_ids, data, micros):
         values = data.get(metric)
         columns.append(np.zeros(steps * gpus) if values is None else values.reshape(-1))
         present.append(np.full(steps * gpus, values is not None))
+    return columns, present
+
+
+def copy_batch(columns, present, part):
+    """Seconds to encode these rows (binary COPY format) and write them by one COPY."""
+    from django.db import connection
+
+    from telemetry import pgcopy
+    from telemetry.ingest.gpu import GPU_COLUMNS, GPU_COPY_TYPES
+
     t = time.perf_counter()
-    rows = steps * gpus
-    with connection.cursor() as cursor:
-        for start in range(0, rows, 100_000):
-            part = slice(start, start + 100_000)
-            buffer = pgcopy.encode(
-                GPU_COPY_TYPES, [c[part] for c in columns], [p if p is None else p[part] for p in present]
-            )
-            with cursor.cursor.copy(
-                f"COPY telemetry_gpusample ({', '.join(GPU_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
-            ) as copy:
-                copy.write(buffer)
+    buffer = pgcopy.encode(GPU_COPY_TYPES, [c[part] for c in columns], [p if p is None else p[part] for p in present])
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY telemetry_gpusample ({', '.join(GPU_COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy,
+    ):
+        copy.write(buffer)
     return time.perf_counter() - t
 
 
-def reading_dicts(data, steps, gpus):
-    """Per (step, GPU) the values dict a collector sends, integers as int."""
-    columns = {m: (v.astype(np.int64) if m in INTEGER else v).reshape(-1).tolist() for m, v in data.items()}
-    names = list(columns)
-    return [dict(zip(names, row, strict=True)) for row in zip(*columns.values(), strict=True)]
+def metric_lists(data):
+    """Per metric the values of every (step, GPU) reading in order, integers as int."""
+    return {m: (v.astype(np.int64) if m in INTEGER else v).reshape(-1).tolist() for m, v in data.items()}
+
+
+def reading_dicts(data):
+    """Per (step, GPU) the values dict a collector sends."""
+    columns = metric_lists(data)
+    return [dict(zip(columns, row, strict=True)) for row in zip(*columns.values(), strict=True)]
 
 
 def ingest_load(source, fleet, dicts, stamps_dt, now):
@@ -331,24 +342,85 @@ def ingest_load(source, fleet, dicts, stamps_dt, now):
     return time.perf_counter() - t
 
 
-def push_load(token, fleet, dicts, stamps_dt):
-    from django.test import Client
-
-    iso = [ts.isoformat() for ts in stamps_dt]
+def item_bodies(fleet, dicts, iso):
+    """Push bodies of BATCH readings in the item form (`gpu_readings`: an object per reading)."""
     items = [
         {"gpu_uuid": fleet.uuid[j % fleet.gpus], "ts": iso[j // fleet.gpus], "values": v} for j, v in enumerate(dicts)
     ]
-    bodies = [orjson.dumps({"gpu_readings": items[i : i + BATCH]}) for i in range(0, len(items), BATCH)]
-    del items
+    return [orjson.dumps({"gpu_readings": items[i : i + BATCH]}) for i in range(0, len(items), BATCH)]
+
+
+def column_bodies(fleet, data, iso):
+    """The same push bodies in the columnar form (`gpu_columns`: a list per field)."""
+    uuids = fleet.uuid * len(iso)
+    stamps = [ts for ts in iso for _ in range(fleet.gpus)]
+    values = metric_lists(data)
+    return [
+        orjson.dumps(
+            {
+                "gpu_columns": {
+                    "gpu_uuid": uuids[i : i + BATCH],
+                    "ts": stamps[i : i + BATCH],
+                    "values": {m: column[i : i + BATCH] for m, column in values.items()},
+                }
+            }
+        )
+        for i in range(0, len(uuids), BATCH)
+    ]
+
+
+def push_batch(client, body):
+    t = time.perf_counter()
+    response = client.post("/api/ingest/", body, content_type="application/json")
+    spent = time.perf_counter() - t
+    assert response.status_code == 202 and response.json()["rejected"] == 0, response.content[:300]
+    return spent
+
+
+# The loads taken in turn; each one's timestamps carry its index as their microsecond.
+IN_TURN = ("copy", "push", "column_push")
+
+
+def loads_in_turn(token, fleet, gpu_ids, data, seconds, dicts):
+    """{load: seconds} of binary COPY, the item push and the column push, taken batch by batch in turn (a
+    COPY of BATCH rows, the same readings pushed as items, then as columns): on a shared machine, load from
+    other processes then falls on all three alike (bench/ingest.py). So that they write the same readings
+    side by side without emptying the table between batches, each load's timestamps are offset by its own
+    microsecond (0, 1, 2): same partitions, the table growing alike for all three."""
+    from django.test import Client
+
+    columns, present = copy_columns(gpu_ids, data, seconds * 1_000_000)
+    pushes = []
+    for offset in (1, 2):  # bodies encoded beforehand: that is the client's work
+        iso = [datetime.fromtimestamp(s, UTC).replace(microsecond=offset).isoformat() for s in seconds.tolist()]
+        pushes.append(item_bodies(fleet, dicts, iso) if offset == 1 else column_bodies(fleet, data, iso))
     client = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
     # A running server has imported its views before the first push (bench/ingest.py says why).
     assert client.post("/api/ingest/", b"{}", content_type="application/json").status_code == 202
+    spent = dict.fromkeys(IN_TURN, 0.0)
     gc.collect()
-    t = time.perf_counter()
-    for body in bodies:
-        response = client.post("/api/ingest/", body, content_type="application/json")
-        assert response.status_code == 202 and response.json()["rejected"] == 0, response.content[:300]
-    return time.perf_counter() - t
+    for i, items, cols in zip(range(0, len(dicts), BATCH), *pushes, strict=True):
+        spent["copy"] += copy_batch(columns, present, slice(i, i + BATCH))
+        spent["push"] += push_batch(client, items)
+        spent["column_push"] += push_batch(client, cols)
+    return spent
+
+
+def stored(microsecond):
+    """[rows, md5 of them in order] of the readings whose timestamps carry this microsecond, the offset taken
+    off: what one load stored, to compare with another's."""
+    from django.db import connection
+
+    from telemetry.ingest.gpu import GPU_COLUMNS
+
+    fields = ", ".join(["gpu_id", "date_trunc('second', ts)", *GPU_COLUMNS[2:]])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT count(*), md5(string_agg(row({fields})::text, ';' ORDER BY gpu_id, ts)) "
+            "FROM telemetry_gpusample WHERE ts - date_trunc('second', ts) = make_interval(secs => %s)",
+            [microsecond / 1e6],
+        )
+        return list(cursor.fetchone())
 
 
 def build_rollups(start, end):
@@ -606,14 +678,14 @@ def main(argv=None):
 
         org, source, token, halls, gpu_ids = build_inventory(fleet)
         partitions.ensure_partitions([(start + timedelta(days=d)).date() for d in range(args.hours // 24 + 2)])
-        micros = seconds * 1_000_000
-        figures["copy_load_s"] = copy_load(gpu_ids, data, micros)
+        dicts = reading_dicts(data)
+        spent = loads_in_turn(token, fleet, gpu_ids, data, seconds, dicts)
+        figures.update({f"{load}_load_s": s for load, s in spent.items()})
+        figures["stored"] = {load: stored(microsecond) for microsecond, load in enumerate(IN_TURN)}
         empty_samples()
-        dicts = reading_dicts(data, steps, args.gpus)
         stamps_dt = [datetime.fromtimestamp(s, UTC) for s in seconds.tolist()]
-        figures["push_load_s"] = push_load(token, fleet, dicts, stamps_dt)
-        empty_samples()
         figures["ingest_load_s"] = ingest_load(source, fleet, dicts, stamps_dt, end)
+        figures["stored"]["ingest"] = stored(0)
         del dicts
         figures["rollup_s"] = build_rollups(start, end)
         raw, rollup_sizes = headroom_bytes()
@@ -667,9 +739,14 @@ def report(f, runs):
             f"{f['ingest_load_s'] / f['prometheus_load_s']:.2f}",
         ),
         (
-            "load: Headroom push API (test client)",
+            "load: Headroom push API, items (test client)",
             f"{f['push_load_s']:.2f} s",
             f"{f['push_load_s'] / f['prometheus_load_s']:.2f}",
+        ),
+        (
+            "load: Headroom push API, columns (test client)",
+            f"{f['column_push_load_s']:.2f} s",
+            f"{f['column_push_load_s'] / f['prometheus_load_s']:.2f}",
         ),
         ("load: Headroom rollups 1m+5m+1h", f"{f['rollup_s']:.2f} s", ""),
         (f"bytes/value: Prometheus TSDB dir, {compacted} ({f['prometheus_blocks']} blocks)", f"{prom:.2f}", ""),
@@ -710,8 +787,10 @@ def report(f, runs):
     for label, figure, ratio in rows:
         print(f"{label:64s} {figure:>12s} {ratio:>20s}")
     print(
-        f"push API / COPY throughput: {f['copy_load_s'] / f['push_load_s']:.2f}; "
-        f"ingest() / COPY: {f['copy_load_s'] / f['ingest_load_s']:.2f}"
+        f"push API / COPY throughput, batch by batch in turn: items (gpu_readings) "
+        f"{f['copy_load_s'] / f['push_load_s']:.2f}, "
+        f"columns (gpu_columns) {f['copy_load_s'] / f['column_push_load_s']:.2f}; "
+        f"ingest() / COPY: {f['copy_load_s'] / f['ingest_load_s']:.2f} (one after the other)"
     )
     for name, (difference, points) in f["same_answers"].items():
         print(f"same answers, query {name}: {points} points, largest relative difference {difference:.1e}")

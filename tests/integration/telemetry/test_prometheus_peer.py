@@ -33,6 +33,10 @@ def test_peer_benchmark_runs_and_both_systems_agree(tmp_path):
 
     figures = json.loads(out.read_text())
     assert figures["values"] == 8 * 8 * 480
+    # COPY, both push forms and ingest() stored the same rows (count and md5 of them in order).
+    stored = figures["stored"]
+    assert set(stored) == {"copy", "push", "column_push", "ingest"} and stored["copy"][0] == 8 * 480
+    assert stored["column_push"] == stored["copy"] == stored["push"] == stored["ingest"]
     # (a) is every GPU's 5-minute average, (c) the hall's hourly power: the same numbers from both systems.
     (a_difference, a_points), (c_difference, c_points) = figures["same_answers"]["a"], figures["same_answers"]["c"]
     assert a_points == 8 * 24 and a_difference < 1e-6
@@ -42,4 +46,5 @@ def test_peer_benchmark_runs_and_both_systems_agree(tmp_path):
     # Sealed into GPU-hour blocks, raw samples take less than the rows did (and the bench checked (b') = (b)).
     assert 0 < figures["sealed_raw_bytes"] < figures["headroom_raw_bytes"] and figures["blocks"] == 8 * 2
     assert all(min(q["prometheus_ms"] + q["headroom_ms"]) > 0 for q in figures["queries"])
-    assert "push API / COPY throughput" in done.stdout
+    assert all(figures[f"{load}_load_s"] > 0 for load in ("copy", "push", "column_push", "ingest"))
+    assert "push API / COPY throughput" in done.stdout and "columns (gpu_columns)" in done.stdout
