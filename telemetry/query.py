@@ -182,7 +182,8 @@ def aggregate_gpus(
     if how == "p95" and connection.vendor != "postgresql":
         frame = _fetch(f"SELECT s.ts{group}, s.{column} FROM {table}{join} WHERE {where}", gpu_ids, params, columns)
         keys = columns[:-1]
-        return frame.dropna().groupby(keys)["value"].quantile(0.95).reset_index()
+        p95 = frame.dropna().groupby(keys)["value"].quantile(0.95).reset_index()
+        return p95.sort_values(keys[::-1], kind="stable").reset_index(drop=True)  # as _fetch orders the others
     expression = {
         "avg": f"avg(s.{column})",
         "sum": f"sum(s.{column})",
@@ -279,9 +280,7 @@ def _rows(sql, ids, params):
     ids = [int(i) for i in ids]
     if not ids:
         return []
-    with connection.cursor() as cursor:
-        cursor.execute(sql.replace("{ids}", ", ".join(["%s"] * len(ids))), ids + list(params))
-        return cursor.fetchall()
+    return sealing.fetch(sql.replace("{ids}", ", ".join(["%s"] * len(ids))), ids + list(params))
 
 
 def _fetch(sql, ids, params, columns):

@@ -401,10 +401,7 @@ def upsert_rows(model, key, columns, rows):
 def _read(sql, params, columns, labels=()):
     """A raw query's rows as a DataFrame: `t` and ids as they come (integers), `labels` as text, the rest as
     floats (NULL as NaN)."""
-    adapt = connection.ops.adapt_datetimefield_value
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [adapt(p) if isinstance(p, datetime) else p for p in params])
-        frame = pd.DataFrame.from_records(cursor.fetchall(), columns=columns)
+    frame = pd.DataFrame.from_records(sealing.fetch(sql, params), columns=columns)
     numbers = [c for c in columns if c not in ("entity", "t", *labels) and not c.endswith("_id")]
     return frame.astype(dict.fromkeys(numbers, float))
 

@@ -61,15 +61,13 @@ def read_raw(gpu_ids, metrics, start, end):
     if not ids:
         return _merge([_empty(metrics)], metrics)
     if not is_sealing():  # SQLite: rows only, ts as text
-        rows = _fetch(
-            f"SELECT gpu_id, ts, {', '.join(metrics)} FROM {_ROWS} WHERE {_in_range(ids)}", [*ids, start, end]
-        )
+        rows = fetch(f"SELECT gpu_id, ts, {', '.join(metrics)} FROM {_ROWS} WHERE {_in_range(ids)}", [*ids, start, end])
         columns = list(zip(*rows, strict=True))
         micros = pd.to_datetime(list(columns[1]), utc=True).as_unit("us").asi8 if rows else np.empty(0, np.int64)
         return _merge([_columns_part(columns, micros, metrics)], metrics)
     # One query for both: row rows have no block (NULL last column), block rows nothing but their block.
     names, nulls = ", ".join(metrics), ", NULL" * len(metrics)
-    rows = _fetch(
+    rows = fetch(
         f"SELECT gpu_id, {ts_micros()}, {names}, NULL::bytea FROM {_ROWS} WHERE {_in_range(ids)} UNION ALL "
         f"SELECT gpu_id, NULL{nulls}, data FROM telemetry_gpublock WHERE gpu_id = ANY(%s) AND {_OVERLAPS}",
         [*ids, start, end, ids, start - HOUR, end],
@@ -99,9 +97,13 @@ def _in_range(ids):
     return f"gpu_id IN ({', '.join(['%s'] * len(ids))}) AND ts >= %s AND ts < %s"
 
 
-def _fetch(sql, params):
+def fetch(sql, params):
+    """A raw query's rows, datetime parameters adapted as Django stores them: SQLite compares text, and
+    '… 08:00:00' (stored) is not >= '… 08:00:00+00:00' (sqlite3's own adaptation), so a range's first
+    instant went missing."""
+    adapt = connection.ops.adapt_datetimefield_value
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, [adapt(p) if isinstance(p, datetime) else p for p in params])
         return cursor.fetchall()
 
 
