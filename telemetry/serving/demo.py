@@ -19,11 +19,11 @@ import pandas as pd
 from django.db import transaction
 from django.db.models import Avg
 
-from .. import backfill
+from .. import backfill, query
 from ..collectors import simulator
 from ..collectors.serving import SimulatedSample
 from ..collectors.simulator.clock import EPOCH  # steps aligned with the GPU simulator's
-from ..models import Deployment, Gpu, GpuRollup, GpuSample, Replica, Resolution, Source
+from ..models import Deployment, Gpu, GpuRollup, Replica, Resolution, Source
 from . import anomalies, rollups
 from .sim import ReplicaProfile, add_queue_build_up, recurring_ramp, simulate_replicas
 from .store import add_replica, store_samples
@@ -189,10 +189,13 @@ def simulated_scrape(source, now):
 
 
 def _live_load(replica, start, end):
-    """Mean utilization (0..1) of the replica's GPUs' raw samples in (start, end], else their latest minute."""
-    raw = GpuSample.objects.filter(gpu__in=replica.gpus.all(), ts__gt=start, ts__lte=end).aggregate(u=Avg("gpu_util"))
-    if raw["u"] is not None:
-        return raw["u"] / 100
+    """Mean utilization (0..1) of the replica's GPUs' raw samples in (start, end], else their latest minute.
+    Read through the query layer, so PromQL mode's store too."""
+    tick = timedelta(microseconds=1)  # (start, end] as the query layer's [start, end)
+    gpu_ids = list(replica.gpus.values_list("id", flat=True))
+    raw = query.gpu_series(gpu_ids, "gpu_util", start + tick, end + tick, resolution=query.RAW)["value"].dropna()
+    if not raw.empty:
+        return raw.mean() / 100
     latest = GpuRollup.objects.filter(resolution=Resolution.MINUTE, gpu__in=replica.gpus.all(), ts__lte=end)
     ts = latest.order_by("-ts").values_list("ts", flat=True).first()
     util = latest.filter(ts=ts).aggregate(u=Avg("gpu_util_avg"))["u"] if ts else None

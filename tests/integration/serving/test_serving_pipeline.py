@@ -12,10 +12,12 @@ from django.utils import timezone
 
 from telemetry import sources
 from telemetry.collectors import serving as serving_collector
+from telemetry.ingest import ingest
 from telemetry.models import Anomaly, AnomalyMute, Deployment, Replica, ServingRollup, ServingSample, Source
 from telemetry.serving import anomalies as serving_anomalies
 from telemetry.serving import demo as serving_demo
 from telemetry.serving import rollups as serving_rollups
+from telemetry.vocabulary import Batch, GpuReading
 from tests.base import PASSWORD
 
 from .demo_world import POWER_W, serve_demo
@@ -131,3 +133,15 @@ def test_the_demo_replicas_go_on_live_from_their_gpus_and_r2_builds_a_queue_ever
     }
     assert samples[("r2", peak)].requests_waiting >= 70 > samples[("r0", peak)].requests_waiting
     assert samples[("r2", calm)].requests_waiting < 30
+
+
+def test_a_live_replica_reads_its_gpus_raw_utilization_in_the_step(served):
+    """The mean of its GPUs' raw samples in (start, end], read through the query layer."""
+    world, now = served
+    replica = Replica.objects.get(deployment__name="llama-8b-chat", name="r0")
+    gpu = replica.gpus.first()
+    start = now + timedelta(minutes=1)
+    utils = {0: 10, 30: 50, 60: 70}  # the first at `start`, left out
+    readings = [GpuReading(gpu.uuid, start + timedelta(seconds=s), {"gpu_util": u}) for s, u in utils.items()]
+    assert ingest(world.a.org, Batch(gpu_readings=readings), now=start + timedelta(minutes=1)).accepted == 3
+    assert serving_demo._live_load(replica, start, start + timedelta(minutes=1)) == pytest.approx(0.6)
