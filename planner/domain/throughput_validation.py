@@ -67,8 +67,13 @@ def fit(
     def loss(x: np.ndarray) -> float:
         return float(np.sum(_log_errors(rows, efficiency(x)) ** 2))
 
-    # Start a little inside the bounds: a factor starting at 0 would get no initial step.
-    x0 = [max(getattr(start, f), BOUNDS[f][0] + 0.05 * k) / k for f, k in zip(free, scale, strict=True)]
+    # Start inside the bounds: the first simplex steps 5% up from the start, which a factor starting
+    # on a bound (overlap 1, no layer latency) would lose to clipping.
+    margin = {f: 0.05 * (BOUNDS[f][1] - BOUNDS[f][0]) for f in free}
+    x0 = [
+        min(max(getattr(start, f), BOUNDS[f][0] + margin[f]), BOUNDS[f][1] - margin[f]) / k
+        for f, k in zip(free, scale, strict=True)
+    ]
     res = minimize(
         loss,
         x0,
