@@ -115,7 +115,7 @@ class Efficiency:
 # Fitted by planner/domain/throughput_validation.py (`python -m
 # planner.domain.throughput_validation --fit`) on every calibration row; docs/planner.md has
 # the cross-validated errors.
-EFFICIENCY = Efficiency(bandwidth=0.97, compute=0.74, moe=1.0, online=0.443, tp_layer_us=81.0, rocm=0.615)
+EFFICIENCY = Efficiency(bandwidth=0.954, compute=0.766, moe=0.779, online=0.487, tp_layer_us=80.8, rocm=0.597)
 # No published rows to fit for CPUs and Apple silicon: decode on CPUs reaches about 75% of
 # theoretical DDR bandwidth (STREAM-class), and the CPU check on the development machine
 # (tests/fixtures/device-cpu-decode) measured decode at the ratio of STREAM recorded there.
