@@ -83,12 +83,18 @@ class GpuSpec:
     # GEMM library): 0.79 measured on an H100 (tests/fixtures/device-h100-steps), the default for devices
     # with no measurement; MI300X about 0.45. The fitted compute factor is the engine's share of this rate.
     sustained_compute_share: float = 0.79
+    # 8-bit matmuls sustain less of their (twice as high) peak: FP8 0.712 on the H100 at 8192^3 against BF16's
+    # 0.787 (tests/fixtures/device-h100-steps/h100-matmul.json); INT8 is taken to do the same (not measured).
+    # None: the BF16 share, for want of a measurement.
+    sustained_8bit_share: float | None = None
 
     def __post_init__(self) -> None:
         for field in ("memory_gb", "bandwidth_tb_s", "bf16_dense_tflops", "tdp_w"):
             check_positive(f"{self.name}.{field}", getattr(self, field))
         check_fraction(f"{self.name}.usable_memory_fraction", self.usable_memory_fraction, allow_zero=False)
         check_fraction(f"{self.name}.sustained_compute_share", self.sustained_compute_share, allow_zero=False)
+        if self.sustained_8bit_share is not None:
+            check_fraction(f"{self.name}.sustained_8bit_share", self.sustained_8bit_share, allow_zero=False)
 
 
 @dataclass(frozen=True)
@@ -273,6 +279,7 @@ def load_gpus() -> dict[str, GpuSpec]:
             **(
                 {"sustained_compute_share": float(r["sustained_compute_share"])} if r["sustained_compute_share"] else {}
             ),
+            sustained_8bit_share=_opt_float(r["sustained_8bit_share"]),
         )
         for r in _rows("gpu-models.csv")
     }

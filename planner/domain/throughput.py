@@ -115,7 +115,7 @@ class Efficiency:
 # Fitted by planner/domain/throughput_validation.py (`python -m
 # planner.domain.throughput_validation --fit`) on every calibration row; docs/planner.md has
 # the cross-validated errors.
-EFFICIENCY = Efficiency(bandwidth=0.954, compute=0.766, moe=0.779, online=0.487, tp_layer_us=80.8, rocm=0.597)
+EFFICIENCY = Efficiency(bandwidth=0.974, compute=0.828, moe=0.715, online=0.485, tp_layer_us=81.5, rocm=0.551)
 # No published rows to fit for CPUs and Apple silicon: decode on CPUs reaches about 75% of
 # theoretical DDR bandwidth (STREAM-class), and the CPU check on the development machine
 # (tests/fixtures/device-cpu-decode) measured decode at the ratio of STREAM recorded there.
@@ -171,7 +171,8 @@ class Throughput:
 def math_tflops(gpu: GpuSpec, precision: Precision) -> tuple[float, str | None]:
     """(sustained dense TFLOP/s the math runs at, a note when it falls back)."""
     rate, note = _peak_tflops(gpu, precision)
-    return rate * gpu.sustained_compute_share, note
+    share = gpu.sustained_8bit_share if precision.math in ("fp8", "int8") else None
+    return rate * (share or gpu.sustained_compute_share), note
 
 
 def _peak_tflops(gpu: GpuSpec, precision: Precision) -> tuple[float, str | None]:

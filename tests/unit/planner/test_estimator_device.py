@@ -313,8 +313,9 @@ def test_h100_graph_replay_removes_the_eager_launch_time(h100_graphs):
 def test_h100_fp8_matmul_sustains_less_of_its_peak_than_bf16():
     # bench/estimator_gpu_fp8.py: FP8 (torch._scaled_mm) and BF16 matmuls of the same shapes on one
     # H100. At 8192^3 FP8 holds 0.712 of its 1,979 TFLOP/s peak against BF16's 0.787 of 989: a ratio
-    # of 0.90. Scaling the estimator's 8-bit math by it raised leave-one-source-out error (10% -> 13%,
-    # docs/planner.md), so the estimator does not; the BF16 share below is the catalog's default.
+    # of 0.90. The catalog's H100 (and H200, the same die) FP8 share is that recording; the BF16 share
+    # the default for devices with no measurement.
+    from planner.domain.throughput import Precision, math_tflops
     from reference.catalog import gpu_named
 
     h100 = gpu_named("H100 SXM 80GB")
@@ -327,3 +328,7 @@ def test_h100_fp8_matmul_sustains_less_of_its_peak_than_bf16():
     assert ratios[8192] == pytest.approx(0.90, abs=0.02)
     bf16 = {m["n"]: m["bf16_tflops"] for m in rec["matmuls"]}
     assert bf16[8192] / h100.bf16_dense_tflops == pytest.approx(h100.sustained_compute_share, abs=0.02)
+    fp8 = {m["n"]: m["fp8_tflops"] for m in rec["matmuls"]}
+    assert fp8[8192] / h100.fp8_dense_tflops == pytest.approx(h100.sustained_8bit_share, abs=0.005)
+    assert math_tflops(h100, Precision.FP8)[0] == pytest.approx(fp8[8192], rel=0.01)
+    assert math_tflops(h100, Precision.BF16)[0] == pytest.approx(989 * h100.sustained_compute_share)

@@ -23,10 +23,10 @@ def test_five_fold_error_overall_and_by_regime():
     assert median_abs(held) <= 0.15
     groups = by_regime(held)
     assert {"TP >= 4", "MoE", "dense", "FP4"} <= {value for _, value in groups}
-    # Every regime within 25% but BF16's: its six rows (GPUStack's vLLM baselines on H100:
-    # Qwen3-235B-A22B at TP 8, Qwen3-14B at TP 1) stay under-predicted by 21-35% (docs/planner.md).
+    # Every regime within 25% but BF16's 5-fold 25.5% (leave-one-out 23%): its six rows (GPUStack's vLLM
+    # baselines on H100: Qwen3-235B-A22B at TP 8, Qwen3-14B at TP 1) stay under-predicted (docs/planner.md).
     groups = {value: median_abs(g) for (_, value), g in by_regime(held).items()}
-    assert groups.pop("BF16") <= 0.35
+    assert groups.pop("BF16") <= 0.26
     assert groups["AMD Instinct"] <= 0.15 and groups["TP >= 4"] <= 0.15, groups
     assert max(groups.values()) <= 0.25, groups
 
