@@ -87,7 +87,7 @@ def _gpu_columns(gpu_ids, metrics, start, end, stat, level):
         nulls = ", NULL" * len(metrics)
         sql += (
             f" UNION ALL SELECT {sealing.ts_micros('start')}, gpu_id{nulls}, TRUE FROM telemetry_gpublock "
-            "WHERE gpu_id = ANY(%s) AND start > %s AND start < %s"
+            f"WHERE gpu_id = ANY(%s) AND {sealing.OVERLAPS}"
         )
         params += [[int(i) for i in gpu_ids], start - timedelta(hours=1), end]
     rows = _rows(sql, gpu_ids, params)

@@ -29,6 +29,7 @@ HOUR = timedelta(hours=1)
 GPUS_PER_BATCH = 1000  # GPU-hours sealed per transaction: memory stays at one batch's hour of rows
 _SEAL_LOCK = 0x5EA1  # a session advisory lock: one sealer at a time
 _ROWS = "telemetry_gpusample"
+OVERLAPS = "start > %s AND start < %s"  # with (start - 1 h, end): the blocks overlapping [start, end)
 METRICS = list(GPU_METRICS)
 
 
@@ -69,7 +70,7 @@ def read_raw(gpu_ids, metrics, start, end):
     names, nulls = ", ".join(metrics), ", NULL" * len(metrics)
     rows = fetch(
         f"SELECT gpu_id, {ts_micros()}, {names}, NULL::bytea FROM {_ROWS} WHERE {_in_range(ids)} UNION ALL "
-        f"SELECT gpu_id, NULL{nulls}, data FROM telemetry_gpublock WHERE gpu_id = ANY(%s) AND {_OVERLAPS}",
+        f"SELECT gpu_id, NULL{nulls}, data FROM telemetry_gpublock WHERE gpu_id = ANY(%s) AND {OVERLAPS}",
         [*ids, start, end, ids, start - HOUR, end],
     )
     sealed = [r for r in rows if r[-1] is not None]
@@ -84,13 +85,8 @@ def any_sealed(start, end):
     if not is_sealing():
         return False
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT EXISTS (SELECT 1 FROM telemetry_gpublock WHERE start > %s AND start < %s)", [start - HOUR, end]
-        )
+        cursor.execute(f"SELECT EXISTS (SELECT 1 FROM telemetry_gpublock WHERE {OVERLAPS})", [start - HOUR, end])
         return cursor.fetchone()[0]
-
-
-_OVERLAPS = "start > %s AND start < %s"  # with (start - 1 h, end): the blocks overlapping [start, end)
 
 
 def _in_range(ids):
@@ -303,8 +299,7 @@ def unseal(gpu_ids, start, end):
     rows = []
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
-            "DELETE FROM telemetry_gpublock WHERE gpu_id = ANY(%s) AND start > %s AND start < %s "
-            "RETURNING gpu_id, data",
+            f"DELETE FROM telemetry_gpublock WHERE gpu_id = ANY(%s) AND {OVERLAPS} RETURNING gpu_id, data",
             [ids, start - HOUR, end],
         )
         for gpu_id, data in cursor.fetchall():

@@ -48,3 +48,14 @@ def build_org(slug):
 
 def build_world():
     return SimpleNamespace(a=build_org("alpha"), b=build_org("beta"))
+
+
+def three_gpus(a, uuid_group):
+    """Organization namespace `a`'s GPU, a second on its node and one on a second node of its rack."""
+    other = Node.objects.create(rack=a.rack, hostname=f"{a.node.hostname}-2")
+    uuid = "GPU-{:08d}-" + uuid_group + "-2222-3333-444444444444"
+    return [
+        a.gpu,
+        Gpu.objects.create(node=a.node, index=1, uuid=uuid.format(1), model=a.gpu.model),
+        Gpu.objects.create(node=other, index=0, uuid=uuid.format(2), model=a.gpu.model),
+    ]

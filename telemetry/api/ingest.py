@@ -248,10 +248,10 @@ def _gpu_columns(entries):
         return None
     if set(map(type, uuids)) != {str} or set(map(type, stamps)) != {str} or set(map(type, values)) != {dict}:
         return None
-    parsed = {text: _timestamp(text) for text in set(stamps)}
-    if None in parsed.values():
+    stamps = _parsed_stamps(stamps)
+    if None in stamps:
         return None
-    return GpuReadingColumns(list(uuids), list(map(parsed.__getitem__, stamps)), list(values))
+    return GpuReadingColumns(list(uuids), stamps, list(values))
 
 
 def _take_gpu_columns(block, out):

@@ -2,13 +2,14 @@
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from django.conf import settings
+
+from tests.integration.collectors.conftest import require_binary
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -18,11 +19,8 @@ def test_peer_benchmark_runs_and_both_systems_agree(tmp_path):
     db = settings.DATABASES["default"]
     if not db["ENGINE"].endswith("postgresql"):
         pytest.skip("the peer benchmark loads PostgreSQL")
-    missing = [b for b in ("promtool", "prometheus") if shutil.which(b) is None]
-    if missing:
-        if settings.REQUIRE_SERVICES:
-            pytest.fail(f"{missing} not on PATH (Debian package prometheus)")
-        pytest.skip(f"{missing} not on PATH")
+    for binary in ("promtool", "prometheus"):
+        require_binary(binary)
     base = f"postgres://{db.get('USER') or ''}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/postgres"
     out = tmp_path / "peer.json"
     command = [sys.executable, "bench/prometheus_peer.py", "--gpus", "8", "--hours", "2", "--runs", "3"]

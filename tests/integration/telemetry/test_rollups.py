@@ -16,8 +16,9 @@ from django.test import override_settings
 
 from telemetry import rollups
 from telemetry.ingest import ingest
-from telemetry.models import Gpu, GpuRollup, HallRollup, Node, Resolution, SeriesRollup
+from telemetry.models import GpuRollup, HallRollup, Resolution, SeriesRollup
 from telemetry.vocabulary import Batch, GpuReading, PointReading
+from tests.base import three_gpus
 
 START = datetime(2025, 3, 10, 10, 0, tzinfo=UTC)
 END = START + timedelta(hours=2)
@@ -28,12 +29,7 @@ NOW = END + timedelta(minutes=1)
 def fleet(world):
     """Two GPUs on a node that reports its own power, one GPU on a node that does not; 2 h at 10 s."""
     rng = np.random.default_rng(7)
-    other = Node.objects.create(rack=world.a.rack, hostname="alpha-n2")
-    gpus = [
-        world.a.gpu,
-        Gpu.objects.create(node=world.a.node, index=1, uuid=_uuid(1), model=world.a.gpu.model),
-        Gpu.objects.create(node=other, index=0, uuid=_uuid(2), model=world.a.gpu.model),
-    ]
+    gpus = three_gpus(world.a, "1111")
     stamps = pd.date_range(START, END, freq="10s", inclusive="left")
     gpu_rows, points = [], []
     for gpu in gpus:
@@ -55,10 +51,6 @@ def fleet(world):
     frame = pd.DataFrame([{"gpu_id": g, "ts": ts, **v} for g, ts, v in gpu_rows])
     point_frame = pd.DataFrame([{"metric": p.metric, "ts": pd.Timestamp(p.ts), "value": p.value} for p in points])
     return world, gpus, frame, point_frame
-
-
-def _uuid(n):
-    return f"GPU-{n:08d}-1111-2222-3333-444444444444"
 
 
 def _expected(frame, column, freq):

@@ -12,8 +12,9 @@ from django.db import connection
 
 from telemetry import query, rollups, sealing, tasks
 from telemetry.ingest import ingest
-from telemetry.models import Gpu, GpuBlock, GpuRollup, GpuSample, Node, QuarantinedValue, Resolution
+from telemetry.models import GpuBlock, GpuRollup, GpuSample, QuarantinedValue, Resolution
 from telemetry.vocabulary import Batch, GpuReading
+from tests.base import three_gpus
 
 pytestmark = pytest.mark.skipif(connection.vendor != "postgresql", reason="sealing runs on PostgreSQL only")
 
@@ -28,12 +29,7 @@ LEVELS = (query.RAW, Resolution.MINUTE, Resolution.FIVE_MINUTES, Resolution.HOUR
 def fleet(world):
     """Three GPUs on two nodes, 15 s samples with fields missing now and then, rolled up at every level."""
     rng = np.random.default_rng(14)
-    other = Node.objects.create(rack=world.a.rack, hostname="alpha-n2")
-    gpus = [
-        world.a.gpu,
-        Gpu.objects.create(node=world.a.node, index=1, uuid=_uuid(1), model=world.a.gpu.model),
-        Gpu.objects.create(node=other, index=0, uuid=_uuid(2), model=world.a.gpu.model),
-    ]
+    gpus = three_gpus(world.a, "5ea1")
     readings = []
     for gpu in gpus:
         energy = float(rng.uniform(1e6, 1e9))
@@ -53,10 +49,6 @@ def fleet(world):
     assert ingest(world.a.org, Batch(gpu_readings=readings), now=END).rejected == 0
     _roll_up()
     return world, [g.id for g in gpus]
-
-
-def _uuid(n):
-    return f"GPU-{n:08d}-5ea1-2222-3333-444444444444"
 
 
 def _roll_up(start=START, end=END):
