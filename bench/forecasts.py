@@ -19,6 +19,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from physics.thermal import fit_thermal_response  # noqa: E402
+from planner.domain.backtest import backtest_thermal  # noqa: E402
 from planner.domain.baselines import BASELINES, baseline_forecast  # noqa: E402
 from planner.domain.cooling_forecast import TARGETS, HallCooling, forecast_cooling  # noqa: E402
 from planner.domain.failure_risk import expected_failures, score_gpus, spares_needed  # noqa: E402
@@ -29,6 +31,7 @@ from tests.unit.forecasts.traces import TRACES  # noqa: E402
 # Origins every hour on the 8-day trace, every 6 h on the 12-week one (as in the tests).
 STEP_HOURS = {"alibaba2018": 1, "taylor": 6}
 
+NVML_TRACE = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "h100-nvml-trace" / "trace.csv"
 HALLS = 50
 GPUS = 100_000
 HORIZON_HOURS = 168
@@ -93,9 +96,20 @@ def main() -> None:
 
         rows.append((f"skill backtest, {name} ({len(hourly(series))} h)", backtest, "baselines alone", baselines_only))
 
+    nvml = pd.read_csv(NVML_TRACE)
+    thermal = (nvml["t_s"].to_numpy(), nvml["power_mw"].to_numpy() / 1000, nvml["temp_gpu_c"].to_numpy(dtype=float))
+    rows.append(
+        (
+            f"thermal backtest, H100 trace ({nvml['t_s'].iloc[-1]:.0f} s)",
+            lambda: backtest_thermal(*thermal),
+            "one fit on the whole trace",
+            lambda: fit_thermal_response(*thermal),
+        )
+    )
+
     print(f"{'task':52} {'seconds':>8} {'baseline s':>10} {'ratio':>7}  baseline")
     for name, fn, base_name, base in rows:
-        t, b = best_of(fn, repeat=1 if name.startswith("skill") else 3), best_of(base)
+        t, b = best_of(fn, repeat=1 if name.startswith(("skill", "thermal")) else 3), best_of(base)
         print(f"{name:52} {t:8.3f} {b:10.4f} {t / b:7.1f}x  {base_name}")
 
     print(
@@ -110,6 +124,16 @@ def main() -> None:
             )
         bounds = ", ".join(f"{k} {v:.2f}" for k, v in day_ahead_bounds(series, result).items())
         print(f"{name:12} day-ahead bounds that read the future: {bounds}")
+
+    print(
+        f"\n{'H100 thermal':12} {'horizon':>7} {'MAE C':>6} {'last value':>10} {'ratio':>6} {'held':>6} "
+        f"{'cov80':>6} {'cov95':>6}"
+    )
+    for horizon, row in backtest_thermal(*thermal).skill.iterrows():
+        print(
+            f"{'':12} {horizon:>5} s {row['schedule']:6.2f} {row['last_value']:10.2f} {row['mae_ratio']:6.2f} "
+            f"{row['held_ratio']:6.2f} {row['coverage_80']:6.1%} {row['coverage_95']:6.1%}"
+        )
 
 
 def day_ahead_bounds(series: pd.Series, result) -> dict[str, float]:

@@ -4,7 +4,9 @@ Cooling: refit at each origin on the history before it, forecast the next hours 
 what happened, beside the best of three naive forecasts (same hour yesterday, same hour last week,
 last value), per horizon; intervals are also scored after conformal calibration on the errors seen
 before each origin (`calibrate` applies it to a live forecast). Failure risk: Brier score and
-reliability of stored predictions against their outcomes, beside the base-rate predictor.
+reliability of stored predictions against their outcomes, beside the base-rate predictor. GPU
+temperature (the thermal path): the thermal response refitted at each origin on the trace before it,
+seconds ahead, beside the last value.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
+from physics.thermal import fit_thermal_response, simulate_temperature
 from planner.domain.baselines import BASELINES, baseline_forecast
 from planner.domain.conformal import LEVELS, halfwidths, sequential_coverage
 from planner.domain.cooling_forecast import (
@@ -299,6 +302,83 @@ def refit_cooling(
     bt = tried[it_model]
     raw = forecast_cooling(past, hall, as_of, horizon_hours, outdoor_forecast=outdoor_forecast, it_model=it_model)
     return CoolingRefit(calibrate(raw, bt), bt, it_skill, it_model)
+
+
+THERMAL_HORIZONS_S = (1, 5, 15, 30, 60)
+
+
+@dataclass(frozen=True)
+class ThermalBacktest:
+    """points: one row per (origin, lead) on the trace's `step_s` grid: integer `origin` (position),
+    `lead` (steps), `actual`, and the forecasts `schedule` (the power that followed known, as for a
+    scheduled job), `held` (power held at its value at the origin) and `last_value` (temperature held).
+    skill: indexed by horizon (s); MAE over leads up to it of each, `mae_ratio` and `held_ratio`
+    (schedule and held against last value), `coverage_80`, `coverage_95` (the schedule forecast's
+    intervals, calibrated on its errors observed before each origin), `points`."""
+
+    step_s: float
+    points: pd.DataFrame
+    skill: pd.DataFrame
+
+
+def backtest_thermal(
+    time_s,
+    power_w,
+    temp_c,
+    horizons_s: Sequence[int] = THERMAL_HORIZONS_S,
+    step_s: float = 1.0,
+    min_train_s: float = 60.0,
+) -> ThermalBacktest:
+    """Rolling-origin backtest of the GPU thermal response on a trace of time (s), board power (W)
+    and GPU temperature (C), resampled to means over `step_s`. At each origin (every step from
+    `min_train_s`, once the fit has seen the load change) the response is refitted on the trace up to
+    the origin only and simulated from the temperature there for the next max(horizons_s) seconds.
+    The trace should start near steady state (the fit assumes so); gaps are interpolated."""
+    frame = pd.DataFrame({"power": power_w, "temp": temp_c}, dtype=float)
+    position = np.floor((np.asarray(time_s, dtype=float) - float(np.min(time_s))) / step_s).astype(int)
+    grid = frame.groupby(position).mean().reindex(range(position.max() + 1)).interpolate()
+    power, temp = grid["power"].to_numpy(), grid["temp"].to_numpy()
+    times = grid.index.to_numpy() * step_s
+    n, steps = len(grid), int(round(max(horizons_s) / step_s))
+    first = int(round(min_train_s / step_s))
+    if first >= n - 1:
+        raise ValueError(f"the trace has {n * step_s:.0f} s; need more than min_train_s={min_train_s:.0f} s")
+    rows = []
+    for origin in range(first, n - 1):
+        fit = fit_thermal_response(times[: origin + 1], power[: origin + 1], temp[: origin + 1])
+        lead = np.arange(1, min(steps, n - 1 - origin) + 1)
+        ahead = {
+            "schedule": power[origin : origin + len(lead) + 1],
+            "held": np.full(len(lead) + 1, power[origin]),
+        }
+        forecasts = {k: simulate_temperature(fit, p, step_s, initial_c=temp[origin])[1:] for k, p in ahead.items()}
+        rows.append(
+            pd.DataFrame(
+                {"origin": origin, "lead": lead, "actual": temp[origin + lead], **forecasts, "last_value": temp[origin]}
+            )
+        )
+    points = pd.concat(rows, ignore_index=True)
+    errors = points[["origin", "lead"]].assign(error=points["schedule"] - points["actual"])
+    inside = sequential_coverage(errors).rows
+    skill = []
+    for horizon in horizons_s:
+        leads = int(round(horizon / step_s))
+        window = (points["lead"] <= leads) & (points["origin"] + leads <= n - 1)
+        mae = {
+            c: (points.loc[window, c] - points.loc[window, "actual"]).abs().mean()
+            for c in ("schedule", "held", "last_value")
+        }
+        skill.append(
+            {
+                "horizon": horizon,
+                **mae,
+                "mae_ratio": mae["schedule"] / mae["last_value"],
+                "held_ratio": mae["held"] / mae["last_value"],
+                **{f"coverage_{level}": inside.loc[window, f"in{level}"].astype(float).mean() for level in LEVELS},
+                "points": int(window.sum()),
+            }
+        )
+    return ThermalBacktest(step_s, points, pd.DataFrame(skill).set_index("horizon"))
 
 
 def backtest_failure_risk(probability: Sequence[float], failed: Sequence[int], n_bins: int = 10) -> FailureBacktest:
