@@ -31,7 +31,9 @@ from tests.unit.forecasts.traces import TRACES  # noqa: E402
 # Origins every hour on the 8-day trace, every 6 h on the 12-week one (as in the tests).
 STEP_HOURS = {"alibaba2018": 1, "taylor": 6}
 
-NVML_TRACE = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "h100-nvml-trace" / "trace.csv"
+FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures"
+# Real H100 traces: a stepped load, and a random schedule on another machine (bench/thermal_gpu.py).
+NVML_TRACES = ("h100-nvml-trace", "h100-nvml-random")
 HALLS = 50
 GPUS = 100_000
 HORIZON_HOURS = 168
@@ -96,16 +98,19 @@ def main() -> None:
 
         rows.append((f"skill backtest, {name} ({len(hourly(series))} h)", backtest, "baselines alone", baselines_only))
 
-    nvml = pd.read_csv(NVML_TRACE)
-    thermal = (nvml["t_s"].to_numpy(), nvml["power_mw"].to_numpy() / 1000, nvml["temp_gpu_c"].to_numpy(dtype=float))
-    rows.append(
-        (
-            f"thermal backtest, H100 trace ({nvml['t_s'].iloc[-1]:.0f} s)",
-            lambda: backtest_thermal(*thermal),
-            "one fit on the whole trace",
-            lambda: fit_thermal_response(*thermal),
+    thermal = {}
+    for name in NVML_TRACES:
+        nvml = pd.read_csv(FIXTURES / name / "trace.csv")
+        trace = (nvml["t_s"].to_numpy(), nvml["power_mw"].to_numpy() / 1000, nvml["temp_gpu_c"].to_numpy(dtype=float))
+        thermal[name] = trace
+        rows.append(
+            (
+                f"thermal backtest, {name} ({nvml['t_s'].iloc[-1]:.0f} s)",
+                lambda trace=trace: backtest_thermal(*trace),
+                "one fit on the whole trace",
+                lambda trace=trace: fit_thermal_response(*trace),
+            )
         )
-    )
 
     print(f"{'task':52} {'seconds':>8} {'baseline s':>10} {'ratio':>7}  baseline")
     for name, fn, base_name, base in rows:
@@ -126,14 +131,15 @@ def main() -> None:
         print(f"{name:12} day-ahead bounds that read the future: {bounds}")
 
     print(
-        f"\n{'H100 thermal':12} {'horizon':>7} {'MAE C':>6} {'last value':>10} {'ratio':>6} {'held':>6} "
+        f"\n{'thermal':16} {'horizon':>7} {'MAE C':>6} {'last value':>10} {'ratio':>6} {'held':>6} "
         f"{'cov80':>6} {'cov95':>6}"
     )
-    for horizon, row in backtest_thermal(*thermal).skill.iterrows():
-        print(
-            f"{'':12} {horizon:>5} s {row['schedule']:6.2f} {row['last_value']:10.2f} {row['mae_ratio']:6.2f} "
-            f"{row['held_ratio']:6.2f} {row['coverage_80']:6.1%} {row['coverage_95']:6.1%}"
-        )
+    for name, trace in thermal.items():
+        for horizon, row in backtest_thermal(*trace).skill.iterrows():
+            print(
+                f"{name:16} {horizon:>5} s {row['schedule']:6.2f} {row['last_value']:10.2f} {row['mae_ratio']:6.2f} "
+                f"{row['held_ratio']:6.2f} {row['coverage_80']:6.1%} {row['coverage_95']:6.1%}"
+            )
 
 
 def day_ahead_bounds(series: pd.Series, result) -> dict[str, float]:

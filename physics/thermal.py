@@ -5,7 +5,8 @@ constant, dS/dt = (P - S) / tau, and f (`immediate_fraction`) is the share of th
 within a sample or two (die to sensor: on the real H100 trace about half of a step arrives in ~1 s).
 With f = 0 this is the plain first-order lag. Constants for an H100 SXM were fitted on a real NVML
 trace (tests/fixtures/h100-nvml-trace, docs/forecasts.md); the demo simulator uses them to give
-simulated GPUs a believable temperature.
+simulated GPUs a believable temperature. They are one GPU's: another H100 (tests/fixtures/
+h100-nvml-random) runs cooler per watt and is 5.8 C RMSE off them, so fit real GPUs one by one.
 """
 
 from __future__ import annotations

@@ -327,22 +327,28 @@ def backtest_thermal(
     temp_c,
     horizons_s: Sequence[int] = THERMAL_HORIZONS_S,
     step_s: float = 1.0,
-    min_train_s: float = 60.0,
+    min_step_w: float = 200.0,
+    settle_s: float = 30.0,
 ) -> ThermalBacktest:
     """Rolling-origin backtest of the GPU thermal response on a trace of time (s), board power (W)
-    and GPU temperature (C), resampled to means over `step_s`. At each origin (every step from
-    `min_train_s`, once the fit has seen the load change) the response is refitted on the trace up to
-    the origin only and simulated from the temperature there for the next max(horizons_s) seconds.
-    The trace should start near steady state (the fit assumes so); gaps are interpolated."""
+    and GPU temperature (C), resampled to means over `step_s`. At each origin the response is
+    refitted on the trace up to the origin only and simulated from the temperature there for the
+    next max(horizons_s) seconds. Origins start `settle_s` after the power seen so far first spans
+    `min_step_w`: before a load step and some of its response, a fit cannot tell the rise per watt
+    or the time constant (on flat power it extrapolates wildly). The trace should start near steady
+    state (the fit assumes so); gaps are interpolated."""
     frame = pd.DataFrame({"power": power_w, "temp": temp_c}, dtype=float)
     position = np.floor((np.asarray(time_s, dtype=float) - float(np.min(time_s))) / step_s).astype(int)
     grid = frame.groupby(position).mean().reindex(range(position.max() + 1)).interpolate()
     power, temp = grid["power"].to_numpy(), grid["temp"].to_numpy()
     times = grid.index.to_numpy() * step_s
     n, steps = len(grid), int(round(max(horizons_s) / step_s))
-    first = int(round(min_train_s / step_s))
+    stepped = np.flatnonzero(np.maximum.accumulate(power) - np.minimum.accumulate(power) >= min_step_w)
+    if not len(stepped):
+        raise ValueError(f"the trace's power never moves by min_step_w={min_step_w:.0f} W: no step to fit on")
+    first = stepped[0] + int(round(settle_s / step_s))
     if first >= n - 1:
-        raise ValueError(f"the trace has {n * step_s:.0f} s; need more than min_train_s={min_train_s:.0f} s")
+        raise ValueError(f"the trace ends within settle_s={settle_s:.0f} s of its first {min_step_w:.0f} W step")
     rows = []
     for origin in range(first, n - 1):
         fit = fit_thermal_response(times[: origin + 1], power[: origin + 1], temp[: origin + 1])
