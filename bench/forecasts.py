@@ -26,14 +26,11 @@ from planner.domain.cooling_forecast import TARGETS, HallCooling, forecast_cooli
 from planner.domain.failure_risk import expected_failures, score_gpus, spares_needed  # noqa: E402
 from planner.domain.skill import HORIZONS, hourly, rolling_backtest  # noqa: E402
 from tests.unit.forecasts.synthetic import gpu_fleet, hall_history  # noqa: E402
-from tests.unit.forecasts.traces import TRACES  # noqa: E402
+from tests.unit.forecasts.traces import NVML_TRACES, TRACES, nvml_thermal  # noqa: E402
 
 # Origins every hour on the 8-day trace, every 6 h on the 12-week one (as in the tests).
 STEP_HOURS = {"alibaba2018": 1, "taylor": 6}
 
-FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures"
-# Real H100 traces: a stepped load, and a random schedule on another machine (bench/thermal_gpu.py).
-NVML_TRACES = ("h100-nvml-trace", "h100-nvml-random")
 HALLS = 50
 GPUS = 100_000
 HORIZON_HOURS = 168
@@ -84,11 +81,13 @@ def main() -> None:
         ),
         (f"risk score + fleet + spares, {GPUS:,} GPUs", score_and_fleet, "numpy pass over same features", numpy_pass),
     ]
+    # The backtests are timed once each; their results are the accuracy tables below.
     traces = {name: load() for name, load in TRACES.items()}
+    skill, thermal_skill = {}, {}
     for name, series in traces.items():
 
         def backtest(series=series, name=name):
-            rolling_backtest(series, name, step_hours=STEP_HOURS[name])
+            skill[name] = rolling_backtest(series, name, step_hours=STEP_HOURS[name])
 
         def baselines_only(series=series, name=name):
             y = hourly(series).to_numpy()
@@ -98,15 +97,12 @@ def main() -> None:
 
         rows.append((f"skill backtest, {name} ({len(hourly(series))} h)", backtest, "baselines alone", baselines_only))
 
-    thermal = {}
-    for name in NVML_TRACES:
-        nvml = pd.read_csv(FIXTURES / name / "trace.csv")
-        trace = (nvml["t_s"].to_numpy(), nvml["power_mw"].to_numpy() / 1000, nvml["temp_gpu_c"].to_numpy(dtype=float))
-        thermal[name] = trace
+    thermal = {name: nvml_thermal(name) for name in NVML_TRACES}
+    for name, trace in thermal.items():
         rows.append(
             (
-                f"thermal backtest, {name} ({nvml['t_s'].iloc[-1]:.0f} s)",
-                lambda trace=trace: backtest_thermal(*trace),
+                f"thermal backtest, {name} ({trace[0][-1]:.0f} s)",
+                lambda name=name, trace=trace: thermal_skill.update({name: backtest_thermal(*trace).skill}),
                 "one fit on the whole trace",
                 lambda trace=trace: fit_thermal_response(*trace),
             )
@@ -121,7 +117,7 @@ def main() -> None:
         f"\n{'trace':12} {'horizon':>7} {'chosen':18} {'best baseline':13} {'MAE ratio':>9} {'cov80':>6} {'cov95':>6}"
     )
     for name, series in traces.items():
-        result = rolling_backtest(series, name, step_hours=STEP_HOURS[name])
+        result = skill[name]
         for horizon, row in result.skill.iterrows():
             print(
                 f"{name:12} {horizon:>5} h {result.chosen:18} {row['best_baseline']:13} {row['mae_ratio']:9.2f} "
@@ -134,8 +130,8 @@ def main() -> None:
         f"\n{'thermal':16} {'horizon':>7} {'MAE C':>6} {'last value':>10} {'ratio':>6} {'held':>6} "
         f"{'cov80':>6} {'cov95':>6}"
     )
-    for name, trace in thermal.items():
-        for horizon, row in backtest_thermal(*trace).skill.iterrows():
+    for name, table in thermal_skill.items():
+        for horizon, row in table.iterrows():
             print(
                 f"{name:16} {horizon:>5} s {row['schedule']:6.2f} {row['last_value']:10.2f} {row['mae_ratio']:6.2f} "
                 f"{row['held_ratio']:6.2f} {row['coverage_80']:6.1%} {row['coverage_95']:6.1%}"

@@ -6,9 +6,9 @@ out of sample (tests/fixtures/h100-nvml-random, tests/unit/forecasts/test_therma
 
 The load is BF16 8192x8192 matrix products run for a duty fraction of every 100 ms window; the
 schedule starts and ends idle and between them holds random duties (0-100% in steps of 20%) for
-15-45 s each, seeded so a rerun gives the same schedule. NVML (nvidia-ml-py, else nvidia-smi) is
-sampled every 0.5 s by a separate process, so the load's Python loop does not delay the samples.
-Needs PyTorch on the GPU machine (not a project dependency). Columns: t_s, phase, duty, power_mw,
+15-45 s each, seeded so a rerun gives the same schedule. NVML (nvidia-ml-py) is sampled every 0.5 s
+by a separate process, so the load's Python loop does not delay the samples. Needs PyTorch and
+nvidia-ml-py on the GPU machine (not project dependencies). Columns: t_s, phase, duty, power_mw,
 temp_gpu_c, temp_mem_c, sm_clock_mhz, clocks_event_reasons (NVML units, as the h100-nvml-trace).
 """
 
@@ -18,7 +18,6 @@ import argparse
 import csv
 import multiprocessing as mp
 import random
-import subprocess
 import time
 
 import torch
@@ -40,51 +39,36 @@ def schedule(total_s: float, idle_s: float, seed: int, phase_s=(15, 45)) -> list
 
 
 def _nvml_reader():
-    try:
-        import pynvml
+    import pynvml
 
-        pynvml.nvmlInit()
-        handle = pynvml.nvmlDeviceGetHandleByIndex(0)
+    pynvml.nvmlInit()
+    handle = pynvml.nvmlDeviceGetHandleByIndex(0)
 
-        def read():
-            try:
-                mem = pynvml.nvmlDeviceGetTemperatureV(handle, pynvml.NVML_TEMPERATURE_MEMORY)
-            except (pynvml.NVMLError, AttributeError):
-                mem = ""
-            return (
-                pynvml.nvmlDeviceGetPowerUsage(handle),
-                pynvml.nvmlDeviceGetTemperature(handle, pynvml.NVML_TEMPERATURE_GPU),
-                mem,
-                pynvml.nvmlDeviceGetClockInfo(handle, pynvml.NVML_CLOCK_SM),
-                pynvml.nvmlDeviceGetCurrentClocksEventReasons(handle),
-            )
+    def read():
+        try:
+            mem = pynvml.nvmlDeviceGetTemperatureV(handle, pynvml.NVML_TEMPERATURE_MEMORY)
+        except (pynvml.NVMLError, AttributeError):  # not answered on every driver
+            mem = ""
+        return (
+            pynvml.nvmlDeviceGetPowerUsage(handle),
+            pynvml.nvmlDeviceGetTemperature(handle, pynvml.NVML_TEMPERATURE_GPU),
+            mem,
+            pynvml.nvmlDeviceGetClockInfo(handle, pynvml.NVML_CLOCK_SM),
+            pynvml.nvmlDeviceGetCurrentClocksEventReasons(handle),
+        )
 
-        return read, "nvidia-ml-py"
-    except ImportError:
-        query = "power.draw,temperature.gpu,temperature.memory,clocks.sm,clocks_event_reasons.active"
-
-        def read():
-            out = subprocess.run(
-                ["nvidia-smi", f"--query-gpu={query}", "--format=csv,noheader,nounits", "-i", "0"],
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout.split(",")
-            power, gpu, mem, sm, reasons = (v.strip() for v in out)
-            return round(float(power) * 1000), int(gpu), mem if mem.isdigit() else "", int(sm), int(reasons, 16)
-
-        return read, "nvidia-smi"
+    return read
 
 
 def sample(path: str, start: float, stop: mp.Event, every_s: float) -> None:
     """Append (wall time since start, NVML fields) every `every_s` until `stop` is set."""
-    read, source = _nvml_reader()
+    read = _nvml_reader()
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["t_s", *FIELDS, "source"])
+        writer.writerow(["t_s", *FIELDS])
         tick = start
         while not stop.is_set():
-            writer.writerow([round(time.time() - start, 3), *read(), source])
+            writer.writerow([round(time.time() - start, 3), *read()])
             tick += every_s
             time.sleep(max(0.0, tick - time.time()))
 
@@ -122,13 +106,14 @@ def main() -> None:
 
     start = time.time()
     samples = args.out + ".samples"
-    stop = mp.get_context("spawn").Event() if not args.smoke else None
-    sampler = None
-    if not args.smoke:
-        sampler = mp.get_context("spawn").Process(target=sample, args=(samples, start, stop, args.every))
+    if args.smoke:
+        spans = load(phases, device, size, start)
+    else:
+        spawn = mp.get_context("spawn")
+        stop = spawn.Event()
+        sampler = spawn.Process(target=sample, args=(samples, start, stop, args.every))
         sampler.start()
-    spans = load(phases, device, size, start)
-    if sampler is not None:
+        spans = load(phases, device, size, start)
         stop.set()
         sampler.join()
 

@@ -29,7 +29,14 @@ from planner.domain.cooling_forecast import (
     _utc_hour,
     forecast_cooling,
 )
-from planner.domain.skill import DAY_AHEAD_HOURS, HORIZONS, MIN_BASELINE_SHARE, SkillBacktest, rolling_backtest
+from planner.domain.skill import (
+    DAY_AHEAD_HOURS,
+    HORIZONS,
+    MIN_BASELINE_SHARE,
+    SkillBacktest,
+    rolling_backtest,
+    within,
+)
 
 _HOUR = pd.Timedelta(hours=1)
 # The nightly refit's backtest: origins every 6 h over the last two weeks, so every hour of the day is an
@@ -368,8 +375,7 @@ def backtest_thermal(
     inside = sequential_coverage(errors).rows
     skill = []
     for horizon in horizons_s:
-        leads = int(round(horizon / step_s))
-        window = (points["lead"] <= leads) & (points["origin"] + leads <= n - 1)
+        window = within(points, int(round(horizon / step_s)), n - 1)
         mae = {
             c: (points.loc[window, c] - points.loc[window, "actual"]).abs().mean()
             for c in ("schedule", "held", "last_value")

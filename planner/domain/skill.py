@@ -186,6 +186,12 @@ def _errors(points: pd.DataFrame, forecaster: str) -> pd.DataFrame:
     return frame[frame["error"].notna()]
 
 
+def within(points: pd.DataFrame, horizon: int, last: int) -> pd.Series:
+    """The backtest rows a horizon scores: leads up to it, from origins whose whole horizon is known
+    (origin + horizon at or before position `last`), so every horizon compares the same origins' leads."""
+    return (points["lead"] <= horizon) & (points["origin"] + horizon <= last)
+
+
 def rolling_backtest(
     series: pd.Series,
     name: str = "",
@@ -222,7 +228,7 @@ def rolling_backtest(
     scored = points[points["actual"].notna()]
     skill = []
     for horizon in horizons:
-        window = scored[(scored["lead"] <= horizon) & (scored["origin"] + horizon <= n - 1)]
+        window = scored[within(scored, horizon, n - 1)]
         ok = [b for b in BASELINES if window[b].notna().mean() >= MIN_BASELINE_SHARE]
         window = window.dropna(subset=ok)
         mae = {c: (window[c] - window["actual"]).abs().mean() for c in candidates + list(BASELINES)}
@@ -245,7 +251,7 @@ def rolling_backtest(
     coverage = sequential_coverage(errors)
     inside = coverage.rows.join(errors)
     for horizon in horizons:
-        window = inside[(inside["lead"] <= horizon) & (inside["origin"] + horizon <= n - 1)]
+        window = inside[within(inside, horizon, n - 1)]
         for level in LEVELS:
             skill.loc[horizon, f"coverage_{level}"] = window[f"in{level}"].astype(float).mean()
     return SkillBacktest(name, values.index, points, skill, chosen, beats, coverage.adapted)

@@ -1,4 +1,5 @@
-"""The real public traces of tests/fixtures/forecast-*/, as hall IT load in kW (see their READMEs)."""
+"""The real traces the forecasts are tested on: tests/fixtures/forecast-*/ as hall IT load in kW, and the
+H100 NVML recordings as time, power and temperature (see their READMEs)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,14 @@ def taylor_it_load_kw(peak_kw: float = 1200.0) -> pd.Series:
 
 
 TRACES = {"alibaba2018": alibaba_it_load_kw, "taylor": taylor_it_load_kw}
+# Real H100 recordings: a stepped load, and a random schedule on another machine (bench/thermal_gpu.py).
+NVML_TRACES = ("h100-nvml-trace", "h100-nvml-random")
+
+
+def nvml_thermal(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Seconds, board power (W) and GPU temperature (C) of one of NVML_TRACES."""
+    frame = pd.read_csv(FIXTURES / name / "trace.csv")
+    return frame["t_s"].to_numpy(), frame["power_mw"].to_numpy() / 1000, frame["temp_gpu_c"].to_numpy(dtype=float)
 
 
 def taylor_hall(seed: int = 0, cooling_per_it: float = 1.08, capacity_kw: float = 1500.0) -> pd.DataFrame:

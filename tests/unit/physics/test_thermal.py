@@ -1,7 +1,4 @@
-from pathlib import Path
-
 import numpy as np
-import pandas as pd
 import pytest
 
 from physics.thermal import (
@@ -10,8 +7,7 @@ from physics.thermal import (
     fit_thermal_response,
     simulate_temperature,
 )
-
-TRACE = Path(__file__).resolve().parents[2] / "fixtures" / "h100-nvml-trace" / "trace.csv"
+from tests.unit.forecasts.traces import nvml_thermal
 
 
 @pytest.mark.parametrize("immediate", [0.0, 0.4])
@@ -30,8 +26,7 @@ def test_fit_recovers_a_synthetic_first_order_system(immediate):
 
 
 def test_fit_on_the_real_h100_trace_is_sensible_and_matches_the_shipped_constants():
-    trace = pd.read_csv(TRACE)
-    fit = fit_thermal_response(trace["t_s"], trace["power_mw"] / 1000, trace["temp_gpu_c"])
+    fit = fit_thermal_response(*nvml_thermal("h100-nvml-trace"))
     # README: idle ~125 W at 38-40 C, full ~690 W at 72-73 C, time constant tens of seconds.
     assert 110 < fit.idle_power_w < 140 and 670 < fit.full_power_w < 700
     assert 37 < fit.idle_temp_c < 42 and 70 < fit.full_temp_c < 76
