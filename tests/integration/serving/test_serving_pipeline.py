@@ -120,9 +120,11 @@ def test_the_demo_replicas_go_on_live_from_their_gpus_and_r2_builds_a_queue_ever
     live = ServingSample.objects.filter(replica__in=replicas.values(), ts__gte=now)
     assert live.count() == 4 and all(s.interval_s == 60 and s.generation_tokens > 0 for s in live)
     assert Source.objects.get(pk=replicas["r0"].source_id).healthy
-    # Later minutes: r2's build-up at its height, and two hours after it.
-    minute = int((now - serving_demo.EPOCH).total_seconds() // 60)
-    peak = now + timedelta(minutes=(19 - minute) % serving_demo.LIVE_ANOMALY_EVERY_MIN)
+    # Later minutes, after the one just collected (else a peak at that minute is a resent row): r2's
+    # build-up at its height, and two hours after it.
+    after = max(s.ts for s in live) + timedelta(minutes=1)
+    minute = int((after - serving_demo.EPOCH).total_seconds() // 60)
+    peak = after + timedelta(minutes=(19 - minute) % serving_demo.LIVE_ANOMALY_EVERY_MIN)
     calm = peak + timedelta(minutes=120)
     for at in (peak, calm):
         for replica in replicas.values():
