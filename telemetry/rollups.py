@@ -373,20 +373,33 @@ _T = "CAST(strftime('%%s', {}) AS INTEGER) AS t"
 
 
 def upsert_rows(model, key, columns, rows):
-    """INSERT ... ON CONFLICT (key) DO UPDATE of tuples (key..., columns...) in batches (the same SQL on
-    PostgreSQL and SQLite): the ORM's bulk_create spends ~100 µs a row building model instances."""
+    """INSERT ... ON CONFLICT (key) DO UPDATE of tuples (key..., columns...); a key given twice keeps its last
+    row. The ORM's bulk_create spends ~100 µs a row building model instances. PostgreSQL: the rows are COPYed
+    into a temp table and upserted from it in one statement (executemany cost ~190 µs a row: the demo seed's
+    400,000 rollups took 79 s); SQLite: executemany in batches."""
     if not rows:
         return 0
+    rows = list({tuple(row[: len(key)]): row for row in rows}.values())
     quote = connection.ops.quote_name
     names = ", ".join(quote(c) for c in [*key, *columns])
-    updates = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in columns)
-    sql = (
-        f"INSERT INTO {model._meta.db_table} ({names}) VALUES ({', '.join(['%s'] * (len(key) + len(columns)))}) "
-        f"ON CONFLICT ({', '.join(quote(c) for c in key)}) DO UPDATE SET {updates}"
+    table = model._meta.db_table
+    conflict = f"ON CONFLICT ({', '.join(quote(c) for c in key)}) DO UPDATE SET " + ", ".join(
+        f"{quote(c)} = excluded.{quote(c)}" for c in columns
     )
-    ts_at = key.index("ts")
-    adapt = {}
     with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            stage = f"hr_upsert_{table}"
+            # Only these columns (the others keep their defaults in the table), whichever a caller names.
+            cursor.execute(f"DROP TABLE IF EXISTS {stage}")
+            cursor.execute(f"CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT {names} FROM {table} WITH NO DATA")
+            with cursor.cursor.copy(f"COPY {stage} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            cursor.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {stage} {conflict}")
+            return len(rows)
+        sql = f"INSERT INTO {table} ({names}) VALUES ({', '.join(['%s'] * (len(key) + len(columns)))}) {conflict}"
+        ts_at = key.index("ts")
+        adapt = {}
         for first in range(0, len(rows), UPSERT_BATCH):
             chunk = []
             for row in rows[first : first + UPSERT_BATCH]:

@@ -17,7 +17,7 @@ from django.test import override_settings
 from telemetry import rollups
 from telemetry.ingest import ingest
 from telemetry.models import GpuRollup, HallRollup, Resolution, SeriesRollup
-from telemetry.vocabulary import Batch, GpuReading, PointReading
+from telemetry.vocabulary import GPU_METRICS, Batch, GpuReading, PointReading
 from tests.base import three_gpus
 
 START = datetime(2025, 3, 10, 10, 0, tzinfo=UTC)
@@ -134,3 +134,21 @@ def test_retention_removes_expired_rollups_only(fleet):
     assert removed["1m"] > 0 and removed["5m"] == 0 and "1h" not in removed
     assert not GpuRollup.objects.filter(resolution=60, ts__lt=START + timedelta(minutes=30)).exists()
     assert GpuRollup.objects.filter(resolution=60).exists() and GpuRollup.objects.filter(resolution=3600).exists()
+
+
+def test_upsert_rows_updates_what_is_there_and_keeps_the_last_of_a_repeated_key(world):
+    """The write path of back-fills and the demo seed: COPY and upsert on PostgreSQL, executemany on SQLite."""
+    key = ["resolution", "gpu_id", "ts"]
+    columns = [f"{metric}_{stat}" for metric in GPU_METRICS for stat in rollups.STATS]
+    power = columns.index("gpu_power_avg")
+    gpu = world.a.gpu.id
+
+    def row(minute, watts):
+        values = [0 if c.endswith("_n") else None for c in columns]
+        values[power] = watts
+        return (60, gpu, START + timedelta(minutes=minute), *values)
+
+    assert rollups.upsert_rows(GpuRollup, key, columns, [row(0, 100.0), row(1, 110.0)]) == 2
+    assert rollups.upsert_rows(GpuRollup, key, columns, [row(0, 200.0), row(2, 120.0), row(0, 300.0)]) == 2
+    stored = GpuRollup.objects.filter(gpu_id=gpu, resolution=60).order_by("ts")
+    assert list(stored.values_list("gpu_power_avg", "gpu_util_avg")) == [(300.0, None), (110.0, None), (120.0, None)]
