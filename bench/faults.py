@@ -28,36 +28,24 @@ import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
 
-import psycopg
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-BASE_URL = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+
+from bench.database import fresh_postgres  # noqa: E402
+
 GPUS = 16
 CLIENTS = 4
 
 
 def setup_database():
-    parts = urlsplit(BASE_URL)
-    with psycopg.connect(parts._replace(path="/postgres").geturl(), autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS headroom_faults WITH (FORCE)")
-        conn.execute("CREATE DATABASE headroom_faults")
-    os.environ["DATABASE_URL"] = parts._replace(path="/headroom_faults").geturl()
-    os.environ.setdefault("SECRET_KEY", "faults-only")
-    # As in production: an outage answers 503 with Retry-After (DEBUG shows Django's 500 page instead).
-    os.environ.setdefault("DEBUG", "false")
-    os.environ.setdefault("HTTPS", "false")  # plain HTTP on the loopback
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    os.environ.setdefault("API_THROTTLE_INGEST", "100000/min")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+    # As in production: an outage answers 503 with Retry-After (DEBUG shows Django's 500 page instead);
+    # plain HTTP on the loopback.
+    fresh_postgres(
+        "headroom_faults", SECRET_KEY="faults-only", DEBUG="false", HTTPS="false", API_THROTTLE_INGEST="100000/min"
+    )
 
 
 def build_fleet():

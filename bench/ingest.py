@@ -19,37 +19,24 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import numpy as np
-import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-BASE_URL = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+
+from bench.database import fresh_postgres  # noqa: E402
+
 GPUS = int(os.environ.get("BENCH_GPUS", 512))
 STEPS = int(os.environ.get("BENCH_STEPS", 200))  # timestamps per GPU per method
 PUSH_BATCH = 10_000
 
 
 def setup_database():
-    parts = urlsplit(BASE_URL)
-    admin = parts._replace(path="/postgres").geturl()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS headroom_bench WITH (FORCE)")
-        conn.execute("CREATE DATABASE headroom_bench")
-    os.environ["DATABASE_URL"] = parts._replace(path="/headroom_bench").geturl()
-    os.environ.setdefault("SECRET_KEY", "bench-only")
-    os.environ.setdefault("DEBUG", "true")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-
-    django.setup()
+    fresh_postgres("headroom_bench")
     from django.conf import settings
-    from django.core.management import call_command
 
     settings.ALLOWED_HOSTS = ["testserver", *settings.ALLOWED_HOSTS]
-    call_command("migrate", verbosity=0)
 
 
 def build_fleet():

@@ -18,13 +18,12 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
-
-import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-BASE_URL = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+
+from bench.database import fresh_postgres  # noqa: E402
+
 GPUS = int(os.environ.get("BENCH_GPUS", 512))
 DAYS = int(os.environ.get("BENCH_DAYS", 30))
 HALLS = 4
@@ -33,20 +32,7 @@ END = datetime(2026, 11, 1, tzinfo=UTC)
 
 
 def setup_database():
-    parts = urlsplit(BASE_URL)
-    with psycopg.connect(parts._replace(path="/postgres").geturl(), autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS headroom_bench_query WITH (FORCE)")
-        conn.execute("CREATE DATABASE headroom_bench_query")
-    os.environ["DATABASE_URL"] = parts._replace(path="/headroom_bench_query").geturl()
-    os.environ.setdefault("SECRET_KEY", "bench-only")
-    os.environ.setdefault("DEBUG", "true")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+    fresh_postgres("headroom_bench_query")
 
 
 def build_fleet():

@@ -20,10 +20,12 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.database import fresh_postgres, setup_django  # noqa: E402
+
 BACKEND = sys.argv[1] if len(sys.argv) > 1 else "sqlite"
 FILL_HOURS = int(os.environ.get("BENCH_FILL_HOURS", 24))
 TICKS = int(os.environ.get("BENCH_TICKS", 12))
@@ -32,29 +34,15 @@ SQLITE_PATH = Path("/tmp/headroom_bench_rollups.sqlite3")
 
 
 def setup_database():
+    env = {"HEADROOM_DATA_DIR": "/tmp/headroom-bench-data"}
     if BACKEND == "sqlite":
         SQLITE_PATH.unlink(missing_ok=True)
         os.environ["DATABASE_URL"] = f"sqlite:///{SQLITE_PATH}"
+        setup_django(**env)
     elif BACKEND == "postgres":
-        import psycopg
-
-        parts = urlsplit(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"))
-        with psycopg.connect(parts._replace(path="/postgres").geturl(), autocommit=True) as conn:
-            conn.execute("DROP DATABASE IF EXISTS headroom_bench_rollups WITH (FORCE)")
-            conn.execute("CREATE DATABASE headroom_bench_rollups")
-        os.environ["DATABASE_URL"] = parts._replace(path="/headroom_bench_rollups").geturl()
+        fresh_postgres("headroom_bench_rollups", **env)
     else:
         sys.exit(f"backend must be sqlite or postgres, not {BACKEND!r}")
-    os.environ.setdefault("SECRET_KEY", "bench-only")
-    os.environ.setdefault("DEBUG", "true")
-    os.environ.setdefault("HEADROOM_DATA_DIR", "/tmp/headroom-bench-data")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
 
 
 def fill_older(cursor, raw_start, raw_end):

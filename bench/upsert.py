@@ -16,31 +16,18 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
-
-import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.database import fresh_postgres  # noqa: E402
+
 MINUTES = int(os.environ.get("BENCH_MINUTES", 48))
 RUNS = 3
 START = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
 
 
 def setup_database():
-    parts = urlsplit(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"))
-    with psycopg.connect(parts._replace(path="/postgres").geturl(), autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS headroom_bench_upsert WITH (FORCE)")
-        conn.execute("CREATE DATABASE headroom_bench_upsert")
-    os.environ["DATABASE_URL"] = parts._replace(path="/headroom_bench_upsert").geturl()
-    os.environ.setdefault("SECRET_KEY", "bench-only")
-    os.environ.setdefault("DEBUG", "true")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+    fresh_postgres("headroom_bench_upsert")
 
 
 def timed(prepare, write):
