@@ -45,12 +45,12 @@ def main():
     from django.db import connection, transaction
 
     from telemetry import demo
-    from telemetry.models import GpuRollup
+    from telemetry.models import Gpu, GpuRollup
     from telemetry.rollups import STATS, upsert_rows
     from telemetry.vocabulary import GPU_METRICS
 
     demo.seed_inventory()
-    gpus = list(GpuRollup._meta.get_field("gpu").related_model.objects.values_list("id", flat=True))
+    gpus = list(Gpu.objects.values_list("id", flat=True))
     key = ["resolution", "gpu_id", "ts"]
     columns = [f"{metric}_{stat}" for metric in GPU_METRICS for stat in STATS]
     rng = random.Random(2026)
