@@ -2,6 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
+TEST_WORKERS ?= 2  # pytest-xdist processes for `make test` (each takes its own test database and Redis database)
 
 .PHONY: run test test-fast lint bench venv
 
@@ -18,7 +19,7 @@ run: venv
 
 test: venv
 	scripts/system-packages
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS)
 
 test-fast: venv
 	$(PY) -m pytest -m "not e2e" -x

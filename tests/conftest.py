@@ -11,10 +11,13 @@ def pytest_report_header(config):
     db = settings.DATABASES["default"]
     where = db["NAME"] if db["ENGINE"].endswith("sqlite3") else f"{db.get('HOST')}:{db.get('PORT')}/{db['NAME']}"
     broker = settings.CELERY_BROKER_URL
-    return [
+    lines = [
         f"headroom database: {db['ENGINE'].rsplit('.', 1)[-1]} ({where})",
         f"headroom celery broker: {broker}" + (" (services required)" if settings.REQUIRE_SERVICES else ""),
     ]
+    if config.getoption("numprocesses", None):  # tests/settings.py: one Redis database per worker
+        lines.append("headroom xdist workers: test database suffix _gwN, Redis database N below the broker's")
+    return lines
 
 
 @pytest.hookimpl(trylast=True)  # after pytest-django's own ordering (plain db tests, then transactional)

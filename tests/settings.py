@@ -27,8 +27,13 @@ if not _db_url and REQUIRE_SERVICES:
     raise RuntimeError("REQUIRE_SERVICES=1 but no PostgreSQL answers on 127.0.0.1:5432")
 os.environ["DATABASE_URL"] = _db_url or "sqlite:////tmp/headroom-test-data/test.sqlite3"
 
-# Tests use their own Redis database; parallel runs pick another one with TEST_REDIS_URL.
+# Tests use their own Redis database; parallel runs pick another one with TEST_REDIS_URL. Each pytest-xdist
+# worker (gw0, gw1 ...) takes the one that many below it, so workers never share a broker or a flushdb.
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+_xdist_worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+if _xdist_worker.startswith("gw"):
+    _base, _, _number = TEST_REDIS_URL.rpartition("/")
+    TEST_REDIS_URL = f"{_base}/{(int(_number) - int(_xdist_worker[2:])) % 16}"
 REDIS_AVAILABLE = _answers("127.0.0.1", 6379)
 if REQUIRE_SERVICES and not REDIS_AVAILABLE:
     raise RuntimeError("REQUIRE_SERVICES=1 but no Redis answers on 127.0.0.1:6379")
