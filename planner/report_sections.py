@@ -42,7 +42,7 @@ def scenario_summary(organization, as_of):
             }
         )
     if not rows and not failed:
-        return SectionResult(title="Planner scenarios", html=format_html('<p class="empty">No saved scenarios.</p>'))
+        return SectionResult.empty("Planner scenarios", "No saved scenarios.")
     html = format_html(
         '<table class="report-table"><thead><tr><th>Scenario</th><th>GPU</th><th>Peak GPUs</th>'
         "<th>Own total (USD)</th><th>On-demand total (USD)</th><th>Breakeven vs on-demand</th></tr></thead>"
@@ -76,9 +76,7 @@ def capacity_runway(organization, as_of):
     reports = [r for r in reports if r.runways]
     rows = [{"scenario": r.scenario.name, **runway} for r in reports for runway in services.summary(r)["runway"]]
     if not rows:
-        return SectionResult(
-            title="Capacity runway", html=format_html('<p class="empty">No scenario places GPUs in a hall.</p>')
-        )
+        return SectionResult.empty("Capacity runway", "No scenario places GPUs in a hall.")
 
     def month(value):
         return "lasts the horizon" if value is None else ("already over" if value == 0 else f"month {value}")

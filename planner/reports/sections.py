@@ -56,6 +56,11 @@ class SectionResult:
     figures: dict = field(default_factory=dict)  # name -> plotly Figure
     tables: dict = field(default_factory=dict)  # sheet name -> list of flat row dicts
 
+    @classmethod
+    def empty(cls, title, message):
+        """A section with nothing to show says why in one paragraph."""
+        return cls(title=title, html=format_html('<p class="empty">{}</p>', message))
+
 
 @dataclass
 class Report:
@@ -94,7 +99,7 @@ def build_section(key, organization, as_of):
     builder = registered_sections().get(key)
     label = Section(key).label
     if builder is None:
-        return SectionResult(title=label, html=format_html('<p class="empty">{} is not available yet.</p>', label))
+        return SectionResult.empty(label, f"{label} is not available yet.")
     return builder(organization, as_of)
 
 

@@ -42,8 +42,9 @@ def heat_grid(gpus, heat, filters, now):
     else:
         labels = {g.node.rack_id: f"{g.node.rack.hall.name} / {g.node.rack.name}" for g in gpus}
     values = _grid(_rows(gpus, metric, filters, level, by_gpu), labels)
-    if level != Resolution.HOUR and values.notna().to_numpy().mean() < 0.5:
-        # The finer level holds under half the cells (older than its retention, or only some GPUs): hourly.
+    filled = values.notna().to_numpy()
+    if level != Resolution.HOUR and (not filled.size or filled.mean() < 0.5):
+        # The finer level holds none or under half the cells (older than its retention, or only some GPUs): hourly.
         level = Resolution.HOUR
         values = _grid(_rows(gpus, metric, filters, level, by_gpu), labels)
     per = "GPU" if by_gpu else "rack (mean of its GPUs)"

@@ -110,6 +110,17 @@ def test_the_gpus_page_has_a_fleet_heatmap_per_gpu_or_per_rack(client_a, world, 
     assert all(15 < v < 100 for v in by_rack.data[0].z[0] if v is not None)
 
 
+def test_an_hour_older_than_the_finer_levels_is_drawn_from_hourly_rollups(client, world):
+    """An hour past the finer levels' retention has only its hourly rollup: the heatmap reads that."""
+    hour = (timezone.now() - timedelta(days=30)).replace(minute=0, second=0, microsecond=0)
+    GpuRollup.objects.create(resolution=Resolution.HOUR, gpu=world.a.gpu, ts=hour, gpu_power_avg=412.0, gpu_power_n=60)
+    client.login(username=world.a.users["viewer"].username, password=PASSWORD)
+    window = f"?heat=power&from={hour:%Y-%m-%dT%H:%M}&to={hour + timedelta(hours=1):%Y-%m-%dT%H:%M}"
+    heatmap = client.get(reverse("gpu-list") + window).context["heatmap"]
+    assert heatmap.layout.title.text.endswith("1h buckets")
+    assert [v for row in heatmap.data[0].z for v in row if v is not None] == [412.0]
+
+
 def test_the_heatmap_downloads_its_cells(client_a, world):
     response = client_a.get(reverse("gpu-list") + "?heat=power&range=1h")
     grid = response.context["heatmap"].data[0]
