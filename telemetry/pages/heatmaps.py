@@ -42,11 +42,12 @@ def heat_grid(gpus, heat, filters, now):
     else:
         labels = {g.node.rack_id: f"{g.node.rack.hall.name} / {g.node.rack.name}" for g in gpus}
     values = _grid(_rows(gpus, metric, filters, level, by_gpu), labels)
-    filled = values.notna().to_numpy()
-    if level != Resolution.HOUR and (not filled.size or filled.mean() < 0.5):
-        # The finer level holds none or under half the cells (older than its retention, or only some GPUs): hourly.
-        level = Resolution.HOUR
-        values = _grid(_rows(gpus, metric, filters, level, by_gpu), labels)
+    if level != Resolution.HOUR and _filled(values) < 0.5:
+        # The finer level holds under half the cells (older than its retention, or only some GPUs report): hourly,
+        # unless that holds even fewer (the last hour, not rolled up yet).
+        hourly = _grid(_rows(gpus, metric, filters, Resolution.HOUR, by_gpu), labels)
+        if _filled(hourly) > _filled(values):
+            level, values = Resolution.HOUR, hourly
     per = "GPU" if by_gpu else "rack (mean of its GPUs)"
     return HeatGrid(metric, title, unit, scale, per, level, values)
 
@@ -67,6 +68,12 @@ def fleet_heatmap(grid, filters):
     fig.update_yaxes(autorange="reversed", automargin=True)
     fig.update_xaxes(range=local_times([filters.start, filters.end], filters.tz))
     return fig
+
+
+def _filled(values):
+    """Share of the grid's cells that hold a value (0 for an empty grid)."""
+    cells = values.notna().to_numpy()
+    return float(cells.mean()) if cells.size else 0.0
 
 
 def _grid(frame, labels):

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from telemetry import demo_history
 from telemetry.models import Event, GpuRollup, Resolution
-from tests.base import PASSWORD
+from tests.base import PASSWORD, three_gpus
 
 
 @pytest.fixture
@@ -119,6 +119,19 @@ def test_an_hour_older_than_the_finer_levels_is_drawn_from_hourly_rollups(client
     heatmap = client.get(reverse("gpu-list") + window).context["heatmap"]
     assert heatmap.layout.title.text.endswith("1h buckets")
     assert [v for row in heatmap.data[0].z for v in row if v is not None] == [412.0]
+
+
+def test_the_last_hour_of_a_partly_reporting_fleet_keeps_its_minutes(client, world):
+    """One GPU of three reports: a third of the minute cells is filled and the hourly level holds none yet."""
+    gpus = three_gpus(world.a, "7777")
+    now = timezone.now().replace(second=0, microsecond=0)
+    minutes = [now - timedelta(minutes=m) for m in range(1, 50)]
+    minute = {"resolution": Resolution.MINUTE, "gpu": gpus[0], "gpu_power_avg": 300.0, "gpu_power_n": 4}
+    GpuRollup.objects.bulk_create(GpuRollup(ts=ts, **minute) for ts in minutes)
+    client.login(username=world.a.users["viewer"].username, password=PASSWORD)
+    heatmap = client.get(reverse("gpu-list") + "?heat=power&range=1h").context["heatmap"]
+    assert heatmap.layout.title.text.endswith("1m buckets")
+    assert [v for row in heatmap.data[0].z for v in row if v is not None] == [300.0] * len(minutes)
 
 
 def test_the_heatmap_downloads_its_cells(client_a, world):
