@@ -1,7 +1,7 @@
 // Renders every [data-figure] element with the locally served plotly.js, marks it data-rendered="true"
-// (the browser tests wait for that), shows an empty state when a figure has no points, and follows the
-// colour scheme: backgrounds, text and grid come from the CSS palette (static/css/headroom.css), and charts
-// are drawn again when the scheme changes. Also wires the filter bar: changing a control reloads with the
+// (the browser tests wait for that), shows an empty state (title and a note, no axes) when a figure has no
+// points, and follows the colour scheme: backgrounds, text and grid come from the CSS palette
+// (static/css/headroom.css), and charts are drawn again when the scheme changes. Also wires the filter bar: changing a control reloads with the
 // new query string, which carries the charts' plot width (the server picks the resolution from it).
 (() => {
   // The figure's own layout, on the page's colours. The colour-blind-safe colourway stays; its black
@@ -43,6 +43,11 @@
     const { data, layout } = themed(JSON.parse(el.dataset.figure));
     el.innerHTML = "";
     const empty = !data.some((t) => points(t) > 0);
+    if (empty) {
+      // No point to place: the title and the note, not axes around nothing (Plotly's default -1..6).
+      for (const key of Object.keys(layout).filter((k) => /^[xy]axis\d*$/.test(k))) layout[key].visible = false;
+      layout.height = 90;
+    }
     return Plotly.newPlot(el, data, layout, { responsive: true, displaylogo: false }).then(() => {
       el.setAttribute("data-rendered", "true");
       el.setAttribute("data-points", String(data.reduce((n, t) => n + points(t), 0)));

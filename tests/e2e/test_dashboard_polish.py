@@ -49,3 +49,17 @@ def test_the_filter_bar_sends_the_charts_width(page, e2e_world):
     page.wait_for_url("**width=**")
     width = int(page.url.split("width=")[1].split("&")[0])
     assert 1000 < width < 1440  # the plot area of a full-width chart at 1440 px
+
+
+def test_a_chart_with_nothing_in_the_range_shows_its_title_and_a_note_without_axes(page, e2e_world):
+    world = simulated(e2e_world)
+    past = timezone.now() - timedelta(days=40)  # before the simulated history
+    page.goto(
+        f"{page.base}/gpus/{world.a.gpu.pk}/?from={past:%Y-%m-%dT%H:00}&to={past + timedelta(hours=1):%Y-%m-%dT%H:00}"
+    )
+    page.wait_for_selector("#gpu-chart-1[data-rendered=true]")
+    chart = page.locator("#gpu-chart-1")
+    assert chart.locator(".chart-empty").text_content() == "No data for this range and selection."
+    assert chart.locator(".gtitle").text_content() == "Power (W)"
+    assert chart.locator(".xtick, .ytick").count() == 0
+    assert page.errors == []
