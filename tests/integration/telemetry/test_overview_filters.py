@@ -11,8 +11,8 @@ from html import unescape
 import pytest
 from django.utils import timezone
 
-from telemetry.models import HallRollup, Resolution
-from tests.base import build_org
+from telemetry.models import HallRollup, Organization, Resolution
+from tests.base import build_org, make_user
 from tests.integration.sites import add_site, shown
 
 
@@ -100,3 +100,21 @@ def test_another_organizations_hall_is_not_a_filter(client, two_sites):
 def test_overview_stays_within_its_query_budget(client, two_sites, django_assert_max_num_queries):
     with django_assert_max_num_queries(22):
         assert client.get("/", {"site": two_sites.west.site.pk}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("role", "staff", "says"),
+    [
+        ("admin", True, "Add sites and halls in the <a"),
+        ("admin", False, "Add sites and halls through the API"),
+        ("planner", False, "An administrator of your organization adds them."),
+    ],
+)
+def test_an_organization_without_halls_is_told_how_to_add_them(client, db, role, staff, says):
+    user = make_user(f"new-{role}", Organization.objects.create(name="New", slug="new"), role)
+    user.is_staff = staff
+    user.save()
+    client.force_login(user)
+    html = client.get("/").content.decode()
+    assert "No halls yet." in html and says in html
+    assert ("/admin/" in html) is staff  # a link to the admin only for those it lets in
