@@ -116,7 +116,7 @@ def gpu_explorer(request):
             "reporting": reporting,
             "total": len(rows),
             "export_query": f"{filters.query_string()}&{urlencode({'model': model, 'status': status, 'sort': sort})}",
-            "stale_after": CURRENT_WINDOW,
+            "stale_minutes": round(CURRENT_WINDOW.total_seconds() / 60),
             "heat": heat if heat in HEAT_METRICS else "util",
             "heat_query": f"{filters.query_string()}&{urlencode({'model': model, 'status': status, 'heat': heat})}",
             "heat_metrics": {key: title for key, (_m, title, _u, _s) in HEAT_METRICS.items()},

@@ -55,6 +55,7 @@ def test_gpu_explorer_shows_current_values_and_sorts(client_a, simulated):
     row = response.context["page"].object_list[0]
     assert row["gpu"] == simulated.a.gpu and row["power"] > 0 and row["temp"] > 20 and row["last_seen"]
     assert simulated.b.gpu.node.hostname.encode() not in response.content
+    assert b"1 GPU; 1 reported in the last 5 min." in response.content
 
 
 def test_hall_page_shows_measured_headroom_and_pue(client_a, simulated):
