@@ -18,6 +18,7 @@ and the other organizations go on. The next refresh catches up from there once t
 import logging
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pandas as pd
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
@@ -453,7 +454,10 @@ def _fold(frame, resolution, metrics, name, *, raw):
 
 
 def _write(model, entity, resolution, frame, columns):
-    """Upsert a frame indexed by (entity id, bucket epoch seconds); NaN is written as NULL."""
+    """Upsert a frame indexed by (entity id, bucket epoch seconds); NaN is written as NULL. An infinite
+    aggregate (a sum past float8) raises as PostgreSQL's "out of range" does, so the caller quarantines."""
+    if np.isinf(frame[columns].to_numpy(dtype=float)).any():
+        raise ArithmeticError(f"{model._meta.db_table}: an aggregate overflowed to infinity")
     stamps = {t: datetime.fromtimestamp(int(t), UTC) for t in frame.index.unique(level="t")}
     values = frame[columns].to_numpy(dtype=object)  # Python ints and floats
     values[pd.isna(values)] = None

@@ -133,9 +133,13 @@ def carried_query(query):
     return urlencode([(k, query[k]) for k in PARAMETERS if query.get(k)])
 
 
+MAX_ID = 2**63 - 1  # the largest BigAutoField id; SQLite cannot even compare a larger integer (OverflowError)
+
+
 def is_id(text):
-    """Whether `text` is a decimal number int() reads: str.isdigit() also takes digits it refuses ('²')."""
-    return text.isascii() and text.isdigit()
+    """Whether `text` is a decimal number int() reads (str.isdigit() also takes digits it refuses: '²') within
+    the ids' range."""
+    return text.isascii() and text.isdigit() and int(text) <= MAX_ID
 
 
 def _parse_width(text, errors):

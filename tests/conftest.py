@@ -26,6 +26,15 @@ def pytest_collection_modifyitems(items):
     items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)
 
 
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Each test starts with an empty cache: API throttle counts are kept per user id, which SQLite hands out
+    again after a test's rollback, so one test's requests would count against the next one's user."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def world(db):
     from tests.base import build_world

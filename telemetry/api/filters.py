@@ -29,8 +29,8 @@ class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
 
 
 def require_ids(query, names):
-    """400 naming each of `names` that the query gives but that is no decimal number (a page shows such a
+    """400 naming each of `names` that the query gives but that is no id (a page shows such a
     value as a message; code past this point may call int() on it)."""
-    bad = {name: f"{query[name]!r} is not a number." for name in names if query.get(name) and not is_id(query[name])}
+    bad = {name: f"{query[name]!r} is not an id." for name in names if query.get(name) and not is_id(query[name])}
     if bad:
         raise exceptions.ValidationError(bad)

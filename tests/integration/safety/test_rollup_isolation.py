@@ -80,14 +80,15 @@ def test_out_of_bounds_values_are_quarantined_and_every_organization_rolls_up(tw
 def test_a_failing_organization_keeps_only_its_own_watermark_back_and_catches_up(two_fleets, monkeypatch, client):
     world = two_fleets
     broken = world.a.org.pk
-    real = rollups._series_sql
+    series_step = "_series_sql" if connection.vendor == "postgresql" else "_series_sqlite"
+    real = getattr(rollups, series_step)
 
     def failing_for_a(resolution, start, end, org=None):
         if org == broken:
             raise DatabaseError("simulated: value out of range: overflow")
         return real(resolution, start, end, org)
 
-    monkeypatch.setattr(rollups, "_series_sql", failing_for_a)
+    monkeypatch.setattr(rollups, series_step, failing_for_a)
     with override_settings(TELEMETRY_ROLLUP_LAG_S=60):
         done = rollups.refresh_rollups(now=NOW)
         assert set(done) == {world.b.org.pk}
@@ -105,7 +106,7 @@ def test_a_failing_organization_keeps_only_its_own_watermark_back_and_catches_up
         page = client.get("/sources/").content.decode()
         assert "Rollups failing" in page and "simulated" in page
 
-        monkeypatch.setattr(rollups, "_series_sql", real)
+        monkeypatch.setattr(rollups, series_step, real)
         done = rollups.refresh_rollups(now=NOW + timedelta(minutes=2))
     assert set(done) == {world.a.org.pk, world.b.org.pk}
     assert SeriesRollup.objects.filter(series__organization=world.a.org, resolution=Resolution.HOUR).exists()
