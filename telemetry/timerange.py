@@ -139,7 +139,7 @@ MAX_ID = 2**63 - 1  # the largest BigAutoField id; SQLite cannot even compare a 
 def is_id(text):
     """Whether `text` is a decimal number int() reads (str.isdigit() also takes digits it refuses: '²') within
     the ids' range."""
-    return text.isascii() and text.isdigit() and int(text) <= MAX_ID
+    return text.isascii() and text.isdigit() and len(text) <= len(str(MAX_ID)) and int(text) <= MAX_ID
 
 
 def _parse_width(text, errors):

@@ -1,8 +1,9 @@
 // Renders every [data-figure] element with the locally served plotly.js, marks it data-rendered="true"
 // (the browser tests wait for that), shows an empty state (title and a note, no axes) when a figure has no
 // points, and follows the colour scheme: backgrounds, text and grid come from the CSS palette
-// (static/css/headroom.css), and charts are drawn again when the scheme changes. Also wires the filter bar: changing a control reloads with the
-// new query string, which carries the charts' plot width (the server picks the resolution from it).
+// (static/css/headroom.css), and charts are drawn again when the scheme changes. Also wires the filter bar:
+// changing a control reloads with the new query string, which carries the charts' plot width (the server
+// picks the resolution from it).
 (() => {
   // The figure's own layout, on the page's colours. The colour-blind-safe colourway stays; its black
   // ("ink", Okabe-Ito's last colour) becomes the text colour, so it stays visible on a dark background.
