@@ -48,6 +48,7 @@
       // No point to place: the title and the note, not axes around nothing (Plotly's default -1..6).
       for (const key of Object.keys(layout).filter((k) => /^[xy]axis\d*$/.test(k))) layout[key].visible = false;
       layout.height = 90;
+      el.style.minHeight = "0";  // the space reserved for a chart while it loads
     }
     return Plotly.newPlot(el, data, layout, { responsive: true, displaylogo: false }).then(() => {
       el.setAttribute("data-rendered", "true");
